@@ -1,0 +1,49 @@
+# Two commands do all the set-up: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# The first interpreter that is Python 3.12 or newer: plain names first, then pyenv's
+# installed versions (its shims fail unless a version is selected).
+PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	  if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
+	    command -v "$$c" || echo "$$c"; break; fi; done)
+
+.PHONY: run test lint format install migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Latchkey needs Python 3.12 or newer; none was found." >&2; exit 1; fi
+	@echo "Using $(PYTHON)"
+	"$(PYTHON)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DEBUG=true $(PY) manage.py migrate --noinput
+
+run: migrate
+	DEBUG=true $(PY) manage.py firstrun
+	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) bench/auth.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 screenshots

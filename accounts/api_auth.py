@@ -1,0 +1,112 @@
+"""POST /v1/auth and /v1/auth/logout: exchange credentials for an apiKey + token."""
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from accounts import apisessions, signin
+from accounts.passwords import MAX_PASSWORD_LENGTH
+from console.api import ApiError, StrictSchema, caller_of, empty, operation
+from console.net import client_ip
+from security import audit
+from security.models import AuditEntry
+
+router = Router(tags=["Auth"])
+
+AUTH_FAILED = ApiError(401, "LKY0401", "Authentication failed.")
+
+
+class AuthRequest(StrictSchema):
+    email: str | None = None
+    password: str | None = None
+    authKeyId: str | None = None
+    authKey: str | None = None
+    operatorId: str | None = None
+    userName: str | None = None
+    mfaOTPCode: str | None = None
+    tokenTimeoutSeconds: int = apisessions.DEFAULT_TIMEOUT
+
+
+def _timeout(value: int) -> int:
+    if not 1 <= value <= apisessions.MAX_TIMEOUT:
+        raise ApiError(
+            400, "LKY0400", f"tokenTimeoutSeconds must be between 1 and {apisessions.MAX_TIMEOUT}."
+        )
+    return value
+
+
+def _throttled(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "LKY0429",
+        f"Too many failed attempts. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+@router.post("/auth", auth=None, url_name="auth")
+def auth(request: HttpRequest, body: AuthRequest) -> dict:
+    """Exchange an AuthKey, a root password or a SAM user password for apiKey + token."""
+    timeout = _timeout(body.tokenTimeoutSeconds)
+    for field in (body.password, body.authKey):
+        if field is not None and len(field) > MAX_PASSWORD_LENGTH:
+            raise ApiError(400, "LKY0400", "A credential is too long.")
+    if body.authKeyId is not None or body.authKey is not None:
+        from security import authkeys
+
+        principal, key_id, retry_after = authkeys.exchange(request, body.authKeyId, body.authKey)
+    elif body.email is not None and body.password is not None and body.userName is None:
+        result = signin.sign_in(request, password=body.password, email=body.email)
+        principal, key_id, retry_after = result.principal, "", result.retry_after
+    elif None not in (body.operatorId, body.userName, body.password) and body.email is None:
+        result = signin.sign_in(
+            request, password=body.password, operator_id=body.operatorId, user_name=body.userName
+        )
+        principal, key_id, retry_after = result.principal, "", result.retry_after
+    else:
+        raise ApiError(
+            400,
+            "LKY0400",
+            "Send authKeyId + authKey, email + password, or operatorId + userName + password.",
+        )
+    if principal is None:
+        audit.record(
+            request,
+            "Auth:auth",
+            operator=None,
+            outcome=AuditEntry.Outcome.FAILED,
+            auth_key_id=key_id,
+            target=body.userName or body.authKeyId or "",
+            details={"throttled": bool(retry_after)},
+        )
+        raise _throttled(retry_after) if retry_after else AUTH_FAILED
+    api_key, token = apisessions.create_session(
+        principal, timeout=timeout, auth_key_id=key_id, source_ip=client_ip(request)
+    )
+    audit.record(
+        request,
+        "Auth:auth",
+        operator=principal.operator_id,
+        principal=principal,
+        auth_key_id=key_id,
+        target=principal.user_name or "root",
+    )
+    response = {"apiKey": api_key, "operatorId": principal.operator_id, "token": token}
+    if principal.is_sam:
+        response["userName"] = principal.user_name
+    return response
+
+
+@router.post("/auth/logout", url_name="logout")
+@operation("Auth:logout")
+def logout(request: HttpRequest) -> HttpResponse:
+    """End the API session that made this call."""
+    caller = caller_of(request)
+    apisessions.revoke(caller.api_key)
+    audit.record(
+        request,
+        "Auth:logout",
+        operator=caller.operator_id,
+        principal=caller.principal,
+        auth_key_id=caller.auth_key_id,
+    )
+    return empty(204)

@@ -1,0 +1,107 @@
+"""Console forms: each validates its input and owns the action it performs."""
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from accounts import users
+from accounts.identifiers import NAME_RULE, is_valid_name
+from accounts.models import Principal
+from accounts.passwords import MAX_PASSWORD_LENGTH
+
+
+class RootSignInForm(forms.Form):
+    email = forms.EmailField(max_length=254)
+    password = forms.CharField(
+        widget=forms.PasswordInput, max_length=MAX_PASSWORD_LENGTH, strip=False
+    )
+
+
+class SamSignInForm(forms.Form):
+    operator_id = forms.CharField(label="Operator ID", max_length=12)
+    user_name = forms.CharField(label="User name", max_length=100)
+    password = forms.CharField(
+        widget=forms.PasswordInput, max_length=MAX_PASSWORD_LENGTH, strip=False
+    )
+
+
+class UserCreateForm(forms.Form):
+    user_name = forms.CharField(label="User name", max_length=100, help_text=NAME_RULE)
+    description = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, actor: Principal, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.actor = actor
+
+    def clean_user_name(self) -> str:
+        name = self.cleaned_data["user_name"]
+        if not is_valid_name(name):
+            raise ValidationError(f"Use {NAME_RULE}")
+        if users.get_sam_user(self.actor.operator, name) is not None:
+            raise ValidationError(f"A user named {name} already exists.")
+        return name
+
+    def clean_description(self) -> str:
+        description = self.cleaned_data["description"]
+        users.validate_description(description)
+        return description
+
+    def save(self, request) -> Principal:
+        try:
+            return users.create_user(
+                request,
+                self.actor,
+                self.cleaned_data["user_name"],
+                self.cleaned_data["description"],
+            )
+        except users.UserExists as exc:  # lost a race with another request
+            self.add_error("user_name", str(exc))
+            raise
+
+
+class DescriptionForm(forms.Form):
+    description = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean_description(self) -> str:
+        description = self.cleaned_data["description"]
+        users.validate_description(description)
+        return description
+
+
+class SetPasswordForm(forms.Form):
+    new_password = forms.CharField(
+        label="New password",
+        widget=forms.PasswordInput,
+        strip=False,
+        max_length=MAX_PASSWORD_LENGTH,
+    )
+    confirm_password = forms.CharField(
+        label="Repeat the password",
+        widget=forms.PasswordInput,
+        strip=False,
+        max_length=MAX_PASSWORD_LENGTH,
+    )
+
+    def __init__(self, *args, user: Principal, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict:
+        data = super().clean()
+        new, confirm = data.get("new_password"), data.get("confirm_password")
+        if new and confirm and new != confirm:
+            self.add_error("confirm_password", "The two passwords differ.")
+        elif new:
+            try:
+                password_validation.validate_password(new, self.user)
+            except ValidationError as exc:
+                self.add_error("new_password", exc)
+        return data
+
+
+class ConfirmForm(forms.Form):
+    """An empty form: the POST itself, with its CSRF token, is the confirmation."""

@@ -1,0 +1,27 @@
+"""Identifier rules shared by the console, the API and the models."""
+
+import re
+import secrets
+
+from django.core.exceptions import ValidationError
+
+# SAM user names, role IDs, credentials IDs: 1-100 characters of letters, digits,
+# "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}\Z", re.ASCII)
+OPERATOR_ID_RE = re.compile(r"^OP[0-9]{10}\Z", re.ASCII)
+NAME_RULE = (
+    "1 to 100 characters: letters, digits, '-', '_', '.' or '@', starting with a letter or digit."
+)
+
+
+def is_valid_name(value: object) -> bool:
+    return isinstance(value, str) and NAME_RE.match(value) is not None
+
+
+def validate_name(value: str) -> None:
+    if not is_valid_name(value):
+        raise ValidationError(f"Invalid name. Use {NAME_RULE}", code="invalid_name")
+
+
+def new_operator_id() -> str:
+    return "OP" + "".join(secrets.choice("0123456789") for _ in range(10))

@@ -1,0 +1,179 @@
+"""Operators (tenants) and principals: the root account, SAM users and installation staff."""
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import IntegrityError, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.identifiers import new_operator_id, validate_name
+
+
+class Operator(models.Model):
+    """One company's account: a root account, SAM users and everything they own."""
+
+    id = models.CharField(primary_key=True, max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Bumped by every change that can alter a permission decision in this operator, so
+    # that compiled policies cached per process are refreshed on the very next request.
+    policy_version = models.PositiveBigIntegerField(default=1)
+    credential_quota = models.PositiveIntegerField(default=100)
+
+    def __str__(self) -> str:
+        return self.id
+
+    @classmethod
+    def create(cls) -> "Operator":
+        for _ in range(10):
+            try:
+                with transaction.atomic():
+                    return cls.objects.create(id=new_operator_id())
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate an operator ID")
+
+    def bump_policy_version(self) -> None:
+        Operator.objects.filter(pk=self.pk).update(policy_version=models.F("policy_version") + 1)
+
+
+class PrincipalManager(BaseUserManager["Principal"]):
+    def create_root(self, operator: Operator, email: str, password: str | None) -> "Principal":
+        email = self.normalize_email(email).lower()
+        root = self.model(
+            operator=operator, kind=Principal.Kind.ROOT, email=email, handle=f"root:{email}"
+        )
+        root.set_password(password)
+        root.save()
+        return root
+
+    def create_sam_user(
+        self, operator: Operator, user_name: str, description: str = ""
+    ) -> "Principal":
+        validate_name(user_name)
+        user = self.model(
+            operator=operator,
+            kind=Principal.Kind.SAM,
+            user_name=user_name,
+            description=description,
+            handle=f"sam:{operator.id}:{user_name}",
+        )
+        user.set_unusable_password()
+        user.save()
+        return user
+
+    def create_superuser(self, handle: str, password: str | None = None, **extra: object):
+        staff = self.model(
+            kind=Principal.Kind.STAFF,
+            handle=handle,
+            user_name=handle,
+            is_staff=True,
+            is_superuser=True,
+        )
+        staff.set_password(password)
+        staff.save()
+        return staff
+
+
+class Principal(AbstractBaseUser, PermissionsMixin):
+    """A root account, a SAM user, or a member of the installation's support staff."""
+
+    class Kind(models.TextChoices):
+        ROOT = "root", "Root"
+        SAM = "sam", "SAM user"
+        STAFF = "staff", "Support staff"
+
+    # Internal unique login key: root:<email>, sam:<operator>:<name>, or the staff name.
+    handle = models.CharField(max_length=320, unique=True)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.CASCADE, related_name="principals"
+    )
+    email = models.EmailField(max_length=254, blank=True, default="")
+    user_name = models.CharField(max_length=100, blank=True, default="")
+    description = models.CharField(max_length=1000, blank=True, default="")
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PrincipalManager()
+
+    USERNAME_FIELD = "handle"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "user_name"],
+                condition=Q(kind="sam"),
+                name="unique_sam_user_name_per_operator",
+            ),
+            models.UniqueConstraint(
+                fields=["operator"], condition=Q(kind="root"), name="one_root_per_operator"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="staff") | Q(operator__isnull=False),
+                name="tenant_principal_has_operator",
+            ),
+        ]
+        indexes = [models.Index(fields=["operator", "kind", "user_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def is_root(self) -> bool:
+        return self.kind == self.Kind.ROOT
+
+    @property
+    def is_sam(self) -> bool:
+        return self.kind == self.Kind.SAM
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == self.Kind.ROOT:
+            return f"root ({self.email})"
+        return self.user_name
+
+    @property
+    def has_password(self) -> bool:
+        return self.has_usable_password()
+
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now() if raw_password is not None else None
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self.password_changed_at = None
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.updated_at = timezone.now()
+        super().save(*args, **kwargs)
+
+
+class Throttle(models.Model):
+    """One failure counter for one key in one fixed window (see accounts/throttle.py)."""
+
+    key = models.CharField(max_length=64, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+
+class ApiSession(models.Model):
+    """One `/auth` exchange: an apiKey + token pair, live until it expires or is revoked."""
+
+    api_key = models.CharField(max_length=64, unique=True)
+    jti = models.CharField(max_length=32, unique=True)
+    principal = models.ForeignKey(Principal, on_delete=models.CASCADE, related_name="api_sessions")
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="api_sessions")
+    # The AuthKey that was exchanged (its public ID), empty for a password exchange.
+    auth_key_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    source_ip = models.CharField(max_length=45, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["principal", "revoked_at"])]

@@ -1,0 +1,81 @@
+"""Password sign-in for the console and the token exchange, behind the failure throttles.
+
+Three buckets per attempt (documented in the README):
+- per source address, across accounts (spraying);
+- per account and source address (guessing from one place);
+- per account from anywhere, skipped for a browser that signed in to this account
+  before (a device cookie), so that a distributed attack cannot lock the owner out.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+
+from accounts import throttle
+from accounts.models import Principal
+from accounts.passwords import MAX_PASSWORD_LENGTH
+from console.net import client_ip
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    principal: Principal | None
+    retry_after: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.principal is not None
+
+
+def account_key(*, email: str | None = None, operator_id: str = "", user_name: str = "") -> str:
+    if email is not None:
+        return f"root:{email.strip().lower()}"
+    return f"sam:{operator_id.strip()}:{user_name}"
+
+
+def device_token(account: str) -> str:
+    """Return the value a device cookie holds for an account (not secret; it is signed)."""
+    return hashlib.sha256(f"device|{account}".encode()).hexdigest()[:32]
+
+
+def _buckets(account: str, ip: str, trusted_device: bool) -> list[throttle.Bucket]:
+    buckets = [
+        throttle.Bucket(f"ip|{ip}", settings.LATCHKEY_THROTTLE_PER_IP),
+        throttle.Bucket(f"acct-ip|{account}|{ip}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP),
+    ]
+    if not trusted_device:
+        buckets.append(throttle.Bucket(f"acct|{account}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT))
+    return buckets
+
+
+def sign_in(
+    request: HttpRequest,
+    *,
+    password: str,
+    email: str | None = None,
+    operator_id: str = "",
+    user_name: str = "",
+    trusted_device: bool = False,
+) -> SignInResult:
+    """Return the principal for these credentials, or why not (None, or a retry delay)."""
+    account = account_key(email=email, operator_id=operator_id, user_name=user_name)
+    buckets = _buckets(account, client_ip(request), trusted_device)
+    wait = throttle.retry_after(buckets)
+    if wait:
+        return SignInResult(None, retry_after=wait)
+    principal = None
+    if len(password) <= MAX_PASSWORD_LENGTH:
+        if email is not None:
+            principal = authenticate(request, email=email, password=password)
+        else:
+            principal = authenticate(
+                request, operator_id=operator_id, user_name=user_name, password=password
+            )
+    if principal is None:
+        throttle.record_failure(buckets)
+        return SignInResult(None)
+    throttle.clear(buckets[1])
+    return SignInResult(principal)

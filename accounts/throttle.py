@@ -1,0 +1,75 @@
+"""Failure throttles for sign-in and the token exchange, kept in the database.
+
+Fixed windows per key; the database is the source of truth so that every worker and
+every app server sees the same counts. Keys are hashed: they may hold e-mail addresses.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from accounts.models import Throttle
+
+
+@dataclass(frozen=True)
+class Bucket:
+    key: str
+    limit: int
+
+
+def _now():
+    return timezone.now()
+
+
+def _window() -> int:
+    return settings.LATCHKEY_THROTTLE_WINDOW
+
+
+def _slot(key: str) -> tuple[str, int]:
+    window = _window()
+    index = int(_now().timestamp()) // window
+    digest = hashlib.sha256(f"{key}|{index}".encode()).hexdigest()
+    return digest, index
+
+
+def retry_after(buckets: list[Bucket]) -> int:
+    """Return seconds until every bucket is open again, or 0 if none is full."""
+    if not buckets:
+        return 0
+    slots = {_slot(b.key)[0]: b for b in buckets}
+    full = [
+        row
+        for row in Throttle.objects.filter(key__in=slots.keys()).values("key", "count")
+        if row["count"] >= slots[row["key"]].limit
+    ]
+    if not full:
+        return 0
+    window = _window()
+    now = int(_now().timestamp())
+    return max(1, window - now % window)
+
+
+def record_failure(buckets: list[Bucket]) -> None:
+    """Count one failure in each bucket (atomic increments; concurrent-safe)."""
+    window = _window()
+    now = _now()
+    for bucket in buckets:
+        digest = _slot(bucket.key)[0]
+        expires = now + timedelta(seconds=window)
+        if Throttle.objects.filter(key=digest).update(count=models.F("count") + 1):
+            continue
+        try:
+            with transaction.atomic():
+                Throttle.objects.create(key=digest, count=1, expires_at=expires)
+        except IntegrityError:
+            Throttle.objects.filter(key=digest).update(count=models.F("count") + 1)
+    Throttle.objects.filter(expires_at__lt=now).delete()
+
+
+def clear(bucket: Bucket) -> None:
+    """Forget a bucket's failures (after the owner succeeded from that place)."""
+    Throttle.objects.filter(key=_slot(bucket.key)[0]).delete()

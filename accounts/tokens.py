@@ -1,0 +1,163 @@
+"""API tokens: compact JWS with EdDSA (Ed25519), verified with a pinned algorithm.
+
+Signing keys come from LATCHKEY_JWT_KEYS: "kid:base64url(raw private key)" entries,
+comma-separated, newest first. The newest signs; every configured key verifies, so a
+rotated-out key keeps verifying until the tokens it signed expire (RFC 8725 §3.1: one
+algorithm per key; §3.11: explicit typ; 8725bis: only base64url characters).
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.conf import settings
+
+ALG = "EdDSA"
+TYP = "JWT"
+_COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z", re.ASCII)
+MAX_TOKEN_LENGTH = 4096
+
+
+class InvalidToken(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private: Ed25519PrivateKey
+    public: Ed25519PublicKey
+
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def parse_keys(spec: str) -> list[SigningKey]:
+    keys = []
+    for entry in (e.strip() for e in spec.split(",")):
+        if not entry:
+            continue
+        kid, _, material = entry.partition(":")
+        raw = b64url_decode(material)
+        if not kid or len(raw) != 32:
+            raise ValueError("LATCHKEY_JWT_KEYS entries are kid:base64url(32-byte Ed25519 key)")
+        private = Ed25519PrivateKey.from_private_bytes(raw)
+        keys.append(SigningKey(kid, private, private.public_key()))
+    if not keys:
+        raise ValueError("LATCHKEY_JWT_KEYS holds no key")
+    return keys
+
+
+@cache
+def _keys() -> tuple[SigningKey, ...]:
+    return tuple(parse_keys(settings.LATCHKEY_JWT_KEYS))
+
+
+def keys() -> tuple[SigningKey, ...]:
+    return _keys()
+
+
+def sign(claims: dict) -> str:
+    key = keys()[0]
+    header = {"alg": ALG, "typ": TYP, "kid": key.kid}
+    signing_input = (
+        b64url(json.dumps(header, separators=(",", ":")).encode())
+        + "."
+        + b64url(json.dumps(claims, separators=(",", ":")).encode())
+    )
+    return signing_input + "." + b64url(key.private.sign(signing_input.encode()))
+
+
+def _verify_uncached(token: str) -> dict:
+    if len(token) > MAX_TOKEN_LENGTH or not _COMPACT.match(token):
+        raise InvalidToken("malformed")
+    head_b64, body_b64, sig_b64 = token.split(".")
+    try:
+        header = json.loads(b64url_decode(head_b64))
+    except ValueError as exc:
+        raise InvalidToken("malformed header") from exc
+    # Allowlist, exact match: alg must be EdDSA (no "none", no case games), typ JWT, a known
+    # kid, and nothing that points elsewhere for keys (jku, x5u, jwk, crit ...).
+    if not isinstance(header, dict) or set(header) != {"alg", "typ", "kid"}:
+        raise InvalidToken("unexpected header")
+    if header["alg"] != ALG or header["typ"] != TYP:
+        raise InvalidToken("unexpected algorithm or type")
+    key = next((k for k in keys() if k.kid == header["kid"]), None)
+    if key is None:
+        raise InvalidToken("unknown key")
+    try:
+        key.public.verify(b64url_decode(sig_b64), f"{head_b64}.{body_b64}".encode())
+    except (InvalidSignature, ValueError) as exc:
+        raise InvalidToken("bad signature") from exc
+    try:
+        claims = json.loads(b64url_decode(body_b64))
+    except ValueError as exc:
+        raise InvalidToken("malformed claims") from exc
+    if not isinstance(claims, dict):
+        raise InvalidToken("malformed claims")
+    return claims
+
+
+# Verified signatures, keyed by a digest of the token: an Ed25519 check costs ~80 µs and
+# a client sends the same token on every call. Only the signature result is cached; the
+# claims' times and the API session are checked on every request.
+_VERIFIED: dict[bytes, dict] = {}
+_VERIFIED_MAX = 10_000
+
+
+def verify(token: str, now: int) -> dict:
+    """Return the claims of a valid, unexpired token of ours, or raise InvalidToken."""
+    digest = hashlib.blake2b(token.encode(), digest_size=32).digest()
+    claims = _VERIFIED.get(digest)
+    if claims is None:
+        claims = _verify_uncached(token)
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[digest] = claims
+    if claims.get("iss") != settings.LATCHKEY_ISSUER or claims.get("aud") != (
+        settings.LATCHKEY_AUDIENCE
+    ):
+        raise InvalidToken("wrong issuer or audience")
+    exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
+    if not (isinstance(exp, int) and isinstance(iat, int) and isinstance(jti, str)):
+        raise InvalidToken("missing claims")
+    if exp <= now or iat > now + 60:
+        raise InvalidToken("expired or not yet valid")
+    return claims
+
+
+def jwks() -> dict:
+    """Return the public keys as a JWK Set (RFC 8037 OKP keys)."""
+    return {
+        "keys": [
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": ALG,
+                "use": "sig",
+                "kid": k.kid,
+                "x": b64url(
+                    k.public.public_bytes(
+                        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+                    )
+                ),
+            }
+            for k in keys()
+        ]
+    }
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

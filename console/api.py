@@ -1,0 +1,197 @@
+"""The JSON API under /v1 (Soracom's account-security contract): shared machinery.
+
+Every operation is declared with `@operation("Tag:operationId")` under its router
+decorator; that one call authorizes the caller before any work, exactly as the console's
+`console_action` does. Errors are flat `{"code", "message"}` bodies with application/json.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from pydantic import ConfigDict
+
+from accounts import policy
+from accounts.apisessions import ApiCaller, authenticate_request
+from accounts.context import CallContext
+from security import audit
+from security.models import AuditEntry
+
+log = logging.getLogger("latchkey.api")
+
+
+class ApiError(Exception):
+    """An API failure with its status, code and message (never a secret)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "LKY0400", message)
+
+
+def not_found(message: str = "Not found.") -> ApiError:
+    return ApiError(404, "LKY0404", message)
+
+
+def conflict(message: str) -> ApiError:
+    return ApiError(409, "LKY0409", message)
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message}, status=status)
+
+
+class StrictSchema(Schema):
+    """Request bodies: exact types, no nulls for typed fields, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class StrictJsonParser(Parser):
+    def parse_body(self, request: HttpRequest) -> dict:
+        body = request.body
+        if not body:
+            return {}
+        try:
+            data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        except _DuplicateKey as exc:
+            raise ApiError(400, "LKY0400", f"Duplicate field in the body: {exc}.") from None
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "LKY0400", "The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "LKY0400", "The body must be a JSON object.")
+        return data
+
+
+class TokenAuth:
+    """X-Soracom-API-Key + X-Soracom-Token, or Authorization: Bearer <token>."""
+
+    def __call__(self, request: HttpRequest) -> ApiCaller | None:
+        return authenticate_request(request)
+
+
+api = NinjaAPI(
+    title="Latchkey API",
+    version="1",
+    urls_namespace="api",
+    parser=StrictJsonParser(),
+    auth=TokenAuth(),
+    docs_url=None,
+    openapi_url=None,
+)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    response = error_response(exc.status, exc.code, exc.message)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(401, "LKY0401", "Authentication failed.")
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return f"Unknown field: {where}."
+    if kind == "missing":
+        return f"Missing field: {where}."
+    # Never echo the input: it may be a secret.
+    message = error.get("msg", "invalid value").split(",")[0]
+    return f"Invalid {where or 'value'}: {message}."
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(400, "LKY0400", " ".join(_describe(e) for e in exc.errors[:5]))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(exc.status_code, f"LKY0{exc.status_code}", str(exc))
+
+
+@api.exception_handler(Http404)
+def _missing(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(404, "LKY0404", "Not found.")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("unhandled API error on %s %s", request.method, request.path)
+    return error_response(500, "LKY0500", "Internal error.")
+
+
+def caller_of(request: HttpRequest) -> ApiCaller:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def operation(api_name: str) -> Callable:
+    """Authorize the caller for `api_name` (path variables in context) before the handler.
+
+    An `operator_id` path variable of another operator answers 404, exactly like a missing
+    object, after the permission check, so that the answer reveals nothing of other tenants.
+    """
+
+    def decorator(handler: Callable) -> Callable:
+        @wraps(handler)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            caller = caller_of(request)
+            path_vars = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+            ctx = CallContext.from_request(request, caller.principal, api_name, path_vars)
+            if not policy.is_allowed(ctx):
+                audit.record(
+                    request,
+                    api_name,
+                    operator=caller.operator_id,
+                    principal=caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    outcome=AuditEntry.Outcome.DENIED,
+                    target=path_vars.get("user_name", ""),
+                )
+                raise ApiError(403, "LKY0403", f"You do not have permission for {api_name}.")
+            if "operator_id" in path_vars and path_vars["operator_id"] != caller.operator_id:
+                raise not_found()
+            return handler(request, *args, **kwargs)
+
+        wrapped.api_name = api_name  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+def empty(status: int) -> HttpResponse:
+    """Return a bodiless success (the contract's "—" responses)."""
+    return HttpResponse(status=status)

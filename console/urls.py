@@ -1,0 +1,31 @@
+"""Root URLs: the console pages, the JSON API under /v1, health, admin."""
+
+from django.contrib import admin
+from django.urls import path
+
+from accounts import views as account_views
+from console import views
+from console.api_routes import api
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("security/users/", account_views.user_list, name="users"),
+    path("security/users/new", account_views.user_create, name="user-create"),
+    path("security/users/<str:user_name>/", account_views.user_detail, name="user-detail"),
+    path("security/users/<str:user_name>/update", account_views.user_update, name="user-update"),
+    path(
+        "security/users/<str:user_name>/password", account_views.user_password, name="user-password"
+    ),
+    path(
+        "security/users/<str:user_name>/password/delete",
+        account_views.user_password_delete,
+        name="user-password-delete",
+    ),
+    path("security/users/<str:user_name>/delete", account_views.user_delete, name="user-delete"),
+    path("v1/", api.urls),
+    path(".well-known/jwks.json", views.jwks, name="jwks"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,159 @@
+"""Sign-in, sign-out, the home redirect and the health endpoint."""
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import tokens
+from accounts.forms import RootSignInForm, SamSignInForm
+from accounts.models import Operator
+from accounts.signin import account_key, device_token, sign_in
+from security import audit
+from security.models import AuditEntry
+
+DEVICE_COOKIE = "lk_device"
+DEVICE_COOKIE_AGE = 180 * 24 * 3600
+GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Answer load balancers: the process is up (no database round trip)."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def jwks(request: HttpRequest) -> HttpResponse:
+    """Serve the token-signing public keys so that services can verify tokens locally."""
+    response = JsonResponse(tokens.jwks())
+    response["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.user.operator_id:
+        return redirect("users")
+    if request.user.is_authenticated:
+        return redirect("admin:index")
+    return redirect("login")
+
+
+def _trusted_device(request: HttpRequest, account: str) -> bool:
+    try:
+        value = signing.get_cookie_signer(salt="latchkey.device").unsign(
+            request.COOKIES.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_AGE
+        )
+    except signing.BadSignature:
+        return False
+    return device_token(account) in value.split(",")
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse("home")
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    mode = "sam" if (request.POST.get("mode") or request.GET.get("mode")) == "sam" else "root"
+    form_class = SamSignInForm if mode == "sam" else RootSignInForm
+    form = form_class(request.POST or None, prefix=mode)
+    error, status = "", 200
+    if request.method == "POST":
+        status = 400
+        error = GENERIC_FAILURE
+        if form.is_valid():
+            data = form.cleaned_data
+            if mode == "sam":
+                creds = {"operator_id": data["operator_id"], "user_name": data["user_name"]}
+                account = account_key(**creds)
+            else:
+                creds = {"email": data["email"]}
+                account = account_key(email=data["email"])
+            result = sign_in(
+                request,
+                password=data["password"],
+                trusted_device=_trusted_device(request, account),
+                **creds,
+            )
+            if result.ok:
+                return _signed_in(request, result.principal, account)
+            if result.retry_after:
+                status = 429
+                error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
+            operator = data.get("operator_id") if mode == "sam" else None
+            if operator and not Operator.objects.filter(pk=operator).exists():
+                operator = None
+            audit.record(
+                request,
+                "Console:signIn",
+                operator=operator,
+                outcome=AuditEntry.Outcome.FAILED,
+                target=data.get("user_name", "") if mode == "sam" else "root",
+                details={"throttled": bool(result.retry_after)},
+            )
+    response = render(
+        request,
+        "console/login.html",
+        {
+            "form": form,
+            "mode": mode,
+            "error": error,
+            "next": _safe_next(request),
+        },
+        status=status,
+    )
+    if status == 429:
+        response["Retry-After"] = str(result.retry_after)
+    return response
+
+
+def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
+    login(request, principal)  # rotates the session key (no fixation)
+    audit.record(
+        request,
+        "Console:signIn",
+        operator=principal.operator,
+        principal=principal,
+        target=principal.user_name or "root",
+    )
+    response = HttpResponseRedirect(_safe_next(request))
+    signer = signing.get_cookie_signer(salt="latchkey.device")
+    try:
+        known = signer.unsign(request.COOKIES.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_AGE)
+        tokens = [t for t in known.split(",") if t]
+    except signing.BadSignature:
+        tokens = []
+    token = device_token(account)
+    tokens = [token, *[t for t in tokens if t != token]][:10]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        signer.sign(",".join(tokens)),
+        max_age=DEVICE_COOKIE_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+    return response
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        audit.record(
+            request,
+            "Console:signOut",
+            operator=request.user.operator_id,
+            principal=request.user,
+            target=request.user.user_name or "root",
+        )
+    logout(request)
+    return redirect("login")

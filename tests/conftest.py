@@ -1,0 +1,97 @@
+"""Shared fixtures: named personas (STYLE.md) and API helpers."""
+
+import os
+
+import pytest
+from django.test import Client
+
+from accounts.models import Operator, Principal
+
+# Playwright's sync API runs an event loop in the test thread; Django must allow ORM use.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT_PASSWORD = "root-Password-1234"
+SAM_PASSWORD = "sam-Password-5678"
+OUTSIDER_PASSWORD = "outsider-Password-9012"
+
+
+@pytest.fixture
+def operator(db) -> Operator:
+    return Operator.create()
+
+
+@pytest.fixture
+def root(operator) -> Principal:
+    """The operator's root account."""
+    return Principal.objects.create_root(operator, "root@example.com", ROOT_PASSWORD)
+
+
+@pytest.fixture
+def alice(operator) -> Principal:
+    """A SAM user of the operator with a password and nothing else."""
+    user = Principal.objects.create_sam_user(operator, "alice", "Alice in ops")
+    user.set_password(SAM_PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def robot(operator) -> Principal:
+    """A SAM user without a password (a program's identity)."""
+    return Principal.objects.create_sam_user(operator, "robot", "CI pipeline")
+
+
+@pytest.fixture
+def outsider(db) -> Principal:
+    """The root of another operator."""
+    return Principal.objects.create_root(
+        Operator.create(), "outsider@example.net", OUTSIDER_PASSWORD
+    )
+
+
+@pytest.fixture
+def root_client(root) -> Client:
+    client = Client()
+    client.force_login(root, backend="accounts.backends.RootBackend")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice, backend="accounts.backends.SamUserBackend")
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    client = Client()
+    client.force_login(outsider, backend="accounts.backends.RootBackend")
+    return client
+
+
+def api_login(client: Client, **body) -> dict:
+    response = client.post("/v1/auth", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def root_api(root) -> dict:
+    """Headers of a live root API session."""
+    data = api_login(Client(), email=root.email, password=ROOT_PASSWORD)
+    return {"HTTP_X_SORACOM_API_KEY": data["apiKey"], "HTTP_X_SORACOM_TOKEN": data["token"]}
+
+
+@pytest.fixture
+def alice_api(alice) -> dict:
+    data = api_login(
+        Client(), operatorId=alice.operator_id, userName="alice", password=SAM_PASSWORD
+    )
+    return {"HTTP_X_SORACOM_API_KEY": data["apiKey"], "HTTP_X_SORACOM_TOKEN": data["token"]}
+
+
+@pytest.fixture
+def outsider_api(outsider) -> dict:
+    data = api_login(Client(), email=outsider.email, password=OUTSIDER_PASSWORD)
+    return {"HTTP_X_SORACOM_API_KEY": data["apiKey"], "HTTP_X_SORACOM_TOKEN": data["token"]}
