@@ -1,7 +1,7 @@
 """Root URLs: the console pages, the JSON API under /v1, health, admin."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views as account_views
 from console import views
@@ -25,6 +25,10 @@ urlpatterns = [
         name="user-password-delete",
     ),
     path("security/users/<str:user_name>/delete", account_views.user_delete, name="user-delete"),
+    path("security/", include("security.urls_authkeys")),
+    path("security/", include("accounts.urls_roles")),
+    path("security/", include("security.urls_credentials")),
+    path("security/", include("security.urls_audit")),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,5 @@
+"""JSON API: authkeys (see ../shared/soracom-api.md)."""
+
+from ninja import Router
+
+router = Router()

@@ -1,0 +1,5 @@
+"""JSON API: credentials (see ../shared/soracom-api.md)."""
+
+from ninja import Router
+
+router = Router()

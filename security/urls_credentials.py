@@ -1,0 +1,3 @@
+"""Console URLs for this concern, included from console/urls.py."""
+
+urlpatterns: list = []
