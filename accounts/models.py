@@ -18,6 +18,8 @@ class Operator(models.Model):
     # that compiled policies cached per process are refreshed on the very next request.
     policy_version = models.PositiveBigIntegerField(default=1)
     credential_quota = models.PositiveIntegerField(default=100)
+    # The permission document every SAM user of this operator holds (accounts/permissions.py).
+    default_permissions = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.id
@@ -96,6 +98,8 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # A SAM user's inline permission document (accounts/permissions.py); "" when none.
+    inline_permission = models.TextField(blank=True, default="")
 
     objects = PrincipalManager()
 
@@ -151,6 +155,40 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     def save(self, *args: object, **kwargs: object) -> None:
         self.updated_at = timezone.now()
         super().save(*args, **kwargs)
+
+
+class Role(models.Model):
+    """A named permission document of one operator, attachable to its SAM users."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="roles")
+    role_id = models.CharField(max_length=100)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    permission = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "role_id"], name="unique_role_per_operator")
+        ]
+
+    def __str__(self) -> str:
+        return self.role_id
+
+
+class RoleAttachment(models.Model):
+    """One role attached to one SAM user (a role in use cannot be deleted: PROTECT)."""
+
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="attachments")
+    principal = models.ForeignKey(
+        Principal, on_delete=models.CASCADE, related_name="role_attachments"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["role", "principal"], name="unique_role_attachment")
+        ]
 
 
 class Throttle(models.Model):
