@@ -1,9 +1,11 @@
 """POST /v1/auth and /v1/auth/logout: exchange credentials for an apiKey + token."""
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
 from accounts import apisessions, signin
+from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, caller_of, empty, operation
 from console.net import client_ip
@@ -43,6 +45,14 @@ def _throttled(retry_after: int) -> ApiError:
     )
 
 
+def _open_session(
+    request: HttpRequest, principal: Principal, timeout: int, key_id: str
+) -> tuple[str, str]:
+    return apisessions.create_session(
+        principal, timeout=timeout, auth_key_id=key_id, source_ip=client_ip(request)
+    )
+
+
 @router.post("/auth", auth=None, url_name="auth")
 def auth(request: HttpRequest, body: AuthRequest) -> dict:
     """Exchange an AuthKey, a root password or a SAM user password for apiKey + token."""
@@ -50,10 +60,20 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     for field in (body.password, body.authKey):
         if field is not None and len(field) > MAX_PASSWORD_LENGTH:
             raise ApiError(400, "LKY0400", "A credential is too long.")
+    session = None
     if body.authKeyId is not None or body.authKey is not None:
         from security import authkeys
 
-        principal, key_id, retry_after = authkeys.exchange(request, body.authKeyId, body.authKey)
+        if any(v is not None for v in (body.email, body.password, body.operatorId, body.userName)):
+            raise ApiError(400, "LKY0400", "Send authKeyId + authKey alone, without a password.")
+        # One transaction with the new session: a concurrent revoke of the key either ends
+        # this session too or makes the exchange fail (see security/authkeys.exchange).
+        with transaction.atomic():
+            principal, key_id, retry_after = authkeys.exchange(
+                request, body.authKeyId, body.authKey
+            )
+            if principal is not None:
+                session = _open_session(request, principal, timeout, key_id)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
         principal, key_id, retry_after = result.principal, "", result.retry_after
@@ -75,13 +95,11 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             operator=None,
             outcome=AuditEntry.Outcome.FAILED,
             auth_key_id=key_id,
-            target=body.userName or body.authKeyId or "",
+            target=body.userName or key_id,  # key_id is "" unless well-formed (never a secret)
             details={"throttled": bool(retry_after)},
         )
         raise _throttled(retry_after) if retry_after else AUTH_FAILED
-    api_key, token = apisessions.create_session(
-        principal, timeout=timeout, auth_key_id=key_id, source_ip=client_ip(request)
-    )
+    api_key, token = session or _open_session(request, principal, timeout, key_id)
     audit.record(
         request,
         "Auth:auth",

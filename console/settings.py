@@ -202,6 +202,9 @@ LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP = env.int("LATCHKEY_THROTTLE_PER_ACCOUNT_AN
 LATCHKEY_THROTTLE_PER_ACCOUNT = env.int("LATCHKEY_THROTTLE_PER_ACCOUNT", default=50)
 LATCHKEY_THROTTLE_PER_IP = env.int("LATCHKEY_THROTTLE_PER_IP", default=100)
 
+# AuthKeys unused (or never used) for this many days are flagged in the console.
+LATCHKEY_STALE_KEY_DAYS = env.int("LATCHKEY_STALE_KEY_DAYS", default=90)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

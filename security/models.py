@@ -35,3 +35,60 @@ class AuditEntry(models.Model):
     class Meta:
         indexes = [models.Index(fields=["operator", "-at"])]
         ordering = ["-at", "-id"]
+
+
+class AuthKey(models.Model):
+    """One AuthKey of a principal: a public ID and a keyed hash of its secret, never the secret.
+
+    A live key holds slot 1 or 2; the unique (principal, slot) constraint lets the database
+    itself refuse a third live key, whatever concurrent requests do (SECURITY.md T9, E3).
+    Revoking clears the slot and keeps the row as a tombstone for the audit trail.
+    """
+
+    key_id = models.CharField(max_length=38, unique=True)
+    # SET_NULL: deleting a SAM user revokes its keys first; the tombstones outlive it.
+    principal = models.ForeignKey(
+        "accounts.Principal",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="auth_keys",
+    )
+    operator = models.ForeignKey(
+        "accounts.Operator", on_delete=models.CASCADE, related_name="auth_keys"
+    )
+    # Who held the key ("root" or the SAM user name), kept for the tombstone.
+    holder = models.CharField(max_length=100)
+    secret_hash = models.CharField(max_length=64)
+    slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.CharField(max_length=45, blank=True, default="")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=400, blank=True, default="")
+    revoke_reason = models.CharField(max_length=400, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "slot"], name="two_live_authkeys"),
+            models.CheckConstraint(
+                condition=models.Q(slot__isnull=True) | models.Q(slot__in=[1, 2]),
+                name="authkey_slot_1_or_2",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(slot__isnull=True, revoked_at__isnull=False)
+                | models.Q(slot__isnull=False, revoked_at__isnull=True),
+                name="authkey_live_xor_revoked",
+            ),
+        ]
+        indexes = [models.Index(fields=["operator", "holder"])]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+    def __repr__(self) -> str:
+        return f"<AuthKey {self.key_id} of {self.operator_id}/{self.holder}>"
+
+    @property
+    def is_live(self) -> bool:
+        return self.slot is not None

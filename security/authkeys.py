@@ -1,0 +1,371 @@
+"""AuthKeys: generation, hashing, verification, the token exchange, revocation, the limit.
+
+Formats (soracom-api.md §3, SECURITY.md T3/E5):
+- ID: `keyId-` + 32 lowercase alphanumerics (public; shown in lists and the audit trail).
+- Secret: `secret-` + 64 base62 characters: 58 from the CSPRNG (about 345 bits) and a
+  6-character tail that encodes a CRC32 of everything before it, GitHub-style, so that a
+  scanner can recognise a real secret and a mistyped one is refused before any database
+  look-up. The checksum is no defence against an attacker (anyone can compute a CRC);
+  the entropy is.
+
+Storage: HMAC-SHA256 over "<key ID>:<secret>" under a key derived from the server-side
+pepper and a purpose string. The pepper is not in the database, so a stolen database
+holds nothing to test guesses against; the key ID in the message binds each hash to its
+row. Comparison is constant-time. The secret exists in memory only while it is shown
+once (generate) or checked (exchange); it is never logged, stored, cached or audited.
+
+The limit: at most two live keys per principal, enforced by the database through a
+unique (principal, slot) constraint with slot in {1, 2}; a revoked key frees its slot and
+stays as a tombstone.
+"""
+
+import hashlib
+import hmac
+import re
+import secrets
+import zlib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts import apisessions, throttle
+from accounts.models import Principal
+from console.net import client_ip
+from security import audit
+from security.models import AuditEntry, AuthKey
+
+KEY_ID_PREFIX = "keyId-"
+SECRET_PREFIX = "secret-"
+KEY_ID_LENGTH = 32
+SECRET_LENGTH = 64
+CHECKSUM_LENGTH = 6
+MAX_LIVE_KEYS = 2
+SLOTS = (1, 2)
+LIMIT_MESSAGE = "This principal already holds two AuthKeys: revoke one to generate a new one."
+
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+KEY_ID_RE = re.compile(rf"^{KEY_ID_PREFIX}[a-z0-9]{{{KEY_ID_LENGTH}}}\Z", re.ASCII)
+SECRET_RE = re.compile(rf"^{SECRET_PREFIX}[A-Za-z0-9]{{{SECRET_LENGTH}}}\Z", re.ASCII)
+_PURPOSE = b"latchkey.security.authkeys.secret-hash.v1"
+
+
+class AuthKeyLimitReached(Exception):
+    """The principal already holds MAX_LIVE_KEYS live keys."""
+
+    def __init__(self) -> None:
+        super().__init__(LIMIT_MESSAGE)
+
+
+class NotAKeyHolder(Exception):
+    """Only a tenant's root account and SAM users hold AuthKeys."""
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+# --- formats ---------------------------------------------------------------------------
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, rest = divmod(number, 62)
+        digits.append(BASE62[rest])
+    return "".join(reversed(digits))
+
+
+def _checksum(body: str) -> str:
+    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def new_key_id() -> str:
+    return KEY_ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
+
+
+def new_secret() -> str:
+    body = SECRET_PREFIX + "".join(
+        secrets.choice(BASE62) for _ in range(SECRET_LENGTH - CHECKSUM_LENGTH)
+    )
+    return body + _checksum(body)
+
+
+def looks_like_key_id(value: object) -> bool:
+    return isinstance(value, str) and KEY_ID_RE.match(value) is not None
+
+
+def looks_like_secret(value: object) -> bool:
+    """Return whether value has the secret's shape and checksum (no database involved)."""
+    if not isinstance(value, str) or SECRET_RE.match(value) is None:
+        return False
+    body, tail = value[:-CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
+    return hmac.compare_digest(_checksum(body), tail)
+
+
+# --- hashing ---------------------------------------------------------------------------
+
+
+def _hash_key() -> bytes:
+    return hmac.new(settings.LATCHKEY_PEPPER.encode(), _PURPOSE, hashlib.sha256).digest()
+
+
+def hash_secret(key_id: str, secret: str) -> str:
+    """Return the keyed hash (hex) that is stored for this key's secret."""
+    message = f"{key_id}:{secret}".encode()
+    return hmac.new(_hash_key(), message, hashlib.sha256).hexdigest()
+
+
+def verify_secret(key: AuthKey, secret: str) -> bool:
+    return hmac.compare_digest(hash_secret(key.key_id, secret), key.secret_hash)
+
+
+# A hash no secret produces in practice: unknown IDs are compared against it so that they
+# cost the same work as known ones.
+_UNKNOWN_HASH = "0" * 64
+
+
+# --- queries ---------------------------------------------------------------------------
+
+
+def holder_name(principal: Principal) -> str:
+    return "root" if principal.is_root else principal.user_name
+
+
+def live_keys(principal: Principal) -> QuerySet[AuthKey]:
+    """Return the principal's live keys, oldest first."""
+    return AuthKey.objects.filter(principal=principal, slot__isnull=False).order_by(
+        "created_at", "id"
+    )
+
+
+def get_live_key(principal: Principal, key_id: str) -> AuthKey | None:
+    """Return the principal's live key with that ID, or None (other holders never match)."""
+    if not looks_like_key_id(key_id):
+        return None
+    return live_keys(principal).filter(key_id=key_id).first()
+
+
+def is_stale(key: AuthKey, now: datetime | None = None) -> bool:
+    """Return whether the key has gone unused (or never used) for LATCHKEY_STALE_KEY_DAYS."""
+    now = now or _now()
+    since = key.last_used_at or key.created_at
+    return now - since >= timedelta(days=settings.LATCHKEY_STALE_KEY_DAYS)
+
+
+def _generate_api(holder: Principal) -> str:
+    return "Operator:generateOperatorAuthKey" if holder.is_root else "User:generateUserAuthKey"
+
+
+def _delete_api_for(key: AuthKey) -> str:
+    holder = key.principal
+    if holder is not None and holder.is_root:
+        return "Operator:deleteOperatorAuthKey"
+    return "User:deleteUserAuthKey"
+
+
+# --- generate --------------------------------------------------------------------------
+
+
+def generate(
+    request: HttpRequest | None,
+    actor: Principal,
+    holder: Principal,
+    *,
+    via_key: str = "",
+) -> tuple[AuthKey, str]:
+    """Create a live key for holder; return it with its secret (shown once, never stored).
+
+    Raise AuthKeyLimitReached when holder already has two live keys: the unique
+    (principal, slot) constraint decides, so concurrent requests cannot exceed it.
+    """
+    if holder.kind not in (Principal.Kind.ROOT, Principal.Kind.SAM) or not holder.operator_id:
+        raise NotAKeyHolder("Only a root account or a SAM user holds AuthKeys.")
+    api = _generate_api(holder)
+    try:
+        with transaction.atomic():
+            key, secret = _insert(holder)
+            audit.record(
+                request,
+                api,
+                operator=holder.operator_id,
+                principal=actor,
+                auth_key_id=via_key,
+                target=key.holder,
+                details={"authKeyId": key.key_id},
+            )
+    except AuthKeyLimitReached:
+        audit.record(
+            request,
+            api,
+            operator=holder.operator_id,
+            principal=actor,
+            auth_key_id=via_key,
+            outcome=AuditEntry.Outcome.FAILED,
+            target=holder_name(holder),
+            details={"reason": "limit", "limit": MAX_LIVE_KEYS},
+        )
+        raise
+    return key, secret
+
+
+@transaction.atomic
+def _insert(holder: Principal) -> tuple[AuthKey, str]:
+    # Serialize generates for one holder on PostgreSQL (the constraint is the guarantee;
+    # the lock only spares concurrent requests a failed insert).
+    Principal.objects.select_for_update().filter(pk=holder.pk).first()
+    for _ in range(MAX_LIVE_KEYS + 1):
+        taken = set(live_keys(holder).values_list("slot", flat=True))
+        free = [slot for slot in SLOTS if slot not in taken]
+        if not free:
+            raise AuthKeyLimitReached()
+        key_id, secret = new_key_id(), new_secret()
+        key = AuthKey(
+            key_id=key_id,
+            principal=holder,
+            operator_id=holder.operator_id,
+            holder=holder_name(holder),
+            secret_hash=hash_secret(key_id, secret),
+            slot=free[0],
+        )
+        try:
+            with transaction.atomic():
+                key.save(force_insert=True)
+        except IntegrityError:
+            continue  # another request took that slot (or, in theory, that ID): look again
+        return key, secret
+    raise AuthKeyLimitReached()
+
+
+# --- revoke ----------------------------------------------------------------------------
+
+
+def _who(actor: Principal | None, via_key: str) -> str:
+    kind, name = audit.actor_of(actor, via_key)
+    return f"{kind}:{name}" if name else kind
+
+
+@transaction.atomic
+def revoke(
+    request: HttpRequest | None,
+    actor: Principal | None,
+    key: AuthKey,
+    *,
+    reason: str = "",
+    via_key: str = "",
+    api: str = "",
+) -> bool:
+    """Revoke a live key and end every API session made from it; False if it was not live.
+
+    `actor` may be the holder, its operator's root, a SAM user with the permission, or a
+    member of the support staff (who then names the `api`, e.g. a support operation).
+    """
+    now = _now()
+    reason = reason.strip()[:400]
+    revoked = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
+        slot=None, revoked_at=now, revoked_by=_who(actor, via_key)[:400], revoke_reason=reason
+    )
+    if not revoked:
+        return False
+    # The row update above holds the key's row lock until commit; an exchange racing with
+    # it either finished its session first (ended here) or sees the key revoked.
+    sessions = apisessions.revoke_for_auth_key(key.key_id)
+    audit.record(
+        request,
+        api or _delete_api_for(key),
+        operator=key.operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        target=key.holder,
+        details={"authKeyId": key.key_id, "reason": reason, "sessionsEnded": sessions},
+    )
+    key.refresh_from_db()
+    return True
+
+
+def revoke_all(
+    request: HttpRequest | None,
+    actor: Principal | None,
+    holder: Principal,
+    *,
+    reason: str,
+    via_key: str = "",
+) -> int:
+    """Revoke every live key of holder (e.g. before deleting a user); return how many."""
+    count = 0
+    for key in list(live_keys(holder)):
+        count += revoke(request, actor, key, reason=reason, via_key=via_key)
+    return count
+
+
+# --- the token exchange ----------------------------------------------------------------
+
+
+def _buckets(key_id: str, ip: str) -> tuple[list[throttle.Bucket], throttle.Bucket]:
+    """Return (buckets that refuse before any check, the per-key bucket from anywhere)."""
+    before = [
+        throttle.Bucket(f"authkey-ip|{ip}", settings.LATCHKEY_THROTTLE_PER_IP),
+        throttle.Bucket(
+            f"authkey-key-ip|{key_id}|{ip}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP
+        ),
+    ]
+    anywhere = throttle.Bucket(f"authkey-key|{key_id}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT)
+    return before, anywhere
+
+
+def _locked_live(key: AuthKey) -> bool:
+    live = AuthKey.objects.select_for_update().filter(pk=key.pk, slot__isnull=False)
+    return bool(list(live.values_list("pk", flat=True)))
+
+
+def exchange(
+    request: HttpRequest, auth_key_id: object, auth_key: object
+) -> tuple[Principal | None, str, int]:
+    """Return (principal, key ID, retry-after seconds) for an AuthKey ID + secret.
+
+    Failure is (None, the ID if well-formed else "", seconds to wait or 0). Throttles:
+    per source address, per key and source address (both refuse before any check), and
+    per key from anywhere: once that one is full, wrong secrets get 429 while the right
+    secret still works, so that strangers who know a key's ID cannot lock its owner out.
+
+    Call it inside a transaction that also opens the API session: the success path locks
+    the key row, so a concurrent revoke either sees the new session or wins first.
+    """
+    key_id = auth_key_id if looks_like_key_id(auth_key_id) else ""
+    if not key_id or not looks_like_secret(auth_key):
+        return None, key_id, 0  # a typo or garbage: refused without any database work
+    assert isinstance(auth_key, str)
+    ip = client_ip(request)
+    before, anywhere = _buckets(key_id, ip)
+    wait = throttle.retry_after(before)
+    if wait:
+        return None, key_id, wait
+    key = (
+        AuthKey.objects.select_related("principal")
+        .filter(key_id=key_id, slot__isnull=False)
+        .first()
+    )
+    ok = hmac.compare_digest(
+        hash_secret(key_id, auth_key), key.secret_hash if key else _UNKNOWN_HASH
+    )
+    principal = key.principal if key else None
+    if ok and principal is not None and principal.is_active and principal.operator_id:
+        now = _now()
+        # Locks the row until the caller's transaction commits, and refuses a key revoked
+        # since it was read. last_used_at never moves backwards.
+        used = (
+            AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
+            .update(last_used_at=now, last_used_ip=ip[:45])
+        )
+        if used or _locked_live(key):
+            throttle.clear(before[1])
+            return principal, key_id, 0
+    everything = [*before, anywhere]
+    wait = throttle.retry_after([anywhere])
+    throttle.record_failure(everything)
+    return None, key_id, wait
