@@ -61,3 +61,16 @@ def test_it_sets_a_password_then_the_user_signs_in_and_is_deleted(
     page_root.click("dialog button.danger")
     page_root.wait_for_url("**/security/users/")
     assert not Principal.objects.filter(pk=robot.pk).exists()
+
+
+def test_it_refuses_a_sam_user_without_password(page, robot):
+    sign_in_sam(page, robot.operator_id, "robot", "Any-Password-123")
+    assert "Sign-in failed" in page.inner_text("[role=alert]")
+    assert "/login/" in page.url
+
+
+def test_it_signs_out(page_root):
+    page_root.click("text=Sign out")
+    page_root.wait_for_url("**/login/")
+    page_root.goto("/security/users/")
+    assert "/login/" in page_root.url
