@@ -92,3 +92,87 @@ class AuthKey(models.Model):
     @property
     def is_live(self) -> bool:
         return self.slot is not None
+
+
+class CredentialSet(models.Model):
+    """One operator's third-party secret, sealed by security/crypto.py; never stored in clear.
+
+    `ciphertext` and `wrapped_key` hold nonce-prefixed AES-256-GCM output; `master_key_id`
+    names the master key that wrapped the data key (rotation re-wraps, see crypto.py). The
+    certificate subject and expiry of an x509 set are public facts, kept in clear for the
+    list and its expiry warning.
+    """
+
+    operator = models.ForeignKey(
+        "accounts.Operator", on_delete=models.CASCADE, related_name="credential_sets"
+    )
+    credentials_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=64)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    ciphertext = models.BinaryField()
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=32, db_index=True)
+    cert_subject = models.CharField(max_length=1000, blank=True, default="")
+    cert_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "credentials_id"], name="unique_credentials_id_per_operator"
+            )
+        ]
+        indexes = [models.Index(fields=["operator", "updated_at"])]
+
+    def __str__(self) -> str:
+        return self.credentials_id
+
+    def __repr__(self) -> str:
+        return f"<CredentialSet {self.operator_id}/{self.credentials_id} ({self.type})>"
+
+
+class Group(models.Model):
+    """A named set of devices' service configurations (minimal: enough to use a credential set)."""
+
+    operator = models.ForeignKey(
+        "accounts.Operator", on_delete=models.CASCADE, related_name="device_groups"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="unique_group_name_per_operator")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupServiceConfig(models.Model):
+    """One service's configuration in a group: where data goes and which credential set it uses."""
+
+    class Service(models.TextChoices):
+        BEAM = "beam", "Beam"
+        FUNNEL = "funnel", "Funnel"
+        FUNK = "funk", "Funk"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="services")
+    service = models.CharField(max_length=10, choices=Service.choices)
+    destination_url = models.CharField(max_length=2000)
+    # PROTECT: a set in use cannot disappear from under a group, even outside the console.
+    credential_set = models.ForeignKey(
+        CredentialSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="group_services",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "service"], name="unique_service_per_group")
+        ]
