@@ -6,6 +6,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from security.crypto import MasterKeyError, parse_master_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -30,6 +32,12 @@ SECRET_KEY = _secret("SECRET_KEY")
 LATCHKEY_PEPPER = _secret("LATCHKEY_PEPPER")
 LATCHKEY_JWT_KEYS = _secret("LATCHKEY_JWT_KEYS")
 LATCHKEY_MASTER_KEYS = _secret("LATCHKEY_MASTER_KEYS")
+try:
+    # "id:base64url(32 bytes)" entries, newest first: a malformed key must stop start-up,
+    # not surface as a failed decryption later.
+    parse_master_keys(LATCHKEY_MASTER_KEYS)
+except MasterKeyError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters of random text.")
 if len({SECRET_KEY, LATCHKEY_PEPPER, LATCHKEY_JWT_KEYS, LATCHKEY_MASTER_KEYS}) != 4:
