@@ -33,3 +33,7 @@ urlpatterns = [
     path(".well-known/jwks.json", views.jwks, name="jwks"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "console.errors.bad_request"
+handler404 = "console.errors.not_found"
+handler500 = "console.errors.server_error"
