@@ -1,13 +1,68 @@
-"""The audit trail: one function records every security-relevant event.
+"""The audit trail: one function records every security-relevant event, in a hash chain.
 
 Callers pass names and IDs, never secrets; `details` must not hold a secret either.
+
+Tamper evidence. Every entry belongs to a chain: its operator's, or the installation's
+("") for events without an operator. Entries of a chain are numbered from 1 (`seq`) and
+each carries `entry_hash` = HMAC-SHA256 over its canonical serialization, which includes
+the previous entry's hash. Editing, deleting or reordering an entry therefore breaks the
+chain from that entry on, and `manage.py verify_audit` names it. The HMAC key is derived
+from the server-side pepper, which is not in the database: someone who can write to the
+database but does not hold the application's secrets cannot forge a consistent chain.
+
+Concurrency. Writers of one chain are serialized by the chain's head row
+(`AuditChainHead`), locked with SELECT ... FOR UPDATE on PostgreSQL until the surrounding
+transaction commits; SQLite serializes writers already (IMMEDIATE transactions). A unique
+(chain, seq) constraint backs this up: a fork cannot be committed even if a lock were
+skipped. The entry is written inside the caller's transaction, so a failed audit write
+rolls back the change it records (fail closed, ASVS 16.5.3).
 """
 
+import hashlib
+import hmac
+import json
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from accounts.models import Operator, Principal
 from console.net import client_ip
-from security.models import AuditEntry
+from security.models import AuditChainHead, AuditEntry
+
+INSTALLATION_CHAIN = ""
+CANONICAL_VERSION = 1
+
+# Characters a database or a terminal must not receive raw: NUL (PostgreSQL refuses it in
+# text) and lone surrogates (not encodable as UTF-8). Other control characters are stored
+# as given and escaped where they are shown (security/auditlog.py).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _storable(value: str, limit: int) -> str:
+    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))[:limit]
+
+
+def _clean_details(value: Any, depth: int = 0) -> Any:
+    """Return details reduced to JSON types that round-trip exactly (no floats)."""
+    if depth > 4:
+        return "…"
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dict):
+        return {
+            _storable(k, 100): _clean_details(v, depth + 1) for k, v in list(value.items())[:50]
+        }
+    if isinstance(value, list | tuple):
+        return [_clean_details(v, depth + 1) for v in list(value)[:50]]
+    return _storable(str(value), 1000)
 
 
 def actor_of(principal: Principal | None, auth_key_id: str = "") -> tuple[str, str]:
@@ -18,7 +73,64 @@ def actor_of(principal: Principal | None, auth_key_id: str = "") -> tuple[str, s
         return "anonymous", ""
     if principal.is_root:
         return "root", principal.email
+    if principal.kind == Principal.Kind.STAFF:
+        return "staff", principal.handle
     return principal.kind, principal.user_name
+
+
+@lru_cache(maxsize=4)
+def _chain_key(pepper: str) -> bytes:
+    return hmac.new(pepper.encode(), b"latchkey.audit-chain.v1", hashlib.sha256).digest()
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical(entry: Any) -> bytes:
+    """Return the bytes that an entry's hash covers (every recorded field and prev_hash)."""
+    return json.dumps(
+        {
+            "v": CANONICAL_VERSION,
+            "chain": entry.chain,
+            "seq": entry.seq,
+            "prev": entry.prev_hash,
+            "at": _iso(entry.at),
+            "operator": entry.operator_id or "",
+            "actor_kind": entry.actor_kind,
+            "actor": entry.actor,
+            "user_name": entry.user_name,
+            "auth_key_id": entry.auth_key_id,
+            "action": entry.action,
+            "target": entry.target,
+            "outcome": entry.outcome,
+            "source_ip": entry.source_ip,
+            "user_agent": entry.user_agent,
+            "request_id": entry.request_id,
+            "request_path": entry.request_path,
+            "details": entry.details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+    ).encode()
+
+
+def entry_digest(entry: Any) -> str:
+    """Return the chained hash an entry must carry."""
+    return hmac.new(_chain_key(settings.LATCHKEY_PEPPER), canonical(entry), "sha256").hexdigest()
+
+
+def _locked_head(chain: str) -> AuditChainHead:
+    """Return the chain's head row, locked until the surrounding transaction ends."""
+    head = AuditChainHead.objects.select_for_update().filter(pk=chain).first()
+    if head is not None:
+        return head
+    try:
+        with transaction.atomic():
+            return AuditChainHead.objects.create(chain=chain)
+    except IntegrityError:  # another writer created it first; wait for its lock
+        return AuditChainHead.objects.select_for_update().get(pk=chain)
 
 
 def record(
@@ -31,23 +143,97 @@ def record(
     principal: Principal | None = None,
     auth_key_id: str = "",
     details: dict | None = None,
+    source_ip: str | None = None,
+    user_agent: str | None = None,
 ) -> AuditEntry:
-    """Write one audit entry and return it."""
+    """Append one entry to its operator's chain and return it (raises if it cannot)."""
     actor_kind, actor = actor_of(principal, auth_key_id)
-    operator_id = operator.pk if isinstance(operator, Operator) else operator
+    operator_id = operator.pk if isinstance(operator, Operator) else (operator or None)
     entry = AuditEntry(
         operator_id=operator_id,
         actor_kind=actor_kind,
-        actor=actor,
-        action=action,
-        target=target[:400],
+        actor=_storable(actor, 320),
+        user_name=principal.user_name if principal is not None and principal.is_sam else "",
+        auth_key_id=_storable(auth_key_id, 64),
+        action=_storable(action, 100),
+        target=_storable(target, 400),
         outcome=outcome,
-        details=details or {},
+        details=_clean_details(details or {}),
+        chain=operator_id or INSTALLATION_CHAIN,
     )
     if request is not None:
         entry.source_ip = client_ip(request)
-        entry.user_agent = request.META.get("HTTP_USER_AGENT", "")[:300]
-        entry.request_id = getattr(request, "request_id", "")
-        entry.request_path = request.path[:300]
-    entry.save()
+        entry.user_agent = _storable(request.META.get("HTTP_USER_AGENT", ""), 300)
+        entry.request_id = _storable(getattr(request, "request_id", ""), 32)
+        entry.request_path = _storable(request.path, 300)
+    if source_ip is not None:
+        entry.source_ip = _storable(source_ip, 45)
+    if user_agent is not None:
+        entry.user_agent = _storable(user_agent, 300)
+    with transaction.atomic():
+        head = _locked_head(entry.chain)
+        entry.seq = head.seq + 1
+        entry.prev_hash = head.last_hash
+        # Taken under the lock, so that time never runs backwards along a chain.
+        entry.at = timezone.now()
+        entry.entry_hash = entry_digest(entry)
+        entry.save(force_insert=True)
+        AuditChainHead.objects.filter(pk=entry.chain).update(
+            seq=entry.seq, last_hash=entry.entry_hash
+        )
     return entry
+
+
+# Verification (manage.py verify_audit) --------------------------------------------------
+
+
+class ChainBreak:
+    """The first place where a chain stops verifying, and why."""
+
+    def __init__(self, chain: str, reason: str, entry: AuditEntry | None = None) -> None:
+        self.chain, self.reason, self.entry = chain, reason, entry
+
+    def __str__(self) -> str:
+        where = f"chain {self.chain or '(installation)'}"
+        if self.entry is not None:
+            e = self.entry
+            where += f": entry id={e.pk} seq={e.seq} at={_iso(e.at)} action={e.action!r}"
+        return f"{where}: {self.reason}"
+
+
+def chains() -> list[str]:
+    """Return every chain that has a head or an entry, installation chain first."""
+    names = set(AuditChainHead.objects.values_list("chain", flat=True))
+    names |= set(AuditEntry.objects.values_list("chain", flat=True).distinct())
+    return sorted(names)
+
+
+def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
+    """Return (entries checked, first break or None) for one chain."""
+    head = AuditChainHead.objects.filter(pk=chain).first()
+    expected_seq = (head.pruned_through_seq if head else 0) + 1
+    prev_hash = head.pruned_through_hash if head else ""
+    checked = 0
+    entries = AuditEntry.objects.filter(chain=chain).order_by("seq", "id")
+    for entry in entries.iterator(chunk_size=2000):
+        if entry.seq > expected_seq:
+            missing = f"seq {expected_seq}" + (
+                f"..{entry.seq - 1}" if entry.seq - 1 > expected_seq else ""
+            )
+            return checked, ChainBreak(chain, f"entries before it are missing ({missing})", entry)
+        if entry.seq < expected_seq:
+            return checked, ChainBreak(chain, "duplicate or reordered sequence number", entry)
+        if not hmac.compare_digest(entry.entry_hash, entry_digest(entry)):
+            return checked, ChainBreak(chain, "its contents do not match its hash", entry)
+        if not hmac.compare_digest(entry.prev_hash, prev_hash):
+            return checked, ChainBreak(chain, "it does not link to the entry before it", entry)
+        prev_hash = entry.entry_hash
+        expected_seq += 1
+        checked += 1
+    if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev_hash):
+        return checked, ChainBreak(
+            chain,
+            f"the newest entries are missing (the chain head is at seq {head.seq}, "
+            f"the last entry found is seq {expected_seq - 1})",
+        )
+    return checked, None

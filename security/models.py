@@ -4,6 +4,18 @@ from django.db import models
 from django.utils import timezone
 
 
+class AppendOnly(Exception):
+    """Raised by any attempt to change or remove an audit entry through the ORM."""
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise AppendOnly("Audit entries are append-only.")
+
+    def delete(self):
+        raise AppendOnly("Audit entries are append-only.")
+
+
 class AuditEntry(models.Model):
     """One security-relevant event. Append-only: no code path updates or deletes entries."""
 
@@ -31,10 +43,135 @@ class AuditEntry(models.Model):
     request_id = models.CharField(max_length=32, blank=True, default="")
     request_path = models.CharField(max_length=300, blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
+    # The acting SAM user's name ("" for root, staff and anonymous callers) and the AuthKey
+    # that authenticated the call, kept apart from `actor` so that both can be filtered.
+    user_name = models.CharField(max_length=100, blank=True, default="")
+    auth_key_id = models.CharField(max_length=64, blank=True, default="")
+    # Tamper evidence (security/audit.py): one hash chain per operator, and one ("") for
+    # installation-level entries. `seq` numbers the chain from 1; `entry_hash` is a keyed
+    # hash over the canonical form of this entry, which includes `prev_hash`.
+    chain = models.CharField(max_length=12, blank=True, default="")
+    seq = models.PositiveBigIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    entry_hash = models.CharField(max_length=64, blank=True, default="")
+
+    objects = AuditQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["operator", "-at"])]
+        indexes = [
+            models.Index(fields=["operator", "-at"]),
+            models.Index(fields=["chain", "-id"]),
+        ]
+        constraints = [
+            # Two writers can never both append entry N to one chain (no forks).
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_unique"),
+        ]
         ordering = ["-at", "-id"]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AppendOnly("Audit entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object):
+        raise AppendOnly("Audit entries are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The last entry of one audit chain; its row lock serializes writers of that chain."""
+
+    chain = models.CharField(primary_key=True, max_length=12)
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+    # Retention pruning removes whole prefixes; it records where the kept suffix starts.
+    pruned_through_seq = models.PositiveBigIntegerField(default=0)
+    pruned_through_hash = models.CharField(max_length=64, blank=True, default="")
+
+
+class CredentialSet(models.Model):
+    """One operator's third-party secret, sealed by security/crypto.py; never stored in clear.
+
+    `ciphertext` and `wrapped_key` hold nonce-prefixed AES-256-GCM output; `master_key_id`
+    names the master key that wrapped the data key (rotation re-wraps, see crypto.py). The
+    certificate subject and expiry of an x509 set are public facts, kept in clear for the
+    list and its expiry warning.
+    """
+
+    operator = models.ForeignKey(
+        "accounts.Operator", on_delete=models.CASCADE, related_name="credential_sets"
+    )
+    credentials_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=64)
+    description = models.CharField(max_length=1000, blank=True, default="")
+    ciphertext = models.BinaryField()
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=32, db_index=True)
+    cert_subject = models.CharField(max_length=1000, blank=True, default="")
+    cert_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "credentials_id"], name="unique_credentials_id_per_operator"
+            )
+        ]
+        indexes = [models.Index(fields=["operator", "updated_at"])]
+
+    def __str__(self) -> str:
+        return self.credentials_id
+
+    def __repr__(self) -> str:
+        return f"<CredentialSet {self.operator_id}/{self.credentials_id} ({self.type})>"
+
+
+class Group(models.Model):
+    """A named set of devices' service configurations (minimal: enough to use a credential set)."""
+
+    operator = models.ForeignKey(
+        "accounts.Operator", on_delete=models.CASCADE, related_name="device_groups"
+    )
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "name"], name="unique_group_name_per_operator"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupServiceConfig(models.Model):
+    """One service's configuration in a group: where data goes and which credential set it uses."""
+
+    class Service(models.TextChoices):
+        BEAM = "beam", "Beam"
+        FUNNEL = "funnel", "Funnel"
+        FUNK = "funk", "Funk"
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="services")
+    service = models.CharField(max_length=10, choices=Service.choices)
+    destination_url = models.CharField(max_length=2000)
+    # PROTECT: a set in use cannot disappear from under a group, even outside the console.
+    credential_set = models.ForeignKey(
+        CredentialSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="group_services",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "service"], name="unique_service_per_group")
+        ]
 
 
 class AuthKey(models.Model):
@@ -92,87 +229,3 @@ class AuthKey(models.Model):
     @property
     def is_live(self) -> bool:
         return self.slot is not None
-
-
-class CredentialSet(models.Model):
-    """One operator's third-party secret, sealed by security/crypto.py; never stored in clear.
-
-    `ciphertext` and `wrapped_key` hold nonce-prefixed AES-256-GCM output; `master_key_id`
-    names the master key that wrapped the data key (rotation re-wraps, see crypto.py). The
-    certificate subject and expiry of an x509 set are public facts, kept in clear for the
-    list and its expiry warning.
-    """
-
-    operator = models.ForeignKey(
-        "accounts.Operator", on_delete=models.CASCADE, related_name="credential_sets"
-    )
-    credentials_id = models.CharField(max_length=100)
-    type = models.CharField(max_length=64)
-    description = models.CharField(max_length=1000, blank=True, default="")
-    ciphertext = models.BinaryField()
-    wrapped_key = models.BinaryField()
-    master_key_id = models.CharField(max_length=32, db_index=True)
-    cert_subject = models.CharField(max_length=1000, blank=True, default="")
-    cert_expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["operator", "credentials_id"], name="unique_credentials_id_per_operator"
-            )
-        ]
-        indexes = [models.Index(fields=["operator", "updated_at"])]
-
-    def __str__(self) -> str:
-        return self.credentials_id
-
-    def __repr__(self) -> str:
-        return f"<CredentialSet {self.operator_id}/{self.credentials_id} ({self.type})>"
-
-
-class Group(models.Model):
-    """A named set of devices' service configurations (minimal: enough to use a credential set)."""
-
-    operator = models.ForeignKey(
-        "accounts.Operator", on_delete=models.CASCADE, related_name="device_groups"
-    )
-    name = models.CharField(max_length=100)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["operator", "name"], name="unique_group_name_per_operator")
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class GroupServiceConfig(models.Model):
-    """One service's configuration in a group: where data goes and which credential set it uses."""
-
-    class Service(models.TextChoices):
-        BEAM = "beam", "Beam"
-        FUNNEL = "funnel", "Funnel"
-        FUNK = "funk", "Funk"
-
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="services")
-    service = models.CharField(max_length=10, choices=Service.choices)
-    destination_url = models.CharField(max_length=2000)
-    # PROTECT: a set in use cannot disappear from under a group, even outside the console.
-    credential_set = models.ForeignKey(
-        CredentialSet,
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="group_services",
-    )
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["group", "service"], name="unique_service_per_group")
-        ]

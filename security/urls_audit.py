@@ -1,3 +1,10 @@
-"""Console URLs for this concern, included from console/urls.py."""
+"""Console URLs for the audit trail, the credential report and support access."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from security import views_audit
+
+urlpatterns: list = [
+    path("audit/", views_audit.audit_log, name="audit-log"),
+    path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+]

@@ -1,0 +1,284 @@
+"""Reading the audit trail: filters, pages, safe display and CSV export.
+
+The console's Audit log tab and `GET /v1/audit_logs/api` both read through here, always
+scoped to one operator. Entries hold what callers sent (user names, user agents) verbatim;
+everything that leaves this module for a person or a spreadsheet is made inert first:
+control characters become visible escapes (one event stays one line, no terminal escape
+sequences), and CSV cells that a spreadsheet would run as a formula are defused.
+"""
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q, QuerySet
+
+from accounts.models import Operator
+from security.models import AuditEntry
+
+# C0 and C1 controls, DEL, and the bidirectional overrides/isolates that can make text
+# read differently from what it is (CVE-2021-42574, "Trojan Source").
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """Return text with every control or bidi character replaced by a visible escape."""
+
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        if char in _NAMED:
+            return _NAMED[char]
+        code = ord(char)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _INVISIBLE.sub(escape, text)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the reader asked for; empty fields match everything."""
+
+    actor: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: date | None = None  # inclusive, UTC days
+    until: date | None = None  # inclusive, UTC days
+
+    def is_empty(self) -> bool:
+        return not (self.actor or self.action or self.outcome or self.since or self.until)
+
+
+def _action_q(action: str) -> Q:
+    """Match an API name exactly, a glob ending in `*` (`User:*`), or a path prefix (`/v1/auth`)."""
+    if action.startswith("/"):
+        return Q(request_path__startswith=action)
+    if action.endswith("*"):
+        return Q(action__startswith=action.rstrip("*"))
+    return Q(action__iexact=action)
+
+
+def entries(operator: Operator | str, flt: AuditFilter | None = None) -> QuerySet[AuditEntry]:
+    """Return the operator's entries matching the filter, newest first."""
+    operator_id = operator.pk if isinstance(operator, Operator) else operator
+    qs = AuditEntry.objects.filter(operator_id=operator_id)
+    flt = flt or AuditFilter()
+    if flt.actor:
+        qs = qs.filter(
+            Q(actor__icontains=flt.actor)
+            | Q(user_name__icontains=flt.actor)
+            | Q(auth_key_id__iexact=flt.actor)
+        )
+    if flt.action:
+        qs = qs.filter(_action_q(flt.action))
+    if flt.outcome:
+        qs = qs.filter(outcome=flt.outcome)
+    if flt.since:
+        qs = qs.filter(at__gte=datetime.combine(flt.since, time.min, tzinfo=UTC))
+    if flt.until:
+        qs = qs.filter(at__lt=datetime.combine(flt.until + timedelta(days=1), time.min, tzinfo=UTC))
+    return qs.order_by("-at", "-id")
+
+
+def known_actions(operator: Operator) -> list[str]:
+    """Return the API names that appear in the operator's log (for the filter's suggestions)."""
+    return sorted(
+        AuditEntry.objects.filter(operator=operator).values_list("action", flat=True).distinct()
+    )
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry as a person sees it: every free-text field made printable."""
+
+    entry: AuditEntry
+    actor: str
+    target: str
+    user_agent: str
+    details: str
+    reason: str
+
+
+def display(entry: AuditEntry) -> Row:
+    details = entry.details or {}
+    return Row(
+        entry=entry,
+        actor=printable(entry.actor),
+        target=printable(entry.target),
+        user_agent=printable(entry.user_agent),
+        details=printable(json.dumps(details, ensure_ascii=False, sort_keys=True))
+        if details
+        else "",
+        reason=printable(str(details.get("reason", ""))) if isinstance(details, dict) else "",
+    )
+
+
+# CSV -----------------------------------------------------------------------------------
+
+CSV_COLUMNS = [
+    "time_utc",
+    "operator_id",
+    "actor_kind",
+    "actor",
+    "user_name",
+    "auth_key_id",
+    "action",
+    "target",
+    "outcome",
+    "source_ip",
+    "user_agent",
+    "request_id",
+    "request_path",
+    "details",
+    "seq",
+    "entry_hash",
+]
+
+# OWASP "CSV Injection": a cell starting with one of these is run as a formula by
+# spreadsheet programs; a leading apostrophe makes it text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(value: object) -> str:
+    """Return a value as an inert CSV cell: printable, and never a formula."""
+    text = printable(str(value))
+    if text.startswith(_FORMULA_START) or text.startswith(("\\t", "\\r", "\\n")):
+        return "'" + text
+    return text
+
+
+def csv_row(entry: AuditEntry) -> list[str]:
+    values = [
+        entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        entry.operator_id or "",
+        entry.actor_kind,
+        entry.actor,
+        entry.user_name,
+        entry.auth_key_id,
+        entry.action,
+        entry.target,
+        entry.outcome,
+        entry.source_ip,
+        entry.user_agent,
+        entry.request_id,
+        entry.request_path,
+        json.dumps(entry.details, ensure_ascii=False, sort_keys=True) if entry.details else "",
+        entry.seq,
+        entry.entry_hash,
+    ]
+    return [csv_cell(v) for v in values]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[list[str]], header: list[str]) -> Iterator[str]:
+    """Yield CSV text line by line (for a streaming response)."""
+    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    yield writer.writerow(header)
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def export_csv(qs: QuerySet[AuditEntry]) -> Iterator[str]:
+    return csv_lines((csv_row(e) for e in qs.iterator(chunk_size=1000)), CSV_COLUMNS)
+
+
+# The JSON API (soracom-api.md §4.9) --------------------------------------------------
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+def epoch_ms(at: datetime) -> int:
+    """Return whole milliseconds since the epoch (exact: no float rounding)."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
+
+
+def api_user_name(entry: AuditEntry) -> str | None:
+    """Return Soracom's userName: "" for root, the SAM user, or None when nobody signed in."""
+    if entry.actor_kind == "root":
+        return ""
+    if entry.actor_kind == "staff":
+        return f"support:{entry.actor}"
+    if entry.actor_kind == "authkey" or entry.user_name:
+        return entry.user_name
+    if entry.actor_kind == "sam":
+        return entry.actor
+    return None
+
+
+def api_item(entry: AuditEntry) -> dict:
+    """Return an entry as an APIAuditLogEntry (plus Latchkey's own fields), without nulls."""
+    item = {
+        "apiKind": entry.action,
+        "operatorId": entry.operator_id or "",
+        "remoteIpAddress": entry.source_ip,
+        "requestPath": entry.request_path,
+        "requestedTimeEpochMs": epoch_ms(entry.at),
+        "actorKind": entry.actor_kind,
+        "actor": entry.actor,
+        "target": entry.target,
+        "outcome": entry.outcome,
+        "userAgent": entry.user_agent,
+        "requestId": entry.request_id,
+    }
+    user_name = api_user_name(entry)
+    if user_name is not None:
+        item["userName"] = user_name
+    if entry.auth_key_id:
+        item["authKeyId"] = entry.auth_key_id
+    reason = entry.details.get("reason") if isinstance(entry.details, dict) else None
+    if isinstance(reason, str) and reason:
+        item["reason"] = reason
+    return item
+
+
+def api_page(
+    operator_id: str,
+    *,
+    api_kind: str = "",
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+    limit: int = 100,
+    before_ms: int | None = None,
+) -> tuple[list[AuditEntry], int | None]:
+    """Return (entries newest first, next key) for one API page.
+
+    The key is the requestedTimeEpochMs of the page's last entry, as in Soracom's
+    contract; the next page holds entries strictly older than it. So that entries
+    sharing that millisecond are not skipped, a page never ends inside a millisecond:
+    it ends before the group (or, if the whole page is one millisecond, takes the group).
+    """
+    qs = AuditEntry.objects.filter(operator_id=operator_id)
+    if api_kind:
+        qs = qs.filter(_action_q(api_kind))
+    if from_ms is not None:
+        qs = qs.filter(at__gte=_from_ms(from_ms))
+    if to_ms is not None:
+        qs = qs.filter(at__lt=_from_ms(to_ms + 1))
+    if before_ms is not None:
+        qs = qs.filter(at__lt=_from_ms(before_ms))
+    qs = qs.order_by("-at", "-id")
+    page = list(qs[: limit + 1])
+    if len(page) <= limit:
+        return page, None
+    page = page[:limit]
+    last_ms = epoch_ms(page[-1].at)
+    if epoch_ms(qs[limit].at) == last_ms:
+        kept = [e for e in page if epoch_ms(e.at) != last_ms]
+        if kept:
+            page = kept
+        else:
+            page = list(qs.filter(at__gte=_from_ms(last_ms), at__lt=_from_ms(last_ms + 1)))
+    return page, epoch_ms(page[-1].at)
+
+
+def _from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=max(0, min(ms, MAX_EPOCH_MS)))

@@ -1,0 +1,104 @@
+"""The Security page's Audit log tab: filter, page through and export the operator's trail."""
+
+from django import forms
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from console.auth import ConsoleRequest, console_action
+from security import auditlog
+from security.models import AuditEntry
+
+ENTRIES_PER_PAGE = 50
+API = "AuditLog:getApiAuditLogs"
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(
+        required=False,
+        max_length=320,
+        help_text="Root email, SAM user name, AuthKey ID or staff member.",
+    )
+    action = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="An API name (User:createUser), a prefix (User:*) or a path (/v1/auth).",
+    )
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *AuditEntry.Outcome.choices]
+    )
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in ("actor", "action"):
+            if any(ord(c) < 32 for c in data.get(name) or ""):
+                self.add_error(name, "Control characters are not allowed here.")
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+    def to_filter(self) -> auditlog.AuditFilter:
+        """Return the filter of the valid fields (an invalid field filters nothing)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        return auditlog.AuditFilter(
+            actor=(data.get("actor") or "").strip() if "actor" not in self.errors else "",
+            action=(data.get("action") or "").strip() if "action" not in self.errors else "",
+            outcome=data.get("outcome") or "",
+            since=data.get("since") if "since" not in self.errors else None,
+            until=data.get("until") if "until" not in self.errors else None,
+        )
+
+
+def _filtered(request: ConsoleRequest) -> tuple[AuditFilterForm, auditlog.AuditFilter]:
+    form = AuditFilterForm(request.GET)
+    form.is_valid()
+    return form, form.to_filter()
+
+
+def _query(request: ConsoleRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+@require_GET
+@console_action(API)
+def audit_log(request: ConsoleRequest) -> HttpResponse:
+    form, flt = _filtered(request)
+    qs = auditlog.entries(request.user.operator_id, flt)
+    page = Paginator(qs, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [auditlog.display(e) for e in page.object_list]
+    template = "security/audit.html"
+    if request.htmx and request.htmx.target == "audit-list":
+        template += "#audit-list"
+    context = {
+        "tab": "audit",
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": _query(request),
+        "filtered": not flt.is_empty(),
+        "known_actions": auditlog.known_actions(request.user.operator),
+    }
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+@require_GET
+@console_action(API)
+def audit_export(request: ConsoleRequest) -> HttpResponse:
+    _, flt = _filtered(request)
+    qs = auditlog.entries(request.user.operator_id, flt)
+    response = StreamingHttpResponse(auditlog.export_csv(qs), content_type="text/csv")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    name = f"audit-{request.user.operator_id}-{stamp}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
