@@ -1,5 +1,290 @@
-"""JSON API: users (see ../shared/soracom-api.md)."""
+"""SAM users, their passwords and the operator under /v1/operators/{operator_id} (§4.2-4.4).
 
+Handlers parse, authorize through `@operation`, call one `accounts.users` function and
+shape the contract's answer. A user name that cannot exist answers like a missing user.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.urls import register_converter
 from ninja import Router
 
-router = Router()
+from accounts import users
+from accounts.identifiers import is_valid_name
+from accounts.models import Operator, Principal
+from console.api import (
+    ApiError,
+    StrictSchema,
+    bad_request,
+    caller_of,
+    conflict,
+    empty,
+    not_found,
+    operation,
+)
+
+router = Router(tags=["User"])
+
+USER_NOT_FOUND = "SAM User not found."
+NO_PASSWORD = "Password registration is required."
+
+
+class SamUserNameConverter:
+    """Any path segment except `default_permissions`, which has routes of its own (§10.7)."""
+
+    regex = r"(?!default_permissions(?:/|\Z))[^/]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(SamUserNameConverter, "samuser")
+
+USER = "/operators/{operator_id}/users/{samuser:user_name}"
+
+
+class DescriptionBody(StrictSchema):
+    # Absent means "no description" on create and "unchanged" on update; null is refused.
+    description: str = None  # type: ignore[assignment]
+
+
+class PasswordBody(StrictSchema):
+    password: str
+
+
+class PasswordChangeBody(StrictSchema):
+    currentPassword: str
+    newPassword: str
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def user_detail(user: Principal, auth_keys: list[dict], roles: list[dict]) -> dict:
+    """Return a UserDetailResponse (no nulls: absent optional fields are omitted)."""
+    return {
+        "userName": user.user_name,
+        "description": user.description,
+        "createDateTime": epoch(user.created_at),
+        "updateDateTime": epoch(user.updated_at),
+        "hasPassword": user.has_usable_password(),
+        "authKeyList": auth_keys,
+        "roleList": roles,
+    }
+
+
+def _user(request: HttpRequest, user_name: str) -> Principal:
+    user = None
+    if is_valid_name(user_name):
+        user = users.get_sam_user(caller_of(request).operator_id, user_name)
+    if user is None:
+        raise not_found(USER_NOT_FOUND)
+    return user
+
+
+def _invalid(exc: ValidationError) -> ApiError:
+    return bad_request(" ".join(exc.messages))
+
+
+def _throttled(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "LKY0429",
+        f"Too many failed attempts. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _change_password(
+    request: HttpRequest, subject: Principal, body: PasswordChangeBody, api: str
+) -> None:
+    try:
+        users.change_password(
+            request, caller_of(request).principal, subject, body.currentPassword,
+            body.newPassword, api,
+        )  # fmt: skip
+    except users.NoPassword:
+        raise not_found(NO_PASSWORD) from None
+    except users.WrongPassword as exc:
+        if exc.retry_after:
+            raise _throttled(exc.retry_after) from None
+        raise bad_request("The current password is wrong.") from None
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+# Users ------------------------------------------------------------------------------------
+
+
+@router.get("/operators/{operator_id}/users", url_name="listUsers")
+@operation("User:listUsers")
+def list_users(request: HttpRequest, operator_id: str) -> list[dict]:
+    """List the operator's SAM users with their AuthKeys and roles."""
+    found = list(users.sam_users(operator_id).order_by("user_name"))
+    keys, roles = users.auth_key_lists(found), users.role_lists(found)
+    return [user_detail(u, keys[u.pk], roles[u.pk]) for u in found]
+
+
+@router.post(USER, url_name="createUser")
+@operation("User:createUser")
+def create_user(
+    request: HttpRequest, operator_id: str, user_name: str, body: DescriptionBody | None = None
+) -> HttpResponse:
+    """Create a SAM user (201, no body). An existing name answers 409."""
+    description = body.description if body is not None else None
+    try:
+        users.create_user(request, caller_of(request).principal, user_name, description or "")
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    except users.UserExists as exc:
+        raise conflict(str(exc)) from None
+    return empty(201)
+
+
+@router.get(USER, url_name="getUser")
+@operation("User:getUser")
+def get_user(request: HttpRequest, operator_id: str, user_name: str) -> dict:
+    """Return one SAM user."""
+    user = _user(request, user_name)
+    keys, roles = users.auth_key_lists([user]), users.role_lists([user])
+    return user_detail(user, keys[user.pk], roles[user.pk])
+
+
+@router.put(USER, url_name="updateUser")
+@operation("User:updateUser")
+def update_user(
+    request: HttpRequest, operator_id: str, user_name: str, body: DescriptionBody
+) -> HttpResponse:
+    """Change a SAM user's description (200, no body)."""
+    user = _user(request, user_name)
+    if body.description is not None:
+        try:
+            users.update_description(request, caller_of(request).principal, user, body.description)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+    return empty(200)
+
+
+@router.delete(USER, url_name="deleteUser")
+@operation("User:deleteUser")
+def delete_user(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    """Delete a SAM user, ending its AuthKeys and API sessions at once (204)."""
+    users.delete_user(request, caller_of(request).principal, _user(request, user_name))
+    return empty(204)
+
+
+@router.delete(USER + "/tokens", url_name="revokeUserAuthTokens")
+@operation("User:revokeUserAuthTokens")
+def revoke_user_tokens(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    """End every API session of a SAM user (204)."""
+    user = _user(request, user_name)
+    users.revoke_tokens(request, caller_of(request).principal, user, "User:revokeUserAuthTokens")
+    return empty(204)
+
+
+# User passwords ---------------------------------------------------------------------------
+
+
+@router.post(USER + "/password", url_name="createUserPassword")
+@operation("User:createUserPassword")
+def create_user_password(
+    request: HttpRequest, operator_id: str, user_name: str, body: PasswordBody
+) -> HttpResponse:
+    """Give a SAM user its first password (201, no body); one already set answers 409."""
+    user = _user(request, user_name)
+    try:
+        users.create_password(request, caller_of(request).principal, user, body.password)
+    except users.PasswordExists as exc:
+        raise conflict(str(exc)) from None
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    return empty(201)
+
+
+@router.get(USER + "/password", url_name="hasUserPassword")
+@operation("User:hasUserPassword")
+def has_user_password(request: HttpRequest, operator_id: str, user_name: str) -> dict:
+    """Return whether the SAM user has a password."""
+    return {"hasPassword": _user(request, user_name).has_usable_password()}
+
+
+@router.put(USER + "/password", url_name="updateUserPassword")
+@operation("User:updateUserPassword")
+def update_user_password(
+    request: HttpRequest, operator_id: str, user_name: str, body: PasswordChangeBody
+) -> HttpResponse:
+    """Change a SAM user's password given the current one (200, no body; throttled)."""
+    _change_password(request, _user(request, user_name), body, "User:updateUserPassword")
+    return empty(200)
+
+
+@router.delete(USER + "/password", url_name="deleteUserPassword")
+@operation("User:deleteUserPassword")
+def delete_user_password(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    """Remove a SAM user's password (204); 404 when it has none."""
+    user = _user(request, user_name)
+    if not user.has_usable_password():
+        raise not_found(NO_PASSWORD)
+    users.remove_password(request, caller_of(request).principal, user)
+    return empty(204)
+
+
+# Operator ---------------------------------------------------------------------------------
+
+
+def _root(request: HttpRequest) -> Principal:
+    root = users.get_root(caller_of(request).operator_id)
+    if root is None:
+        raise not_found("Operator not found.")
+    return root
+
+
+def _date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@router.get("/operators/{operator_id}", url_name="getOperator", tags=["Operator"])
+@operation("Operator:getOperator")
+def get_operator(request: HttpRequest, operator_id: str) -> dict:
+    """Return the operator (every field a string, as the contract requires)."""
+    root = _root(request)
+    operator = Operator.objects.get(pk=root.operator_id)
+    return {
+        "operatorId": operator.id,
+        "rootOperatorId": operator.id,
+        "email": root.email,
+        "description": root.description,
+        "createDate": _date(operator.created_at),
+        "updateDate": _date(max(operator.created_at, root.updated_at)),
+    }
+
+
+@router.post(
+    "/operators/{operator_id}/password", url_name="updateOperatorPassword", tags=["Operator"]
+)
+@operation("Operator:updateOperatorPassword")
+def update_operator_password(
+    request: HttpRequest, operator_id: str, body: PasswordChangeBody
+) -> HttpResponse:
+    """Change the root password given the current one (200, no body; root only; throttled)."""
+    _change_password(request, _root(request), body, "Operator:updateOperatorPassword")
+    return empty(200)
+
+
+@router.delete(
+    "/operators/{operator_id}/tokens", url_name="revokeOperatorAuthTokens", tags=["Operator"]
+)
+@operation("Operator:revokeOperatorAuthTokens")
+def revoke_operator_tokens(request: HttpRequest, operator_id: str) -> HttpResponse:
+    """End every API session of the root account, this one included (204)."""
+    caller = caller_of(request)
+    users.revoke_tokens(
+        request, caller.principal, _root(request), "Operator:revokeOperatorAuthTokens"
+    )
+    return empty(204)

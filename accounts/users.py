@@ -1,26 +1,65 @@
-"""SAM users: the service functions that the console and the API both call."""
+"""SAM users, their passwords and API sessions: the service functions the console and API call.
+
+Every function takes the acting principal and scopes its work to the actor's operator, so a
+name from another tenant simply does not match (DESIGN.md, Tenancy). Each change and its
+audit entry commit together or not at all.
+"""
 
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
+from accounts import apisessions, signin
 from accounts.identifiers import validate_name
-from accounts.models import Operator, Principal
-from security import audit
+from accounts.models import Operator, Principal, RoleAttachment
+from accounts.passwords import MAX_PASSWORD_LENGTH
+from security import audit, authkeys
+from security.models import AuditEntry, AuthKey
+
+# `users/default_permissions` is a route of its own (soracom-api.md §10.7): a user of that
+# name would be unreachable, so the name is not given out.
+RESERVED_NAMES = frozenset({"default_permissions"})
 
 
 class UserExists(Exception):
     pass
 
 
-def sam_users(operator: Operator):
-    return Principal.objects.filter(operator=operator, kind=Principal.Kind.SAM)
+class PasswordExists(Exception):
+    pass
 
 
-def get_sam_user(operator: Operator, user_name: str) -> Principal | None:
+class NoPassword(Exception):
+    pass
+
+
+class WrongPassword(Exception):
+    """The current password did not match (retry_after > 0: throttled, not even checked)."""
+
+    def __init__(self, retry_after: int = 0) -> None:
+        super().__init__("The current password is wrong.")
+        self.retry_after = retry_after
+
+
+def _operator_id(operator: Operator | str) -> str:
+    return operator.pk if isinstance(operator, Operator) else operator
+
+
+def sam_users(operator: Operator | str):
+    return Principal.objects.filter(operator_id=_operator_id(operator), kind=Principal.Kind.SAM)
+
+
+def get_sam_user(operator: Operator | str, user_name: str) -> Principal | None:
     """Return the operator's SAM user of that name, or None (other tenants never match)."""
     return sam_users(operator).filter(user_name=user_name).first()
+
+
+def get_root(operator: Operator | str) -> Principal | None:
+    """Return the operator's root account, or None."""
+    return Principal.objects.filter(
+        operator_id=_operator_id(operator), kind=Principal.Kind.ROOT
+    ).first()
 
 
 def validate_description(description: str) -> None:
@@ -30,11 +69,51 @@ def validate_description(description: str) -> None:
         raise ValidationError("The description contains control characters.")
 
 
+def validate_new_password(password: str, user: Principal) -> None:
+    """Raise ValidationError unless the password may be set (never echoes it back)."""
+    if "\x00" in password:
+        raise ValidationError("The password contains a NUL character.")
+    password_validation.validate_password(password, user)
+
+
+def role_lists(principals: list[Principal]) -> dict[int, list[dict]]:
+    """Return each user's attached roles as ListRolesResponse items, by principal id.
+
+    The one place the users API reads roles (`roleList`: no `permission`, §4.7).
+    """
+    lists: dict[int, list[dict]] = {p.pk: [] for p in principals}
+    attached = RoleAttachment.objects.filter(principal__in=lists.keys()).select_related("role")
+    for attachment in attached.order_by("role__role_id"):
+        role = attachment.role
+        item = {
+            "roleId": role.role_id,
+            "roleName": role.role_id,
+            "owner": "operator",
+            "createDateTime": int(role.created_at.timestamp()),
+            "updateDateTime": int(role.updated_at.timestamp()),
+        }
+        if role.description:
+            item["description"] = role.description
+        lists[attachment.principal_id].append(item)
+    return lists
+
+
+def auth_key_lists(principals: list[Principal]) -> dict[int, list[dict]]:
+    """Return each principal's live AuthKeys as AuthKeyResponse items, by principal id."""
+    lists: dict[int, list[dict]] = {p.pk: [] for p in principals}
+    live = AuthKey.objects.filter(principal__in=lists.keys(), slot__isnull=False)
+    for key in live.order_by("created_at", "id"):
+        lists[key.principal_id].append(authkeys.as_response(key))
+    return lists
+
+
 @transaction.atomic
 def create_user(
     request: HttpRequest | None, actor: Principal, user_name: str, description: str = ""
 ) -> Principal:
     validate_name(user_name)
+    if user_name in RESERVED_NAMES:
+        raise ValidationError(f"The name {user_name} is reserved.")
     validate_description(description)
     try:
         with transaction.atomic():
@@ -42,7 +121,7 @@ def create_user(
     except IntegrityError as exc:
         raise UserExists(f"A user named {user_name} already exists.") from exc
     audit.record(
-        request, "User:createUser", operator=actor.operator, principal=actor, target=user_name
+        request, "User:createUser", operator=actor.operator_id, principal=actor, target=user_name
     )
     return user
 
@@ -55,7 +134,11 @@ def update_description(
     user.description = description
     user.save(update_fields=["description", "updated_at"])
     audit.record(
-        request, "User:updateUser", operator=actor.operator, principal=actor, target=user.user_name
+        request,
+        "User:updateUser",
+        operator=actor.operator_id,
+        principal=actor,
+        target=user.user_name,
     )
 
 
@@ -64,12 +147,66 @@ def set_password(
     request: HttpRequest | None, actor: Principal, user: Principal, password: str, api: str
 ) -> None:
     """Set a principal's password after the validators accept it (ValidationError if not)."""
-    password_validation.validate_password(password, user)
+    validate_new_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     audit.record(
-        request, api, operator=actor.operator, principal=actor, target=user.user_name or user.email
+        request,
+        api,
+        operator=actor.operator_id,
+        principal=actor,
+        target=user.user_name or user.email,
     )
+
+
+def create_password(
+    request: HttpRequest | None, actor: Principal, user: Principal, password: str
+) -> None:
+    """Give a user without a password its first one (PasswordExists if it has one)."""
+    with transaction.atomic():
+        # Lock the row so that two concurrent creates cannot both pass the check.
+        locked = Principal.objects.select_for_update().get(pk=user.pk)
+        if locked.has_usable_password():
+            raise PasswordExists("The user already has a password; change it instead.")
+        set_password(request, actor, locked, password, "User:createUserPassword")
+
+
+def change_password(
+    request: HttpRequest,
+    actor: Principal,
+    user: Principal,
+    current: str,
+    new: str,
+    api: str,
+) -> None:
+    """Replace a password after checking the current one, behind the sign-in throttles.
+
+    Raises NoPassword, WrongPassword (throttled or not matching) or ValidationError.
+    """
+    if not user.has_usable_password():
+        raise NoPassword("Password registration is required.")
+    if len(new) > MAX_PASSWORD_LENGTH or len(current) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"A password is at most {MAX_PASSWORD_LENGTH} characters.")
+    # Validate the new password first: a weak new one must not cost a throttle slot.
+    validate_new_password(new, user)
+    if user.is_root:
+        result = signin.sign_in(request, password=current, email=user.email)
+    else:
+        result = signin.sign_in(
+            request, password=current, operator_id=user.operator_id, user_name=user.user_name
+        )
+    if result.principal is None or result.principal.pk != user.pk:
+        audit.record(
+            request,
+            api,
+            operator=actor.operator_id,
+            principal=actor,
+            outcome=AuditEntry.Outcome.FAILED,
+            target=user.user_name or user.email,
+            details={"throttled": bool(result.retry_after)},
+        )
+        raise WrongPassword(result.retry_after)
+    set_password(request, actor, user, new, api)
 
 
 @transaction.atomic
@@ -79,14 +216,36 @@ def remove_password(request: HttpRequest | None, actor: Principal, user: Princip
     audit.record(
         request,
         "User:deleteUserPassword",
-        operator=actor.operator,
+        operator=actor.operator_id,
         principal=actor,
         target=user.user_name,
     )
 
 
 @transaction.atomic
+def revoke_tokens(
+    request: HttpRequest | None, actor: Principal, subject: Principal, api: str
+) -> int:
+    """End every live API session of a principal; return how many were ended."""
+    ended = apisessions.revoke_for_principal(subject)
+    audit.record(
+        request,
+        api,
+        operator=actor.operator_id,
+        principal=actor,
+        target=subject.user_name or "root",
+        details={"sessions": ended},
+    )
+    return ended
+
+
+@transaction.atomic
 def delete_user(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
+    """Delete a SAM user after ending its AuthKeys and API sessions."""
     name = user.user_name
+    authkeys.revoke_all(user, request=request, actor=actor, reason="The user was deleted.")
+    apisessions.revoke_for_principal(user)
     user.delete()
-    audit.record(request, "User:deleteUser", operator=actor.operator, principal=actor, target=name)
+    audit.record(
+        request, "User:deleteUser", operator=actor.operator_id, principal=actor, target=name
+    )

@@ -83,11 +83,39 @@ class StrictJsonParser(Parser):
             data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
         except _DuplicateKey as exc:
             raise ApiError(400, "LKY0400", f"Duplicate field in the body: {exc}.") from None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "LKY0400", "The body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise ApiError(400, "LKY0400", "The body must be a JSON object.")
+        if not _clean_text(data):
+            raise ApiError(
+                400, "LKY0400", "The body holds a NUL character or an unpaired surrogate."
+            )
         return data
+
+
+def _clean_text(value: Any) -> bool:
+    """Return False if any key or string holds NUL or a lone surrogate (neither can be stored).
+
+    JSON allows both as escapes (\\u0000, \\ud800); PostgreSQL text refuses NUL and UTF-8
+    cannot encode a lone surrogate, so they are refused here rather than failing later.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
 
 
 class TokenAuth:
