@@ -1,5 +1,112 @@
-"""JSON API: authkeys (see ../shared/soracom-api.md)."""
+"""JSON API: operator and SAM user AuthKeys (soracom-api.md §4.2 and §4.5).
 
+Status codes copy the contract, inconsistencies included: the operator's generate answers
+201 and a user's generate 200. Another operator's IDs answer exactly like missing ones.
+"""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
-router = Router()
+from accounts.models import Principal
+from console.api import caller_of, conflict, empty, not_found, operation
+from security import authkeys
+
+router = Router(tags=["AuthKeys"])
+
+OPERATOR_KEYS = "/operators/{operator_id}/auth_keys"
+USER_KEYS = "/operators/{operator_id}/users/{user_name}/auth_keys"
+KEY_NOT_FOUND = "AuthKey not found."
+USER_NOT_FOUND = "SAM User not found."
+
+
+def _root(operator_id: str) -> Principal:
+    root = authkeys.find_holder(operator_id)
+    if root is None:
+        raise not_found()
+    return root
+
+
+def _user(operator_id: str, user_name: str) -> Principal:
+    user = authkeys.find_holder(operator_id, user_name)
+    if user is None:
+        raise not_found(USER_NOT_FOUND)
+    return user
+
+
+def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpResponse:
+    caller = caller_of(request)
+    try:
+        key, secret = authkeys.generate(
+            request, caller.principal, holder, via_key=caller.auth_key_id
+        )
+    except authkeys.AuthKeyLimitReached as exc:
+        raise conflict(str(exc)) from None
+    return JsonResponse({"authKeyId": key.key_id, "authKey": secret}, status=status)
+
+
+def _revoke(request: HttpRequest, holder: Principal, auth_key_id: str) -> HttpResponse:
+    caller = caller_of(request)
+    key = authkeys.get_live_key(holder, auth_key_id)
+    if key is None or not authkeys.revoke(
+        request, caller.principal, key, via_key=caller.auth_key_id
+    ):
+        raise not_found(KEY_NOT_FOUND)
+    return empty(204)
+
+
+@router.get(OPERATOR_KEYS, url_name="listOperatorAuthKeys")
+@operation("Operator:listOperatorAuthKeys")
+def list_operator_auth_keys(request: HttpRequest, operator_id: str) -> list[dict]:
+    """Return the root account's live AuthKeys."""
+    return [authkeys.as_response(k) for k in authkeys.live_keys(_root(operator_id))]
+
+
+@router.post(OPERATOR_KEYS, url_name="generateOperatorAuthKey")
+@operation("Operator:generateOperatorAuthKey")
+def generate_operator_auth_key(request: HttpRequest, operator_id: str) -> HttpResponse:
+    """Generate a root AuthKey: 201 with its ID and its secret, shown this once."""
+    return _generate(request, _root(operator_id), 201)
+
+
+@router.delete(OPERATOR_KEYS + "/{auth_key_id}", url_name="deleteOperatorAuthKey")
+@operation("Operator:deleteOperatorAuthKey")
+def delete_operator_auth_key(
+    request: HttpRequest, operator_id: str, auth_key_id: str
+) -> HttpResponse:
+    """Revoke a root AuthKey and every API session made from it."""
+    return _revoke(request, _root(operator_id), auth_key_id)
+
+
+@router.get(USER_KEYS, url_name="listUserAuthKeys")
+@operation("User:listUserAuthKeys")
+def list_user_auth_keys(request: HttpRequest, operator_id: str, user_name: str) -> list[dict]:
+    """Return a SAM user's live AuthKeys."""
+    return [authkeys.as_response(k) for k in authkeys.live_keys(_user(operator_id, user_name))]
+
+
+@router.post(USER_KEYS, url_name="generateUserAuthKey")
+@operation("User:generateUserAuthKey")
+def generate_user_auth_key(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    """Generate a SAM user's AuthKey: 200 (not 201, per the contract) with ID and secret."""
+    return _generate(request, _user(operator_id, user_name), 200)
+
+
+@router.get(USER_KEYS + "/{auth_key_id}", url_name="getUserAuthKey")
+@operation("User:getUserAuthKey")
+def get_user_auth_key(
+    request: HttpRequest, operator_id: str, user_name: str, auth_key_id: str
+) -> dict:
+    """Return one live AuthKey of a SAM user."""
+    key = authkeys.get_live_key(_user(operator_id, user_name), auth_key_id)
+    if key is None:
+        raise not_found(KEY_NOT_FOUND)
+    return authkeys.as_response(key)
+
+
+@router.delete(USER_KEYS + "/{auth_key_id}", url_name="deleteUserAuthKey")
+@operation("User:deleteUserAuthKey")
+def delete_user_auth_key(
+    request: HttpRequest, operator_id: str, user_name: str, auth_key_id: str
+) -> HttpResponse:
+    """Revoke a SAM user's AuthKey and every API session made from it."""
+    return _revoke(request, _user(operator_id, user_name), auth_key_id)

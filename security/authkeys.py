@@ -33,6 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import apisessions, throttle
+from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from console.net import client_ip
 from security import audit
@@ -141,6 +142,17 @@ def live_keys(principal: Principal) -> QuerySet[AuthKey]:
     return AuthKey.objects.filter(principal=principal, slot__isnull=False).order_by(
         "created_at", "id"
     )
+
+
+def find_holder(operator_id: str, user_name: str | None = None) -> Principal | None:
+    """Return the operator's root (no user_name) or its SAM user of that name, or None."""
+    if user_name is None:
+        return Principal.objects.filter(operator_id=operator_id, kind=Principal.Kind.ROOT).first()
+    if not isinstance(user_name, str) or not is_valid_name(user_name):
+        return None
+    return Principal.objects.filter(
+        operator_id=operator_id, kind=Principal.Kind.SAM, user_name=user_name
+    ).first()
 
 
 def get_live_key(principal: Principal, key_id: str) -> AuthKey | None:
@@ -288,11 +300,11 @@ def revoke(
 
 
 def revoke_all(
-    request: HttpRequest | None,
-    actor: Principal | None,
     holder: Principal,
     *,
-    reason: str,
+    request: HttpRequest | None = None,
+    actor: Principal | None = None,
+    reason: str = "The holder was deleted.",
     via_key: str = "",
 ) -> int:
     """Revoke every live key of holder (e.g. before deleting a user); return how many."""
@@ -300,6 +312,14 @@ def revoke_all(
     for key in list(live_keys(holder)):
         count += revoke(request, actor, key, reason=reason, via_key=via_key)
     return count
+
+
+def as_response(key: AuthKey) -> dict:
+    """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used."""
+    response = {"authKeyId": key.key_id, "createDateTime": int(key.created_at.timestamp())}
+    if key.last_used_at is not None:
+        response["lastUsedDateTime"] = int(key.last_used_at.timestamp())
+    return response
 
 
 # --- the token exchange ----------------------------------------------------------------
