@@ -1,5 +1,250 @@
-"""JSON API: roles (see ../shared/soracom-api.md)."""
+"""JSON API: roles, role attachments, inline and default permissions (soracom-api.md §4.6-4.7).
 
+Permission documents travel as JSON strings inside JSON. Status codes copy the contract:
+createRole 200 `{roleId}`, attachRole and detachRole 200 with no body, deleting an attached
+role 400 "The role is still in use.", updateDefaultPermissions 202. A document is
+validated completely before anything is written; its problems answer 400 naming the
+statement. Handlers parse, authorize through `@operation`, and call `accounts.roles`.
+"""
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-router = Router()
+from accounts import roles, users
+from accounts.identifiers import is_valid_name
+from accounts.models import Principal, Role
+from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
+from console.api import ApiError, StrictSchema, bad_request, caller_of, empty, not_found, operation
+
+router = Router(tags=["Role"])
+
+ROLES = "/operators/{operator_id}/roles"
+ROLE = "/operators/{operator_id}/roles/{role_id}"
+USER = "/operators/{operator_id}/users/{user_name}"
+DEFAULTS = "/operators/{operator_id}/users/default_permissions"
+ROLE_NOT_FOUND = "Role not found."
+USER_NOT_FOUND = "SAM User not found."
+OWNERS = ("operator", "soracom", "all")
+
+
+class RoleBody(StrictSchema):
+    permission: str
+    description: str = None  # type: ignore[assignment]  # absent: "" on create, kept on update
+
+
+class UserPermissionBody(StrictSchema):
+    permission: str
+    # In the contract's request; Latchkey keeps no description per inline permission.
+    description: str = None  # type: ignore[assignment]
+
+
+class DefaultPermissionsBody(StrictSchema):
+    permissions: str
+
+
+class AttachBody(StrictSchema):
+    roleId: str
+
+
+def _role(request: HttpRequest, role_id: str) -> Role:
+    role = None
+    if is_valid_name(role_id):
+        role = roles.get_role(caller_of(request).operator_id, role_id)
+    if role is None:
+        raise not_found(ROLE_NOT_FOUND)
+    return role
+
+
+def _user(request: HttpRequest, user_name: str) -> Principal:
+    user = None
+    if is_valid_name(user_name):
+        user = users.get_sam_user(caller_of(request).operator_id, user_name)
+    if user is None:
+        raise not_found(USER_NOT_FOUND)
+    return user
+
+
+def _refused(exc: InvalidPermission | ValidationError) -> ApiError:
+    if isinstance(exc, ValidationError):
+        return bad_request(" ".join(exc.messages))
+    return bad_request(str(exc))
+
+
+def _actor(request: HttpRequest) -> Principal:
+    return caller_of(request).principal
+
+
+# Roles --------------------------------------------------------------------------------------
+
+
+@router.get(ROLES, url_name="listRoles")
+@operation("Role:listRoles")
+def list_roles(request: HttpRequest, operator_id: str, owner: str = "operator") -> list[dict]:
+    """List the roles (owner: operator, soracom or all; Latchkey has no Soracom roles)."""
+    if owner not in OWNERS:
+        raise bad_request("owner must be operator, soracom or all.")
+    if owner == "soracom":
+        return []
+    return [roles.role_summary(r) for r in roles.roles_of(operator_id).order_by("role_id")]
+
+
+@router.post(ROLE, url_name="createRole")
+@operation("Role:createRole")
+def create_role(request: HttpRequest, operator_id: str, role_id: str, body: RoleBody) -> dict:
+    """Create a role (200 `{roleId}`)."""
+    try:
+        role = roles.create_role(
+            request, _actor(request), role_id, body.permission, body.description or ""
+        )
+    except (InvalidPermission, ValidationError) as exc:
+        raise _refused(exc) from None
+    except roles.RoleExists as exc:
+        raise bad_request(str(exc)) from None
+    return {"roleId": role.role_id}
+
+
+@router.get(ROLE, url_name="getRole")
+@operation("Role:getRole")
+def get_role(request: HttpRequest, operator_id: str, role_id: str) -> dict:
+    return roles.role_detail(_role(request, role_id))
+
+
+@router.put(ROLE, url_name="updateRole")
+@operation("Role:updateRole")
+def update_role(
+    request: HttpRequest, operator_id: str, role_id: str, body: RoleBody
+) -> HttpResponse:
+    role = _role(request, role_id)
+    try:
+        roles.update_role(request, _actor(request), role, body.permission, body.description)
+    except (InvalidPermission, ValidationError) as exc:
+        raise _refused(exc) from None
+    return empty(200)
+
+
+@router.delete(ROLE, url_name="deleteRole")
+@operation("Role:deleteRole")
+def delete_role(request: HttpRequest, operator_id: str, role_id: str) -> HttpResponse:
+    """Delete a role (204); one still attached answers 400 and names its users."""
+    role = _role(request, role_id)
+    try:
+        roles.delete_role(request, _actor(request), role)
+    except roles.RoleInUse as exc:
+        raise bad_request(str(exc)) from None
+    return empty(204)
+
+
+@router.get(ROLE + "/users", url_name="listRoleAttachedUsers")
+@operation("Role:listRoleAttachedUsers")
+def list_role_attached_users(request: HttpRequest, operator_id: str, role_id: str) -> list[dict]:
+    from accounts.api_users import user_detail
+
+    found = list(roles.attached_users(_role(request, role_id)))
+    keys, held = users.auth_key_lists(found), users.role_lists(found)
+    return [user_detail(u, keys[u.pk], held[u.pk]) for u in found]
+
+
+@router.get(ROLE + "/versions", url_name="listRoleVersions")
+@operation("Role:listRoleVersions")
+def list_role_versions(request: HttpRequest, operator_id: str, role_id: str) -> list[dict]:
+    """Versions exist only for Soracom-managed roles: an operator role answers 400."""
+    _role(request, role_id)
+    raise bad_request("Versions exist only for Soracom-managed roles.")
+
+
+# A user's roles -------------------------------------------------------------------------------
+
+
+@router.get(USER + "/roles", url_name="listUserRoles")
+@operation("Role:listUserRoles")
+def list_user_roles(request: HttpRequest, operator_id: str, user_name: str) -> list[dict]:
+    return [roles.role_detail(r) for r in roles.user_roles(_user(request, user_name))]
+
+
+@router.post(USER + "/roles", url_name="attachRole")
+@operation("Role:attachRole")
+def attach_role(
+    request: HttpRequest, operator_id: str, user_name: str, body: AttachBody
+) -> HttpResponse:
+    """Attach a role (200); a missing role or one already attached answers 400."""
+    user = _user(request, user_name)
+    role = roles.get_role(operator_id, body.roleId) if is_valid_name(body.roleId) else None
+    if role is None:
+        raise bad_request(f"The role {body.roleId[:100]} was not found.")
+    try:
+        roles.attach_role(request, _actor(request), user, role)
+    except roles.AlreadyAttached as exc:
+        raise bad_request(str(exc)) from None
+    return empty(200)
+
+
+@router.delete(USER + "/roles/{role_id}", url_name="detachRole")
+@operation("Role:detachRole")
+def detach_role(
+    request: HttpRequest, operator_id: str, user_name: str, role_id: str
+) -> HttpResponse:
+    """Detach a role (200, as the contract says); one not attached answers 404."""
+    user = _user(request, user_name)
+    role = _role(request, role_id)
+    if not roles.detach_role(request, _actor(request), user, role):
+        raise not_found("The role is not attached to this user.")
+    return empty(200)
+
+
+# Inline permission ----------------------------------------------------------------------------
+
+
+@router.get(USER + "/permission", url_name="getUserPermission")
+@operation("User:getUserPermission")
+def get_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> dict:
+    return {"permission": _user(request, user_name).inline_permission or EMPTY_DOCUMENT}
+
+
+@router.put(USER + "/permission", url_name="updateUserPermission")
+@operation("User:updateUserPermission")
+def update_user_permission(
+    request: HttpRequest, operator_id: str, user_name: str, body: UserPermissionBody
+) -> HttpResponse:
+    user = _user(request, user_name)
+    try:
+        roles.set_inline_permission(request, _actor(request), user, body.permission)
+    except InvalidPermission as exc:
+        raise _refused(exc) from None
+    return empty(200)
+
+
+@router.delete(USER + "/permission", url_name="deleteUserPermission")
+@operation("User:deleteUserPermission")
+def delete_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    roles.delete_inline_permission(request, _actor(request), _user(request, user_name))
+    return empty(204)
+
+
+# Default permissions --------------------------------------------------------------------------
+
+
+@router.get(DEFAULTS, url_name="getDefaultPermissions")
+@operation("User:getDefaultPermissions")
+def get_default_permissions(request: HttpRequest, operator_id: str) -> dict:
+    return {"defaultPermissions": roles.default_permissions(operator_id) or EMPTY_DOCUMENT}
+
+
+@router.put(DEFAULTS, url_name="updateDefaultPermissions")
+@operation("User:updateDefaultPermissions")
+def update_default_permissions(
+    request: HttpRequest, operator_id: str, body: DefaultPermissionsBody
+) -> HttpResponse:
+    """Replace the default permissions (202, as the contract says; applied at once)."""
+    try:
+        roles.set_default_permissions(request, _actor(request), body.permissions)
+    except InvalidPermission as exc:
+        raise _refused(exc) from None
+    return empty(202)
+
+
+@router.delete(DEFAULTS, url_name="deleteDefaultPermissions")
+@operation("User:deleteDefaultPermissions")
+def delete_default_permissions(request: HttpRequest, operator_id: str) -> HttpResponse:
+    roles.delete_default_permissions(request, _actor(request))
+    return empty(204)

@@ -20,6 +20,7 @@ from pydantic import ConfigDict
 from accounts import policy
 from accounts.apisessions import ApiCaller, authenticate_request
 from accounts.context import CallContext
+from accounts.permissions import register_operation
 from security import audit
 from security.models import AuditEntry
 
@@ -193,12 +194,16 @@ def operation(api_name: str) -> Callable:
     object, after the permission check, so that the answer reveals nothing of other tenants.
     """
 
+    register_operation(api_name)
+
     def decorator(handler: Callable) -> Callable:
         @wraps(handler)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             caller = caller_of(request)
             path_vars = {k: v for k, v in kwargs.items() if isinstance(v, str)}
-            ctx = CallContext.from_request(request, caller.principal, api_name, path_vars)
+            ctx = CallContext.from_request(
+                request, caller.principal, api_name, path_vars, caller.policy_version
+            )
             if not policy.is_allowed(ctx):
                 audit.record(
                     request,

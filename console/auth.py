@@ -11,6 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Principal
+from accounts.permissions import register_operation
 from security import audit
 from security.models import AuditEntry
 
@@ -25,6 +26,7 @@ View = Callable[..., HttpResponse]
 
 def console_action(api: str) -> Callable[[View], View]:
     """Require a signed-in tenant principal allowed to call `api` (path kwargs as variables)."""
+    register_operation(api)
 
     def decorator(view: View) -> View:
         @wraps(view)

@@ -1,0 +1,251 @@
+"""Permission documents: the known API names, parsing and validation, API-name globs.
+
+A document is `{"statements":[{"effect":"allow"|"deny","api":"Name"|["Name",...],
+"condition":"..."}]}` and travels as a JSON string inside JSON (soracom-api.md §5). It is
+validated completely before anything is saved; the first problem is reported with the
+statement it is in (1-based, as people count) and, for a condition, the position.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from accounts.conditions import Condition, ConditionSyntaxError
+
+MAX_DOCUMENT_LENGTH = 32_768  # characters of the JSON text
+MAX_STATEMENTS = 100
+MAX_PATTERNS = 100  # API names or globs in one statement
+MAX_PATTERN_LENGTH = 200
+EFFECTS = ("allow", "deny")
+EMPTY_DOCUMENT = '{"statements":[]}'
+
+# The API names of the contract (soracom-api.md §5) plus Credential and AuditLog. Console
+# actions and API operations register the names they use when they are decorated
+# (`register_operation`), so that an operation added later is known without an edit here.
+CONTRACT_OPERATIONS: frozenset[str] = frozenset(
+    f"{tag}:{name}"
+    for tag, names in {
+        "Auth": "auth logout switchUser issuePasswordResetToken verifyPasswordResetToken",
+        "Operator": (
+            "listOperatorAuthKeys generateOperatorAuthKey deleteOperatorAuthKey "
+            "generateAuthToken revokeOperatorAuthTokens getOperator updateOperatorPassword "
+            "enableMFA getMFAStatus verifyMFA revokeMFA issueMFARevokingToken "
+            "verifyMFARevokingToken"
+        ),
+        "User": (
+            "listUsers createUser getUser updateUser deleteUser revokeUserAuthTokens "
+            "createUserPassword hasUserPassword updateUserPassword deleteUserPassword "
+            "listUserAuthKeys generateUserAuthKey getUserAuthKey deleteUserAuthKey "
+            "getUserPermission updateUserPermission deleteUserPermission "
+            "getDefaultPermissions updateDefaultPermissions deleteDefaultPermissions "
+            "enableUserMFA getUserMFAStatus verifyUserMFA revokeUserMFA getUserTrustPolicy "
+            "updateUserTrustPolicy deleteUserTrustPolicy"
+        ),
+        "Role": (
+            "listRoles createRole getRole updateRole deleteRole listRoleAttachedUsers "
+            "listRoleVersions listUserRoles attachRole detachRole"
+        ),
+        "Credential": "listCredentials createCredential updateCredential deleteCredential",
+        "AuditLog": "getApiAuditLogs getNapterAuditLogs",
+    }.items()
+    for name in names.split()
+)
+
+# Console-only names of this module's own pages (the effective permission and simulator).
+CONSOLE_OPERATIONS: frozenset[str] = frozenset(
+    {"User:getEffectivePermission", "User:simulatePermission"}
+)
+
+_registered: set[str] = set()
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*:[A-Za-z][A-Za-z0-9]*$")
+_PATTERN_RE = re.compile(r"^[A-Za-z0-9_*]+(:[A-Za-z0-9_*]+)?$")
+
+
+def register_operation(name: str) -> None:
+    """Record an API name used by a console action or API operation (at import time)."""
+    if not _NAME_RE.match(name):
+        raise ValueError(f"{name!r} is not a Tag:operationId API name")
+    _registered.add(name)
+    known_operations.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def known_operations() -> frozenset[str]:
+    """Return every API name: the contract's plus every registered one."""
+    _load_routes()
+    return CONTRACT_OPERATIONS | CONSOLE_OPERATIONS | frozenset(_registered)
+
+
+def _load_routes() -> None:
+    # Importing the URL configuration imports every view and router, which registers them.
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
+
+
+@lru_cache(maxsize=4096)
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Return the regex of an API-name glob: `*` matches any run of characters."""
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def matches(pattern: str, api: str) -> bool:
+    return pattern_regex(pattern).match(api) is not None
+
+
+class InvalidPermission(ValueError):
+    """A document that cannot be saved: says where (statement, position) and why."""
+
+    def __init__(self, message: str, statement: int | None = None, position: int | None = None):
+        where = f"Statement {statement}: " if statement else ""
+        super().__init__(where + message)
+        self.statement = statement
+        self.position = position
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Statement:
+    effect: str
+    patterns: tuple[str, ...]
+    condition: Condition | None
+
+    @property
+    def condition_text(self) -> str:
+        return self.condition.source if self.condition else ""
+
+    def as_json(self) -> dict:
+        data: dict = {
+            "effect": self.effect,
+            "api": self.patterns[0] if len(self.patterns) == 1 else list(self.patterns),
+        }
+        if self.condition:
+            data["condition"] = self.condition.source
+        return data
+
+
+@dataclass(frozen=True)
+class Document:
+    statements: tuple[Statement, ...]
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, object]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(name)
+
+
+def parse_document(text: object) -> Document:
+    """Return the validated document in `text`, or raise InvalidPermission."""
+    if not isinstance(text, str):
+        raise InvalidPermission("The permission must be a JSON string.")
+    if len(text) > MAX_DOCUMENT_LENGTH:
+        raise InvalidPermission(f"The permission is longer than {MAX_DOCUMENT_LENGTH} characters.")
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
+    except _DuplicateKey as exc:
+        raise InvalidPermission(f"The field {exc} appears twice.") from None
+    except RecursionError:
+        raise InvalidPermission("The permission is nested too deeply.") from None
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise InvalidPermission(f"The permission is not valid JSON{where}.") from None
+    if not isinstance(data, dict):
+        raise InvalidPermission('The permission must be a JSON object with "statements".')
+    unknown = sorted(set(data) - {"statements"})
+    if unknown:
+        raise InvalidPermission(f'Unknown field {unknown[0]!r} (only "statements" is allowed).')
+    statements = data.get("statements")
+    if not isinstance(statements, list):
+        raise InvalidPermission('"statements" must be an array.')
+    if len(statements) > MAX_STATEMENTS:
+        raise InvalidPermission(
+            f"{len(statements)} statements; a permission holds at most {MAX_STATEMENTS}."
+        )
+    return Document(tuple(_statement(s, i) for i, s in enumerate(statements, 1)))
+
+
+def _statement(raw: object, number: int) -> Statement:
+    if not isinstance(raw, dict):
+        raise InvalidPermission("a statement must be a JSON object.", number)
+    unknown = sorted(set(raw) - {"effect", "api", "condition"})
+    if unknown:
+        raise InvalidPermission(
+            f"unknown field {unknown[0]!r} (use effect, api and condition).", number
+        )
+    effect = raw.get("effect")
+    if effect not in EFFECTS:
+        raise InvalidPermission('"effect" must be "allow" or "deny".', number)
+    if "api" not in raw:
+        raise InvalidPermission('"api" is missing.', number)
+    api = raw["api"]
+    patterns = [api] if isinstance(api, str) else api
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise InvalidPermission('"api" must be a string or an array of strings.', number)
+    if not patterns:
+        raise InvalidPermission('"api" must name at least one API.', number)
+    if len(patterns) > MAX_PATTERNS:
+        raise InvalidPermission(f'"api" lists more than {MAX_PATTERNS} names.', number)
+    for pattern in patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            raise InvalidPermission(problem, number)
+    condition = None
+    if "condition" in raw:
+        text = raw["condition"]
+        if not isinstance(text, str):
+            raise InvalidPermission('"condition" must be a string.', number)
+        if text.strip():
+            try:
+                condition = Condition.parse(text)
+            except ConditionSyntaxError as exc:
+                raise InvalidPermission(
+                    f"condition: {exc.reason} at position {exc.position}.", number, exc.position
+                ) from None
+    return Statement(effect, tuple(dict.fromkeys(patterns)), condition)
+
+
+def pattern_problem(pattern: str) -> str:
+    """Return why an API pattern is malformed, or "" when it is well formed."""
+    if not pattern:
+        return "an API name is empty."
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"an API name is longer than {MAX_PATTERN_LENGTH} characters."
+    if not _PATTERN_RE.match(pattern):
+        shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+        return (
+            f"{shown!r} is not an API name: use Tag:operationId, with * as a wildcard "
+            '(e.g. "User:*", "User:list*" or "*").'
+        )
+    return ""
+
+
+def warnings(document: Document) -> list[tuple[int, str]]:
+    """Return (statement number, message) for each pattern that matches no known API."""
+    known = known_operations()
+    found = []
+    for number, statement in enumerate(document.statements, 1):
+        for pattern in statement.patterns:
+            regex = pattern_regex(pattern)
+            if not any(regex.match(name) for name in known):
+                found.append((number, f"{pattern!r} matches no known API operation."))
+    return found
+
+
+def dumps(statements: list[dict]) -> str:
+    """Return a document's canonical, readable JSON text."""
+    return json.dumps({"statements": statements}, indent=2)

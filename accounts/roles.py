@@ -1,0 +1,264 @@
+"""Roles, attachments, inline and default permissions: the service functions that the
+console and the API both call.
+
+Every change is one transaction that validates the document first, writes, bumps the
+operator's policy version (so the next request is decided under the new rules) and
+appends its audit entry. A SAM user changing what it may do itself (its own inline
+permission, a role attached to itself, a role it holds) is allowed only when its
+permissions say so, and its audit entry is flagged `selfEscalation`.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts import policy
+from accounts.identifiers import validate_name
+from accounts.models import Operator, Principal, Role, RoleAttachment
+from accounts.permissions import Document, parse_document
+from accounts.users import validate_description
+from security import audit
+
+
+class RoleExists(Exception):
+    pass
+
+
+class RoleInUse(Exception):
+    def __init__(self, user_names: list[str]) -> None:
+        shown = ", ".join(user_names[:10]) + (" …" if len(user_names) > 10 else "")
+        super().__init__(f"The role is still in use (attached to {shown}). Detach it first.")
+        self.user_names = user_names
+
+
+class AlreadyAttached(Exception):
+    pass
+
+
+def roles_of(operator: Operator | str) -> QuerySet[Role]:
+    return Role.objects.filter(operator=operator)
+
+
+def get_role(operator: Operator | str, role_id: str) -> Role | None:
+    """Return the operator's role with that ID, or None (other tenants never match)."""
+    return roles_of(operator).filter(role_id=role_id).first()
+
+
+def attached_users(role: Role) -> QuerySet[Principal]:
+    return Principal.objects.filter(role_attachments__role=role, kind=Principal.Kind.SAM).order_by(
+        "user_name"
+    )
+
+
+def user_roles(user: Principal) -> QuerySet[Role]:
+    return Role.objects.filter(attachments__principal=user).order_by("role_id")
+
+
+def validate_permission(text: str) -> Document:
+    """Return the parsed document, or raise accounts.permissions.InvalidPermission."""
+    return parse_document(text)
+
+
+def _audit(
+    request: HttpRequest | None,
+    actor: Principal,
+    action: str,
+    target: str,
+    details: dict | None = None,
+) -> None:
+    caller = getattr(request, "auth", None)
+    audit.record(
+        request,
+        action,
+        operator=actor.operator_id,
+        principal=actor,
+        auth_key_id=getattr(caller, "auth_key_id", "") or "",
+        target=target,
+        details=details,
+    )
+
+
+def _changed(operator_id: str) -> None:
+    Operator(pk=operator_id).bump_policy_version()
+
+
+def _flags(self_escalation: bool) -> dict:
+    return {"selfEscalation": True} if self_escalation else {}
+
+
+@transaction.atomic
+def create_role(
+    request: HttpRequest | None,
+    actor: Principal,
+    role_id: str,
+    permission: str,
+    description: str = "",
+) -> Role:
+    validate_name(role_id)
+    validate_description(description)
+    document = validate_permission(permission)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            role = Role.objects.create(
+                operator_id=actor.operator_id,
+                role_id=role_id,
+                description=description,
+                permission=permission,
+                created_at=now,
+                updated_at=now,
+            )
+    except IntegrityError as exc:
+        raise RoleExists(f"A role named {role_id} already exists.") from exc
+    _audit(request, actor, "Role:createRole", role_id, {"statements": len(document.statements)})
+    return role
+
+
+@transaction.atomic
+def update_role(
+    request: HttpRequest | None,
+    actor: Principal,
+    role: Role,
+    permission: str,
+    description: str | None = None,
+) -> None:
+    document = validate_permission(permission)
+    if description is not None:
+        validate_description(description)
+        role.description = description
+    role.permission = permission
+    role.updated_at = timezone.now()
+    role.save(update_fields=["permission", "description", "updated_at"])
+    _changed(role.operator_id)
+    held = policy.is_self_escalation(actor, role=role)
+    details = {"statements": len(document.statements), **_flags(held)}
+    _audit(request, actor, "Role:updateRole", role.role_id, details)
+
+
+@transaction.atomic
+def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> None:
+    """Delete a role that no user holds (RoleInUse names the users otherwise)."""
+    locked = Role.objects.select_for_update().get(pk=role.pk)
+    names = list(attached_users(locked).values_list("user_name", flat=True))
+    if names:
+        raise RoleInUse(names)
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError:  # attached between the check and the delete
+        raise RoleInUse(list(attached_users(locked).values_list("user_name", flat=True))) from None
+    _changed(role.operator_id)
+    _audit(request, actor, "Role:deleteRole", role.role_id)
+
+
+@transaction.atomic
+def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, role: Role) -> None:
+    if user.operator_id != role.operator_id or not user.is_sam:
+        raise ValidationError("The role and the user belong to different accounts.")
+    try:
+        with transaction.atomic():
+            RoleAttachment.objects.create(role=role, principal=user)
+    except IntegrityError as exc:
+        raise AlreadyAttached(f"The role {role.role_id} is already attached.") from exc
+    _changed(role.operator_id)
+    details = {"roleId": role.role_id, **_flags(policy.is_self_escalation(actor, user))}
+    _audit(request, actor, "Role:attachRole", user.user_name, details)
+
+
+@transaction.atomic
+def detach_role(request: HttpRequest | None, actor: Principal, user: Principal, role: Role) -> bool:
+    """Detach a role; return False when it was not attached."""
+    deleted, _ = RoleAttachment.objects.filter(role=role, principal=user).delete()
+    if not deleted:
+        return False
+    _changed(role.operator_id)
+    details = {"roleId": role.role_id, **_flags(policy.is_self_escalation(actor, user))}
+    _audit(request, actor, "Role:detachRole", user.user_name, details)
+    return True
+
+
+@transaction.atomic
+def set_inline_permission(
+    request: HttpRequest | None, actor: Principal, user: Principal, permission: str
+) -> None:
+    document = validate_permission(permission)
+    user.inline_permission = permission
+    user.save(update_fields=["inline_permission", "updated_at"])
+    _changed(user.operator_id)
+    details = {
+        "statements": len(document.statements),
+        **_flags(policy.is_self_escalation(actor, user)),
+    }
+    _audit(request, actor, "User:updateUserPermission", user.user_name, details)
+
+
+@transaction.atomic
+def delete_inline_permission(
+    request: HttpRequest | None, actor: Principal, user: Principal
+) -> None:
+    user.inline_permission = ""
+    user.save(update_fields=["inline_permission", "updated_at"])
+    _changed(user.operator_id)
+    details = _flags(policy.is_self_escalation(actor, user))
+    _audit(request, actor, "User:deleteUserPermission", user.user_name, details)
+
+
+@transaction.atomic
+def set_default_permissions(request: HttpRequest | None, actor: Principal, permission: str) -> None:
+    document = validate_permission(permission)
+    Operator.objects.filter(pk=actor.operator_id).update(default_permissions=permission)
+    _changed(actor.operator_id)
+    # Every SAM user holds the default permissions, the actor included.
+    details = {"statements": len(document.statements), **_flags(actor.is_sam)}
+    _audit(request, actor, "User:updateDefaultPermissions", "default", details)
+
+
+@transaction.atomic
+def delete_default_permissions(request: HttpRequest | None, actor: Principal) -> None:
+    Operator.objects.filter(pk=actor.operator_id).update(default_permissions="")
+    _changed(actor.operator_id)
+    _audit(request, actor, "User:deleteDefaultPermissions", "default", _flags(actor.is_sam))
+
+
+def default_permissions(operator_id: str) -> str:
+    return (
+        Operator.objects.filter(pk=operator_id)
+        .values_list("default_permissions", flat=True)
+        .first()
+        or ""
+    )
+
+
+# --- wire shapes (soracom-api.md §4.7) -----------------------------------------------------
+
+
+def _seconds(value) -> int:
+    return int(value.timestamp())
+
+
+def role_summary(role: Role) -> dict:
+    """Return a ListRolesResponse (no permission), as in listRoles and a user's roleList."""
+    data = {
+        "roleId": role.role_id,
+        "roleName": role.role_id,
+        "owner": "operator",
+        "createDateTime": _seconds(role.created_at),
+        "updateDateTime": _seconds(role.updated_at),
+    }
+    if role.description:
+        data["description"] = role.description
+    return data
+
+
+def role_detail(role: Role) -> dict:
+    """Return a RoleResponse: the summary plus the permission string."""
+    return {**role_summary(role), "permission": role.permission}
+
+
+def role_list_for(user: Principal) -> list[dict]:
+    """Return a SAM user's `roleList` for UserDetailResponse."""
+    return [role_summary(role) for role in user_roles(user)]
