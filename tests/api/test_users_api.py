@@ -5,6 +5,7 @@ import json
 import pytest
 
 from accounts.models import ApiSession, Principal
+from security import authkeys
 from security.models import AuditEntry
 from tests.api.harness import call, error_of, no_nulls, snapshot
 
@@ -376,3 +377,22 @@ def test_it_keeps_sam_sessions_when_revoking_the_root_tokens(root, alice, root_a
     grant(alice, "User:getUser")
     call("DELETE", f"/v1/operators/{root.operator_id}/tokens", root_api)
     assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
+
+
+def test_it_lists_a_users_live_authkeys_without_secrets(root, alice, root_api):
+    key, secret = authkeys.generate(None, root, alice)
+    body = call("GET", users_path(root, "alice"), root_api).json()
+    assert body["authKeyList"] == [
+        {"authKeyId": key.key_id, "createDateTime": int(key.created_at.timestamp())}
+    ]
+    assert secret not in json.dumps(call("GET", users_path(root), root_api).json())
+
+
+def test_it_revokes_a_deleted_users_authkeys(root, alice, root_api):
+    key, secret = authkeys.generate(None, root, alice)
+    call("DELETE", users_path(root, "alice"), root_api)
+    key.refresh_from_db()
+    assert key.slot is None
+    assert key.revoked_at is not None
+    exchange = call("POST", "/v1/auth", {}, {"authKeyId": key.key_id, "authKey": secret})
+    assert exchange.status_code == 401
