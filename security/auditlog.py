@@ -277,6 +277,8 @@ def api_page(
             page = kept
         else:
             page = list(qs.filter(at__gte=_from_ms(last_ms), at__lt=_from_ms(last_ms + 1)))
+            if not qs.filter(at__lt=_from_ms(last_ms)).exists():
+                return page, None
     return page, epoch_ms(page[-1].at)
 
 
