@@ -18,6 +18,16 @@ class Operator(models.Model):
     # that compiled policies cached per process are refreshed on the very next request.
     policy_version = models.PositiveBigIntegerField(default=1)
     credential_quota = models.PositiveIntegerField(default=100)
+    # Time-limited support access granted by root (security/support.py): until then, the
+    # installation's support staff may view this account; every view is audited.
+    support_access_until = models.DateTimeField(null=True, blank=True)
+    support_access_granted_by = models.ForeignKey(
+        "accounts.Principal",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # The permission document every SAM user of this operator holds (accounts/permissions.py).
     default_permissions = models.TextField(blank=True, default="")
 
