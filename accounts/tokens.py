@@ -18,11 +18,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 ALG = "EdDSA"
 TYP = "JWT"
 _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z", re.ASCII)
 MAX_TOKEN_LENGTH = 4096
+# Tolerated clock difference between app servers for iat/nbf (seconds).
+CLOCK_SKEW = 60
 
 
 class InvalidToken(Exception):
@@ -53,6 +57,8 @@ def parse_keys(spec: str) -> list[SigningKey]:
         raw = b64url_decode(material)
         if not kid or len(raw) != 32:
             raise ValueError("LATCHKEY_JWT_KEYS entries are kid:base64url(32-byte Ed25519 key)")
+        if any(k.kid == kid for k in keys):
+            raise ValueError(f"LATCHKEY_JWT_KEYS names the key {kid} twice")
         private = Ed25519PrivateKey.from_private_bytes(raw)
         keys.append(SigningKey(kid, private, private.public_key()))
     if not keys:
@@ -131,11 +137,26 @@ def verify(token: str, now: int) -> dict:
     ):
         raise InvalidToken("wrong issuer or audience")
     exp, iat, jti = claims.get("exp"), claims.get("iat"), claims.get("jti")
-    if not (isinstance(exp, int) and isinstance(iat, int) and isinstance(jti, str)):
+    if not (_is_int(exp) and _is_int(iat) and isinstance(jti, str)):
         raise InvalidToken("missing claims")
-    if exp <= now or iat > now + 60:
+    nbf = claims.get("nbf", iat)
+    if not _is_int(nbf):
+        raise InvalidToken("malformed claims")
+    if exp <= now or max(iat, nbf) > now + CLOCK_SKEW:
         raise InvalidToken("expired or not yet valid")
     return claims
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@receiver(setting_changed)
+def _forget_keys(setting: str, **kwargs: object) -> None:
+    """Reload keys (and drop verified signatures) when tests or rotation change them."""
+    if setting in ("LATCHKEY_JWT_KEYS", "LATCHKEY_ISSUER", "LATCHKEY_AUDIENCE"):
+        _keys.cache_clear()
+        _VERIFIED.clear()
 
 
 def jwks() -> dict:
