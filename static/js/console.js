@@ -26,6 +26,39 @@
   }
 
   document.addEventListener("htmx:load", function (event) { openDialogs(event.detail.elt); });
+
+  // A dialog with data-close-event="name" fires that event on body when it closes, so that
+  // the list behind it refreshes (hx-trigger="name from:body"). "close" does not bubble.
+  document.addEventListener("close", function (event) {
+    const dialog = event.target;
+    if (dialog instanceof HTMLDialogElement && dialog.dataset.closeEvent) {
+      document.body.dispatchEvent(new CustomEvent(dialog.dataset.closeEvent, { bubbles: true }));
+    }
+  }, true);
+
+  // The "Download CSV" link of a new AuthKey is built here from the ID and secret already
+  // on the page: the secret never travels again. The blob dies with the dialog.
+  function prepareCsvLinks(root) {
+    if (!root.querySelectorAll) { return; }
+    root.querySelectorAll("a[data-csv-download]").forEach(function (link) {
+      const id = document.getElementById(link.dataset.csvId);
+      const secret = document.getElementById(link.dataset.csvSecret);
+      if (!id || !secret || link.dataset.ready) { return; }
+      const csv = "authKeyId,authKeySecret\r\n" +
+        id.textContent.trim() + "," + secret.textContent.trim() + "\r\n";
+      const url = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
+      link.href = url;
+      link.download = link.dataset.csvName || "authkey.csv";
+      link.dataset.ready = "true";
+      link.hidden = false;
+      const dialog = link.closest("dialog");
+      if (dialog) {
+        dialog.addEventListener("close", function () { URL.revokeObjectURL(url); }, { once: true });
+      }
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { prepareCsvLinks(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { prepareCsvLinks(document); });
   document.body && document.body.addEventListener("closeDialog", closeAll);
   document.addEventListener("DOMContentLoaded", function () {
     document.body.addEventListener("closeDialog", closeAll);

@@ -1,0 +1,36 @@
+"""Console forms for AuthKeys: each validates its input and owns the action it performs."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from console.auth import ConsoleRequest
+from security import authkeys
+from security.models import AuthKey
+
+
+class RevokeAuthKeyForm(forms.Form):
+    """Confirm a revocation; the optional reason goes to the key's tombstone and the audit."""
+
+    reason = forms.CharField(
+        label="Reason (optional)",
+        max_length=400,
+        required=False,
+        help_text="Kept with the revoked key and in the audit log, e.g. “leaked in a CI log”.",
+    )
+
+    def __init__(self, *args, request: ConsoleRequest, key: AuthKey, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.key = key
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"]
+        if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in reason):
+            raise ValidationError("The reason contains control characters.")
+        return reason
+
+    def revoke(self) -> bool:
+        """Revoke the key; return False if it was no longer live."""
+        return authkeys.revoke(
+            self.request, self.request.user, self.key, reason=self.cleaned_data["reason"]
+        )

@@ -1,0 +1,180 @@
+"""The AuthKeys tab (the root account's own keys) and a SAM user's Authentication tab.
+
+Both list live keys, generate (the secret is rendered once, in the dialog's response, and
+nowhere else) and revoke, through security/authkeys.py. Every action also works as a
+full page without JavaScript.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import policy
+from accounts.context import CallContext
+from accounts.models import Principal
+from console.auth import ConsoleRequest, console_action
+from console.htmx import close_dialog, render_dialog
+from security import authkeys
+from security.forms_authkeys import RevokeAuthKeyForm
+from security.models import AuthKey
+
+LIST_TEMPLATE = "security/partials/authkey_list.html"
+
+
+@dataclass(frozen=True)
+class KeyScope:
+    """Whose keys a page manages, and where its actions live."""
+
+    holder: Principal
+    label: str  # how the page names the holder
+    list_url: str
+    generate_url: str
+    generate_api: str
+    delete_api: str
+    revoke_route: str
+    path_vars: dict
+
+    def revoke_url(self, key_id: str) -> str:
+        return reverse(self.revoke_route, kwargs={**self.path_vars, "auth_key_id": key_id})
+
+
+def _root_scope(request: ConsoleRequest) -> KeyScope:
+    return KeyScope(
+        holder=request.user,
+        label=f"the root account ({request.user.email})",
+        list_url=reverse("authkeys"),
+        generate_url=reverse("authkey-generate"),
+        generate_api="Operator:generateOperatorAuthKey",
+        delete_api="Operator:deleteOperatorAuthKey",
+        revoke_route="authkey-revoke",
+        path_vars={},
+    )
+
+
+def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
+    user = authkeys.find_holder(request.user.operator_id, user_name)
+    if user is None:
+        raise Http404("No such user.")
+    return KeyScope(
+        holder=user,
+        label=user.user_name,
+        list_url=reverse("user-authentication", args=[user.user_name]),
+        generate_url=reverse("user-authkey-generate", args=[user.user_name]),
+        generate_api="User:generateUserAuthKey",
+        delete_api="User:deleteUserAuthKey",
+        revoke_route="user-authkey-revoke",
+        path_vars={"user_name": user.user_name},
+    )
+
+
+def _allowed(request: ConsoleRequest, scope: KeyScope, api: str) -> bool:
+    ctx = CallContext.from_request(request, request.user, api, scope.path_vars)
+    return policy.is_allowed(ctx)
+
+
+def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
+    now = timezone.now()
+    keys = list(authkeys.live_keys(scope.holder))
+    may_revoke = _allowed(request, scope, scope.delete_api)
+    for key in keys:
+        key.stale = authkeys.is_stale(key, now)
+        key.revoke_url = scope.revoke_url(key.key_id) if may_revoke else ""
+    blocked = ""
+    if len(keys) >= authkeys.MAX_LIVE_KEYS:
+        blocked = "Two AuthKeys is the limit: revoke one to generate a new one."
+    elif not _allowed(request, scope, scope.generate_api):
+        blocked = f"You do not have permission for {scope.generate_api}."
+    return {
+        "scope": scope,
+        "keys": keys,
+        "limit": authkeys.MAX_LIVE_KEYS,
+        "generate_blocked": blocked,
+        "stale_days": settings.LATCHKEY_STALE_KEY_DAYS,
+    }
+
+
+def _list(request: ConsoleRequest, scope: KeyScope, page: str, extra: dict) -> HttpResponse:
+    context = _list_context(request, scope)
+    if request.htmx and request.htmx.target == "authkey-list":
+        return render(request, LIST_TEMPLATE, context)
+    return render(request, page, {**context, **extra})
+
+
+def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
+    try:
+        key, secret = authkeys.generate(request, request.user, scope.holder)
+    except authkeys.AuthKeyLimitReached as exc:
+        return render_dialog(
+            request,
+            "security/partials/authkey_limit_dialog.html",
+            {"scope": scope, "message": str(exc)},
+            status=409,
+        )
+    # The secret goes into this one response and nowhere else: no session, message,
+    # cache or log. The dialog offers copy buttons and a CSV built in the browser.
+    return render_dialog(
+        request,
+        "security/partials/authkey_secret_dialog.html",
+        {"scope": scope, "key": key, "secret": secret},
+    )
+
+
+def _revoke(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
+    key: AuthKey | None = authkeys.get_live_key(scope.holder, auth_key_id)
+    if key is None:
+        raise Http404("No such AuthKey.")
+    data = request.POST if request.method == "POST" else None  # an empty POST confirms
+    form = RevokeAuthKeyForm(data, request=request, key=key)
+    if request.method == "POST" and form.is_valid():
+        if not form.revoke():
+            raise Http404("No such AuthKey.")
+        return close_dialog(request, scope.list_url, "authkeysChanged")
+    return render_dialog(
+        request,
+        "security/partials/authkey_revoke_dialog.html",
+        {"scope": scope, "key": key, "form": form, "revoke_url": scope.revoke_url(key.key_id)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@console_action("Operator:listOperatorAuthKeys")
+def authkey_list(request: ConsoleRequest) -> HttpResponse:
+    return _list(request, _root_scope(request), "security/authkeys.html", {"tab": "authkeys"})
+
+
+@require_POST
+@console_action("Operator:generateOperatorAuthKey")
+def authkey_generate(request: ConsoleRequest) -> HttpResponse:
+    return _generate(request, _root_scope(request))
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Operator:deleteOperatorAuthKey")
+def authkey_revoke(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    return _revoke(request, _root_scope(request), auth_key_id)
+
+
+@require_GET
+@console_action("User:listUserAuthKeys")
+def user_authentication(request: ConsoleRequest, user_name: str) -> HttpResponse:
+    scope = _user_scope(request, user_name)
+    extra = {"tab": "users", "section": "authentication", "subject": scope.holder}
+    return _list(request, scope, "security/user_authentication.html", extra)
+
+
+@require_POST
+@console_action("User:generateUserAuthKey")
+def user_authkey_generate(request: ConsoleRequest, user_name: str) -> HttpResponse:
+    return _generate(request, _user_scope(request, user_name))
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("User:deleteUserAuthKey")
+def user_authkey_revoke(request: ConsoleRequest, user_name: str, auth_key_id: str) -> HttpResponse:
+    return _revoke(request, _user_scope(request, user_name), auth_key_id)
