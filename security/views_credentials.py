@@ -1,0 +1,124 @@
+"""The Security page's Credentials tab: list, register, update and delete credential sets."""
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.forms import ConfirmForm
+from console.auth import ConsoleRequest, console_action
+from console.htmx import close_dialog, render_dialog
+from security import credentials
+from security.forms_credentials import CredentialCreateForm, CredentialUpdateForm
+from security.models import CredentialSet
+
+SETS_PER_PAGE = 25
+
+
+def _set_or_404(request: ConsoleRequest, credentials_id: str) -> CredentialSet:
+    cs = credentials.get_credential_set(request.user.operator_id, credentials_id)
+    if cs is None:
+        raise Http404("No such credential set.")
+    return cs
+
+
+def _quota(request: ConsoleRequest) -> tuple[int, int]:
+    return credentials.count_for(request.user.operator_id), request.user.operator.credential_quota
+
+
+@require_GET
+@console_action("Credential:listCredentials")
+def credential_list(request: ConsoleRequest) -> HttpResponse:
+    sort = request.GET.get("sort", "id")
+    sort = sort if sort in credentials.SORTS else "id"
+    page = Paginator(
+        credentials.credential_sets(request.user.operator_id, sort), SETS_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    users = credentials.groups_by_set(request.user.operator_id)
+    rows = [(cs, credentials.expiry_state(cs), users.get(cs.pk, [])) for cs in page.object_list]
+    count, quota = _quota(request)
+    template = "security/credentials.html"
+    if request.htmx and request.htmx.target == "credential-list":
+        template += "#credential-list"
+    context = {
+        "page": page,
+        "rows": rows,
+        "sort": sort,
+        "query": f"sort={sort}",
+        "count": count,
+        "quota": quota,
+        "at_limit": count >= quota,
+        "quota_message": credentials.quota_message(quota),
+        "tab": "credentials",
+    }
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Credential:createCredential")
+def credential_create(request: ConsoleRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    kind = (data or request.GET).get("type", "")
+    choosing = data is not None and "choose_type" in data  # no-JS path: show the fields
+    form = CredentialCreateForm(None if choosing else data, actor=request.user, kind=kind)
+    if choosing:
+        form.initial = {k: data.get(k, "") for k in ("credentials_id", "description", "type")}
+    if data is not None and not choosing and form.is_valid():
+        cs = form.save(request)
+        if cs is not None:
+            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+    count, quota = _quota(request)
+    context = {
+        "form": form,
+        "at_limit": count >= quota,
+        "quota_message": credentials.quota_message(quota),
+    }
+    return render_dialog(
+        request,
+        "security/partials/credential_create_dialog.html",
+        context,
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@console_action("Credential:createCredential")
+def credential_fields(request: ConsoleRequest) -> HttpResponse:
+    form = CredentialCreateForm(actor=request.user, kind=request.GET.get("type", ""))
+    return render(request, "security/partials/credential_fields.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Credential:updateCredential")
+def credential_update(request: ConsoleRequest, credentials_id: str) -> HttpResponse:
+    cs = _set_or_404(request, credentials_id)
+    form = CredentialUpdateForm(request.POST or None, actor=request.user, instance=cs)
+    if request.method == "POST" and form.is_valid() and form.save(request) is not None:
+        return close_dialog(request, reverse("credentials"), "credentialsChanged")
+    return render_dialog(
+        request,
+        "security/partials/credential_update_dialog.html",
+        {"form": form, "subject": cs, "schema": credentials.TYPES.get(cs.type)},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Credential:deleteCredential")
+def credential_delete(request: ConsoleRequest, credentials_id: str) -> HttpResponse:
+    cs = _set_or_404(request, credentials_id)
+    error = ""
+    if request.method == "POST" and ConfirmForm(request.POST).is_valid():
+        try:
+            credentials.delete_credential_set(request, request.user, cs)
+        except credentials.CredentialInUse as exc:
+            error = str(exc)
+        else:
+            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+    return render_dialog(
+        request,
+        "security/partials/credential_delete_dialog.html",
+        {"subject": cs, "used_by": credentials.groups_using(cs), "error": error},
+        status=409 if error else 200,
+    )
