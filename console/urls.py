@@ -31,6 +31,7 @@ urlpatterns = [
     path("security/", include("security.urls_audit")),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views.jwks, name="jwks"),
+    path("staff/", include("security.urls_staff")),
     path("admin/", admin.site.urls),
 ]
 

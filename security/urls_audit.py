@@ -2,9 +2,12 @@
 
 from django.urls import path
 
-from security import views_audit
+from security import views_audit, views_support
 
 urlpatterns: list = [
     path("audit/", views_audit.audit_log, name="audit-log"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+    path("support/", views_support.support_access, name="support-access"),
+    path("support/grant", views_support.support_grant, name="support-grant"),
+    path("support/withdraw", views_support.support_withdraw, name="support-withdraw"),
 ]

@@ -1,0 +1,13 @@
+"""Staff URLs under /staff/: support staff only (Django admin sign-in), never tenants."""
+
+from django.urls import path
+
+from security import views_support
+
+urlpatterns: list = [
+    path("", views_support.staff_home, name="staff-home"),
+    path("authkeys/", views_support.staff_authkeys, name="staff-authkeys"),
+    path("authkeys/<str:key_id>/revoke", views_support.staff_revoke, name="staff-revoke"),
+    path("operators/", views_support.staff_operators, name="staff-operators"),
+    path("operators/<str:operator_id>/", views_support.staff_operator, name="staff-operator"),
+]
