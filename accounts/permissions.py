@@ -117,6 +117,10 @@ class Statement:
     def condition_text(self) -> str:
         return self.condition.source if self.condition else ""
 
+    @property
+    def json_text(self) -> str:
+        return json.dumps(self.as_json())
+
     def as_json(self) -> dict:
         data: dict = {
             "effect": self.effect,
@@ -249,3 +253,74 @@ def warnings(document: Document) -> list[tuple[int, str]]:
 def dumps(statements: list[dict]) -> str:
     """Return a document's canonical, readable JSON text."""
     return json.dumps({"statements": statements}, indent=2)
+
+
+@dataclass
+class ReviewedStatement:
+    """One statement as the console's editor shows it: what it says and what is wrong."""
+
+    number: int
+    effect: str = ""
+    api: str = ""
+    condition: str = ""
+    error: str = ""
+    position: int | None = None  # in the condition, when the error is in it
+    warnings: list[str] | None = None
+
+    @property
+    def pointer(self) -> str:
+        """Return a caret under the condition's error position, for a monospace display."""
+        if self.position is None or not self.condition:
+            return ""
+        return " " * min(self.position, len(self.condition)) + "^"
+
+
+@dataclass
+class Review:
+    error: InvalidPermission | None  # the first problem, as the API would report it
+    top_error: str  # a problem with the document as a whole (not valid JSON, too big ...)
+    statements: list[ReviewedStatement]
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def has_warnings(self) -> bool:
+        return any(s.warnings for s in self.statements)
+
+
+def review(text: str) -> Review:
+    """Validate a document statement by statement, for an editor that marks each one."""
+    try:
+        parse_document(text)
+        first = None
+    except InvalidPermission as exc:
+        first = exc
+    rows: list[ReviewedStatement] = []
+    raw_statements = None
+    if first is None or first.statement is not None:
+        raw_statements = json.loads(text)["statements"]
+    if raw_statements is None:
+        return Review(first, str(first), rows)
+    known = known_operations()
+    for number, raw in enumerate(raw_statements, 1):
+        row = ReviewedStatement(number)
+        if isinstance(raw, dict):
+            row.effect = raw.get("effect") if isinstance(raw.get("effect"), str) else ""
+            api = raw.get("api")
+            row.api = api if isinstance(api, str) else json.dumps(api)[:300]
+            cond = raw.get("condition")
+            row.condition = cond[:1000] if isinstance(cond, str) else ""
+        try:
+            statement = _statement(raw, number)
+        except InvalidPermission as exc:
+            row.error, row.position = exc.reason, exc.position
+        else:
+            row.warnings = [
+                f"{p!r} matches no known API operation."
+                for p in statement.patterns
+                if not any(pattern_regex(p).match(name) for name in known)
+            ]
+        rows.append(row)
+    return Review(first, "", rows)

@@ -1,3 +1,49 @@
-"""Console URLs for this concern, included from console/urls.py."""
+"""Console URLs of roles and permissions, included under security/ from console/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from accounts import views_roles as views
+
+urlpatterns = [
+    path("roles/", views.role_list, name="roles"),
+    path("roles/new", views.role_create, name="role-create"),
+    path("roles/<str:role_id>/", views.role_detail, name="role-detail"),
+    path("roles/<str:role_id>/update", views.role_update, name="role-update"),
+    path("roles/<str:role_id>/users", views.role_users, name="role-users"),
+    path("roles/<str:role_id>/delete", views.role_delete, name="role-delete"),
+    path("default-permissions/", views.default_permissions, name="default-permissions"),
+    path(
+        "default-permissions/update",
+        views.default_permissions_update,
+        name="default-permissions-update",
+    ),
+    path(
+        "default-permissions/delete",
+        views.default_permissions_delete,
+        name="default-permissions-delete",
+    ),
+    path("users/<str:user_name>/permissions", views.user_permissions, name="user-permissions"),
+    path(
+        "users/<str:user_name>/permissions/update",
+        views.user_permission_update,
+        name="user-permission-update",
+    ),
+    path(
+        "users/<str:user_name>/permissions/delete",
+        views.user_permission_delete,
+        name="user-permission-delete",
+    ),
+    path(
+        "users/<str:user_name>/permissions/effective",
+        views.user_effective,
+        name="user-effective",
+    ),
+    path("users/<str:user_name>/permissions/simulate", views.user_simulate, name="user-simulate"),
+    path("users/<str:user_name>/roles", views.user_roles, name="user-roles"),
+    path("users/<str:user_name>/roles/attach", views.role_attach, name="role-attach"),
+    path(
+        "users/<str:user_name>/roles/<str:role_id>/detach",
+        views.role_detach,
+        name="role-detach",
+    ),
+]

@@ -64,6 +64,29 @@
     document.body.addEventListener("closeDialog", closeAll);
   });
 
+  // Permission editors: append a ready statement (JSON in data-insert-statement) to the
+  // document in the textarea named by data-insert-into, keeping what is already there.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-insert-statement]");
+    if (!button) { return; }
+    const editor = document.getElementById(button.dataset.insertInto);
+    if (!editor) { return; }
+    let doc;
+    try {
+      doc = editor.value.trim() ? JSON.parse(editor.value) : { statements: [] };
+    } catch (e) {
+      doc = null;
+    }
+    if (!doc || typeof doc !== "object" || !Array.isArray(doc.statements)) {
+      button.setAttribute("data-insert-failed", "true");
+      button.title = "Fix the JSON first: the statement is added to a valid document.";
+      return;
+    }
+    doc.statements.push(JSON.parse(button.dataset.insertStatement));
+    editor.value = JSON.stringify(doc, null, 2);
+    editor.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
   document.addEventListener("click", function (event) {
     const closer = event.target.closest("[data-close-dialog]");
     if (closer) {
