@@ -31,7 +31,15 @@ run: migrate
 	DEBUG=true $(PY) manage.py firstrun
 	DEBUG=true $(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install
+# The reference client (soracom-api 0.0.2 pins urllib3<2): its own virtual environment,
+# driven by tests/api/test_soracom_client.py in a subprocess.
+SORACOM_VENV := .venv-soracom
+$(SORACOM_VENV)/.installed: $(VENV)/.installed
+	$(PY) -m venv $(SORACOM_VENV)
+	$(SORACOM_VENV)/bin/python -m pip install --quiet 'soracom-api==0.0.2'
+	touch $@
+
+test: install $(SORACOM_VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -46,4 +54,4 @@ bench: install
 	$(PY) bench/auth.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 screenshots
+	rm -rf $(VENV) $(SORACOM_VENV) db.sqlite3 screenshots
