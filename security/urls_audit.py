@@ -7,6 +7,10 @@ from security import views_audit, views_support
 urlpatterns: list = [
     path("audit/", views_audit.audit_log, name="audit-log"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+    path("reports/credentials/", views_audit.credential_report, name="credential-report"),
+    path(
+        "reports/credentials.csv", views_audit.credential_report_csv, name="credential-report-csv"
+    ),
     path("support/", views_support.support_access, name="support-access"),
     path("support/grant", views_support.support_grant, name="support-grant"),
     path("support/withdraw", views_support.support_withdraw, name="support-withdraw"),

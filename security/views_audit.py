@@ -1,4 +1,4 @@
-"""The Security page's Audit log tab: filter, page through and export the operator's trail."""
+"""The Audit log tab (filter, page, export) and the Credential report tab (page and CSV)."""
 
 from django import forms
 from django.core.paginator import Paginator
@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from console.auth import ConsoleRequest, console_action
-from security import auditlog
+from security import auditlog, reports
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50
@@ -100,5 +100,39 @@ def audit_export(request: ConsoleRequest) -> HttpResponse:
     response = StreamingHttpResponse(auditlog.export_csv(qs), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     name = f"audit-{request.user.operator_id}-{stamp}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# The credential report ---------------------------------------------------------------
+
+
+@require_GET
+@console_action(reports.REPORT_API)
+def credential_report(request: ConsoleRequest) -> HttpResponse:
+    rows = reports.credential_report(request.user.operator)
+    if request.GET.get("format") == "csv":
+        return _report_csv(request, rows)
+    context = {
+        "tab": "reports",
+        "rows": rows,
+        "columns": reports.CSV_COLUMNS,
+        "stale_days": reports.stale_days(),
+        "stale_count": sum(1 for r in rows for k in r.keys if k.stale),
+        "generated_at": timezone.now(),
+    }
+    return render(request, "security/reports_credentials.html", context)
+
+
+@require_GET
+@console_action(reports.REPORT_API)
+def credential_report_csv(request: ConsoleRequest) -> HttpResponse:
+    return _report_csv(request, reports.credential_report(request.user.operator))
+
+
+def _report_csv(request: ConsoleRequest, rows: list) -> HttpResponse:
+    response = HttpResponse("".join(reports.report_csv(rows)), content_type="text/csv")
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    name = f"credential-report-{request.user.operator_id}-{stamp}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

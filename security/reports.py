@@ -1,0 +1,151 @@
+"""Auditor reports: the credential report, and the built-in read-only auditor permission.
+
+The credential report follows AWS IAM's: one row per principal (the root account and
+every SAM user) with its password state and, for each of its (at most two) live AuthKeys,
+the key's ID, when it was created, when and from where it was last used, its age in days
+and whether it is stale (unused, or never used, for LATCHKEY_STALE_KEY_DAYS). The page
+and the CSV are rendered from the same rows, so they cannot disagree.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import Operator, Principal
+from security import authkeys
+from security.auditlog import csv_cell, csv_lines
+from security.models import AuthKey
+
+REPORT_API = "Report:getCredentialReport"
+
+# The built-in read-only auditor: everything an auditor reads, nothing that changes
+# anything. Offered as a ready role template (docs/audit.md): create a role with this
+# document and attach it to the auditor's SAM user. Reads only, by name: no wildcard
+# that a future write operation could fall into.
+AUDITOR_PERMISSION: dict = {
+    "statements": [
+        {
+            "effect": "allow",
+            "api": [
+                "AuditLog:getApiAuditLogs",
+                REPORT_API,
+                "User:listUsers",
+                "User:getUser",
+                "User:hasUserPassword",
+                "User:listUserAuthKeys",
+                "User:getUserAuthKey",
+                "User:getUserPermission",
+                "User:getDefaultPermissions",
+                "User:getEffectivePermission",
+                "Role:listRoles",
+                "Role:getRole",
+                "Role:listRoleAttachedUsers",
+                "Role:listRoleVersions",
+                "Role:listUserRoles",
+                "Credential:listCredentials",
+            ],
+        }
+    ]
+}
+AUDITOR_ROLE_ID = "auditor"
+AUDITOR_ROLE_DESCRIPTION = "Read-only auditor: audit log, users, AuthKeys, roles, reports."
+
+
+def auditor_permission_json() -> str:
+    """Return the auditor document as the JSON string that roles and the API carry."""
+    return json.dumps(AUDITOR_PERMISSION, separators=(",", ":"))
+
+
+MAX_KEYS = authkeys.MAX_LIVE_KEYS
+KEY_FIELDS = ("id", "created", "last_used", "last_used_from", "age_days", "stale")
+CSV_COLUMNS = [
+    "principal",
+    "kind",
+    "password_set",
+    "password_last_changed",
+    "created",
+    *[f"key_{n}_{f}" for n in range(1, MAX_KEYS + 1) for f in KEY_FIELDS],
+]
+
+
+def _iso(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else ""
+
+
+@dataclass(frozen=True)
+class KeyCells:
+    key: AuthKey
+    age_days: int
+    stale: bool
+
+    def cells(self) -> list[str]:
+        k = self.key
+        return [
+            k.key_id,
+            _iso(k.created_at),
+            _iso(k.last_used_at),
+            k.last_used_ip,
+            str(self.age_days),
+            "true" if self.stale else "false",
+        ]
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    principal: Principal
+    name: str
+    kind: str
+    keys: list[KeyCells] = field(default_factory=list)
+
+    @property
+    def has_stale_key(self) -> bool:
+        return any(k.stale for k in self.keys)
+
+    def cells(self) -> dict[str, str]:
+        """Return the row as the report's columns (the page and the CSV both use these)."""
+        p = self.principal
+        values = [
+            self.name,
+            self.kind,
+            "true" if p.has_password else "false",
+            _iso(p.password_changed_at) if p.has_password else "",
+            _iso(p.created_at),
+        ]
+        for n in range(MAX_KEYS):
+            values += self.keys[n].cells() if n < len(self.keys) else [""] * len(KEY_FIELDS)
+        return dict(zip(CSV_COLUMNS, values, strict=True))
+
+
+def credential_report(operator: Operator, now: datetime | None = None) -> list[ReportRow]:
+    """Return one row per principal of the operator: root first, then SAM users by name."""
+    now = now or timezone.now()
+    principals = list(
+        Principal.objects.filter(
+            operator=operator, kind__in=[Principal.Kind.ROOT, Principal.Kind.SAM]
+        ).order_by("kind", "user_name")
+    )
+    principals.sort(key=lambda p: (not p.is_root, p.user_name))
+    keys: dict[int, list[AuthKey]] = {}
+    live = AuthKey.objects.filter(operator=operator, slot__isnull=False).order_by("created_at")
+    for key in live:
+        keys.setdefault(key.principal_id, []).append(key)
+    rows = []
+    for p in principals:
+        cells = [
+            KeyCells(k, (now - k.created_at).days, authkeys.is_stale(k, now))
+            for k in keys.get(p.pk, [])[:MAX_KEYS]
+        ]
+        rows.append(ReportRow(p, "<root>" if p.is_root else p.user_name, p.kind, cells))
+    return rows
+
+
+def stale_days() -> int:
+    return settings.LATCHKEY_STALE_KEY_DAYS
+
+
+def report_csv(rows: list[ReportRow]):
+    """Yield the report as CSV text (inert cells: no formulas, no control characters)."""
+    return csv_lines(([csv_cell(v) for v in row.cells().values()] for row in rows), CSV_COLUMNS)

@@ -1,0 +1,219 @@
+"""The credential report (page and CSV) and the built-in auditor permission."""
+
+import csv
+import io
+from datetime import timedelta
+from html.parser import HTMLParser
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from security import authkeys, reports
+from security.models import AuthKey
+
+pytestmark = pytest.mark.django_db
+
+
+class _Cells(HTMLParser):
+    """Collect {principal: {column: value}} from the report table's data-col cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, dict[str, str]] = {}
+        self.current: dict[str, str] | None = None
+        self.stack: list[tuple[str, str | None, list[str]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-principal" in a:
+            self.current = self.rows.setdefault(a["data-principal"], {})
+        col = a.get("data-col")
+        if col and "data-value" in a and self.current is not None:
+            self.current[col] = a["data-value"]
+            col = None
+        self.stack.append((tag, col, []))
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            name, col, text = self.stack.pop()
+            if col and self.current is not None:
+                self.current[col] = "".join(text).strip()
+            if name == tag:
+                break
+
+    def handle_data(self, data):
+        if self.stack:
+            self.stack[-1][2].append(data)
+
+
+def _page(client) -> dict[str, dict[str, str]]:
+    parser = _Cells()
+    parser.feed(client.get("/security/reports/credentials/").content.decode())
+    return parser.rows
+
+
+def _csv(client, url="/security/reports/credentials.csv") -> dict[str, dict[str, str]]:
+    text = client.get(url).content.decode()
+    return {row["principal"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+@pytest.fixture
+def keys(root, alice, robot):
+    alice_key, _ = authkeys.generate(None, root, alice)
+    robot_key, _ = authkeys.generate(None, root, robot)
+    second, _ = authkeys.generate(None, root, robot)
+    old = timezone.now() - timedelta(days=120)
+    AuthKey.objects.filter(pk=robot_key.pk).update(
+        created_at=old, last_used_at=old + timedelta(days=1), last_used_ip="198.51.100.7"
+    )
+    AuthKey.objects.filter(pk=second.pk).update(
+        last_used_at=timezone.now(), last_used_ip="203.0.113.9"
+    )
+    return {"alice": alice_key, "robot": robot_key, "robot2": second}
+
+
+def test_it_refuses_a_sam_user_without_permission(alice_client):
+    assert alice_client.get("/security/reports/credentials/").status_code == 403
+    assert alice_client.get("/security/reports/credentials.csv").status_code == 403
+
+
+def test_it_shows_only_the_operators_principals(outsider_client, keys):
+    rows = _csv(outsider_client)
+    assert list(rows) == ["<root>"]
+
+
+def test_it_has_one_row_per_principal(root_client, keys):
+    assert list(_csv(root_client)) == ["<root>", "alice", "robot"]
+
+
+def test_it_reports_password_state(root_client, keys, alice):
+    rows = _csv(root_client)
+    assert rows["alice"]["password_set"] == "true"
+    assert rows["alice"]["password_last_changed"].startswith(str(alice.password_changed_at.year))
+    assert rows["robot"]["password_set"] == "false"
+    assert rows["robot"]["password_last_changed"] == ""
+
+
+def test_it_reports_each_key_with_its_use(root_client, keys):
+    robot = _csv(root_client)["robot"]
+    assert robot["key_1_id"] == keys["robot"].key_id
+    assert robot["key_1_last_used_from"] == "198.51.100.7"
+    assert robot["key_1_age_days"] == "120"
+    assert robot["key_2_id"] == keys["robot2"].key_id
+    assert robot["key_2_last_used_from"] == "203.0.113.9"
+
+
+def test_it_flags_keys_unused_for_the_stale_period(root_client, keys):
+    robot = _csv(root_client)["robot"]
+    assert robot["key_1_stale"] == "true"
+    assert robot["key_2_stale"] == "false"
+
+
+def test_it_honours_the_configured_stale_period(root_client, keys, settings):
+    settings.LATCHKEY_STALE_KEY_DAYS = 200
+    assert _csv(root_client)["robot"]["key_1_stale"] == "false"
+
+
+def test_it_flags_stale_keys_on_the_page(root_client, keys):
+    response = root_client.get("/security/reports/credentials/")
+    assert response.context["stale_count"] == 1
+    assert b'class="stale"' in response.content
+
+
+def test_it_leaves_out_revoked_keys(root_client, keys, root):
+    authkeys.revoke(None, root, keys["alice"], reason="rotation")
+    assert _csv(root_client)["alice"]["key_1_id"] == ""
+
+
+def test_it_agrees_between_page_and_csv(root_client, keys):
+    page, sheet = _page(root_client), _csv(root_client)
+    assert set(page) == set(sheet)
+    for principal, row in sheet.items():
+        for column, value in row.items():
+            shown = page[principal].get(column, "")
+            if column.endswith("_stale"):
+                shown = shown or ("false" if row[column.replace("_stale", "_id")] else "")
+            assert shown == value, (principal, column)
+
+
+def test_it_serves_the_csv_from_the_format_parameter(root_client, keys):
+    assert _csv(root_client, "/security/reports/credentials/?format=csv") == _csv(root_client)
+
+
+def test_it_never_puts_a_secret_or_hash_in_the_report(root, alice, root_client):
+    key, secret = authkeys.generate(None, root, alice)
+    page = root_client.get("/security/reports/credentials/").content.decode()
+    sheet = root_client.get("/security/reports/credentials.csv").content.decode()
+    for text in (page, sheet):
+        assert secret not in text
+        assert key.secret_hash not in text
+
+
+# --- the auditor permission ----------------------------------------------------------------
+
+
+def test_it_offers_an_auditor_document_that_only_reads():
+    apis = reports.AUDITOR_PERMISSION["statements"][0]["api"]
+    assert all(":" in a and "*" not in a for a in apis)
+    verbs = ("get", "list", "has")
+    assert all(a.split(":")[1].startswith(verbs) for a in apis)
+
+
+def test_it_parses_as_a_valid_permission_document():
+    from accounts.permissions import parse_document
+
+    parse_document(reports.auditor_permission_json())
+
+
+@pytest.fixture
+def auditor(operator, alice, root):
+    """Alice holding the auditor document as an attached role."""
+    from accounts import roles
+
+    role = roles.create_role(
+        None,
+        root,
+        reports.AUDITOR_ROLE_ID,
+        reports.auditor_permission_json(),
+        reports.AUDITOR_ROLE_DESCRIPTION,
+    )
+    roles.attach_role(None, root, alice, role)
+    return alice
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/security/audit/",
+        "/security/audit/export.csv",
+        "/security/reports/credentials/",
+        "/security/reports/credentials.csv",
+        "/security/users/",
+        "/security/users/robot/",
+        "/security/users/robot/authentication",
+    ],
+)
+def test_it_lets_an_auditor_read(auditor, alice_client, robot, url):
+    assert alice_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("post", "/security/users/new"),
+        ("post", "/security/users/robot/update"),
+        ("post", "/security/users/robot/delete"),
+        ("post", "/security/users/robot/password"),
+        ("post", "/security/users/robot/authkeys/generate"),
+        ("post", "/security/support/grant"),
+    ],
+)
+def test_it_lets_an_auditor_change_nothing(auditor, alice_client, robot, method, url):
+    response = getattr(alice_client, method)(url, {"user_name": "x", "description": "x"})
+    assert response.status_code == 403
+
+
+def test_it_lets_an_auditor_read_the_audit_api(auditor, alice_api):
+    response = Client().get("/v1/audit_logs/api", **alice_api)
+    assert response.status_code == 200
