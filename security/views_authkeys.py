@@ -6,6 +6,7 @@ full page without JavaScript.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
@@ -24,6 +25,7 @@ from security.forms_authkeys import RevokeAuthKeyForm
 from security.models import AuthKey
 
 LIST_TEMPLATE = "security/partials/authkey_list.html"
+MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
     may_revoke = _allowed(request, scope, scope.delete_api)
     for key in keys:
         key.stale = authkeys.is_stale(key, now)
+        key.used_just_now = key.last_used_at is not None and now - key.last_used_at < MINUTE
         key.revoke_url = scope.revoke_url(key.key_id) if may_revoke else ""
     blocked = ""
     if len(keys) >= authkeys.MAX_LIVE_KEYS:
