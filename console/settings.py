@@ -212,6 +212,9 @@ LATCHKEY_THROTTLE_PER_IP = env.int("LATCHKEY_THROTTLE_PER_IP", default=100)
 
 # AuthKeys unused (or never used) for this many days are flagged in the console.
 LATCHKEY_STALE_KEY_DAYS = env.int("LATCHKEY_STALE_KEY_DAYS", default=90)
+# Retired peppers (comma-separated) that still verify AuthKey secrets after a rotation; each
+# key is re-hashed under LATCHKEY_PEPPER at its next exchange (README: AuthKeys).
+LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
 
 LOGGING = {
     "version": 1,

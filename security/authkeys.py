@@ -25,6 +25,7 @@ import re
 import secrets
 import zlib
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -111,18 +112,34 @@ def looks_like_secret(value: object) -> bool:
 # --- hashing ---------------------------------------------------------------------------
 
 
-def _hash_key() -> bytes:
-    return hmac.new(settings.LATCHKEY_PEPPER.encode(), _PURPOSE, hashlib.sha256).digest()
+def _peppers() -> list[str]:
+    """Return the current pepper, then the retired ones that still verify (rotation)."""
+    return [settings.LATCHKEY_PEPPER, *settings.LATCHKEY_PEPPER_FALLBACKS]
 
 
-def hash_secret(key_id: str, secret: str) -> str:
-    """Return the keyed hash (hex) that is stored for this key's secret."""
+@lru_cache(maxsize=8)
+def _hash_key(pepper: str) -> bytes:
+    return hmac.new(pepper.encode(), _PURPOSE, hashlib.sha256).digest()
+
+
+def hash_secret(key_id: str, secret: str, pepper: str | None = None) -> str:
+    """Return the keyed hash (hex) stored for this key's secret (current pepper by default)."""
     message = f"{key_id}:{secret}".encode()
-    return hmac.new(_hash_key(), message, hashlib.sha256).hexdigest()
+    key = _hash_key(pepper if pepper is not None else settings.LATCHKEY_PEPPER)
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _matching_pepper(key_id: str, secret: str, stored: str) -> int | None:
+    """Return the index of the pepper that produced `stored`, or None (every one is tried)."""
+    found = None
+    for index, pepper in enumerate(_peppers()):
+        if hmac.compare_digest(hash_secret(key_id, secret, pepper), stored) and found is None:
+            found = index
+    return found
 
 
 def verify_secret(key: AuthKey, secret: str) -> bool:
-    return hmac.compare_digest(hash_secret(key.key_id, secret), key.secret_hash)
+    return _matching_pepper(key.key_id, secret, key.secret_hash) is not None
 
 
 # A hash no secret produces in practice: unknown IDs are compared against it so that they
@@ -369,18 +386,24 @@ def exchange(
         .filter(key_id=key_id, slot__isnull=False)
         .first()
     )
-    ok = hmac.compare_digest(
-        hash_secret(key_id, auth_key), key.secret_hash if key else _UNKNOWN_HASH
-    )
+    match = _matching_pepper(key_id, auth_key, key.secret_hash if key else _UNKNOWN_HASH)
     principal = key.principal if key else None
-    if ok and principal is not None and principal.is_active and principal.operator_id:
+    if (
+        match is not None
+        and principal is not None
+        and principal.is_active
+        and principal.operator_id
+    ):
         now = _now()
+        changes: dict = {"last_used_at": now, "last_used_ip": ip[:45]}
+        if match:  # verified by a retired pepper: store the hash under the current one
+            changes["secret_hash"] = hash_secret(key_id, auth_key)
         # Locks the row until the caller's transaction commits, and refuses a key revoked
         # since it was read. last_used_at never moves backwards.
         used = (
             AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
             .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
-            .update(last_used_at=now, last_used_ip=ip[:45])
+            .update(**changes)
         )
         if used or _locked_live(key):
             throttle.clear(before[1])

@@ -115,6 +115,22 @@ def test_it_depends_on_the_pepper(root, settings):
     assert not authkeys.verify_secret(key, secret)
 
 
+def test_it_verifies_with_a_retired_pepper_and_rehashes_at_the_exchange(root, settings):
+    key, secret = authkeys.generate(None, root, root)
+    settings.LATCHKEY_PEPPER_FALLBACKS = [settings.LATCHKEY_PEPPER]
+    settings.LATCHKEY_PEPPER = "a-new-pepper-" + "n" * 40
+    assert authkeys.exchange(api_request(), key.key_id, secret)[0] == root
+    settings.LATCHKEY_PEPPER_FALLBACKS = []
+    key.refresh_from_db()
+    assert authkeys.verify_secret(key, secret)
+
+
+def test_it_refuses_a_secret_once_its_pepper_is_retired_for_good(root, settings):
+    key, secret = authkeys.generate(None, root, root)
+    settings.LATCHKEY_PEPPER = "a-new-pepper-" + "n" * 40
+    assert authkeys.exchange(api_request(), key.key_id, secret)[0] is None
+
+
 def test_it_binds_each_hash_to_its_key_id(root):
     secret = authkeys.new_secret()
     assert authkeys.hash_secret("keyId-" + "a" * 32, secret) != authkeys.hash_secret(
