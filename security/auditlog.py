@@ -100,6 +100,7 @@ class Row:
     user_agent: str
     details: str
     reason: str
+    key_ref: str  # the AuthKey an event was about (generate, revoke), if any
 
 
 def display(entry: AuditEntry) -> Row:
@@ -113,6 +114,7 @@ def display(entry: AuditEntry) -> Row:
         if details
         else "",
         reason=printable(str(details.get("reason", ""))) if isinstance(details, dict) else "",
+        key_ref=printable(str(details.get("authKeyId", ""))) if isinstance(details, dict) else "",
     )
 
 

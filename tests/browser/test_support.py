@@ -1,0 +1,67 @@
+"""Support staff revoke a leaked AuthKey in a browser; root sees it in the audit log."""
+
+import pytest
+
+from accounts.models import Principal
+from security import authkeys
+from tests.browser.conftest import sign_in_root
+from tests.conftest import ROOT_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+STAFF_PASSWORD = "staff-Password-4321"
+
+
+@pytest.fixture
+def staff(db) -> Principal:
+    return Principal.objects.create_superuser("helpdesk", STAFF_PASSWORD)
+
+
+def sign_in_staff(page) -> None:
+    page.goto("/admin/login/?next=/staff/authkeys/")
+    page.fill("#id_username", "helpdesk")
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url("**/staff/authkeys/")
+
+
+def test_it_lets_staff_look_up_and_revoke_a_key(page, staff, root, alice, browser, live_server):
+    key, secret = authkeys.generate(None, root, alice)
+    sign_in_staff(page)
+    page.fill("#key_id", key.key_id)
+    page.click("form.lookup button[type=submit]")
+    page.wait_for_selector("#key-owner")
+    owner = page.inner_text("#key-owner")
+    assert root.operator_id in owner and "alice" in owner
+    assert secret not in page.content()
+    page.click("#revoke-button")  # no reason yet: the browser refuses (required)
+    assert page.locator("#key-status >> text=live").count() == 1
+    page.fill("#id_reason", "Posted in a public gist")
+    page.click("#revoke-button")
+    page.wait_for_selector("#key-status >> text=revoked")
+    assert "staff:helpdesk" in page.inner_text("#key-status")
+    assert "is revoked" in page.inner_text(".messages")
+    key.refresh_from_db()
+    assert not key.is_live
+
+    other = browser.new_context(base_url=live_server.url).new_page()
+    sign_in_root(other, root.email, ROOT_PASSWORD)
+    other.goto("/security/audit/?action=Support:revokeAuthKey")
+    row = other.inner_text("#audit-list tbody tr")
+    assert "helpdesk" in row and "Posted in a public gist" in row
+    other.screenshot(
+        path="screenshots/test_it_lets_staff_look_up_and_revoke_a_key-root.png", full_page=True
+    )
+    other.context.close()
+
+
+def test_it_lets_root_open_and_withdraw_support_access(page, root):
+    sign_in_root(page, root.email, ROOT_PASSWORD)
+    page.click("nav.tabs >> text=Support access")
+    page.wait_for_selector("#support-closed")
+    page.select_option("#id_hours", "8")
+    page.click("#support-grant")
+    page.wait_for_selector("#support-open")
+    assert "open" in page.inner_text("#support-open")
+    page.click("#support-withdraw")
+    page.wait_for_selector("#support-closed")
