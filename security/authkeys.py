@@ -172,6 +172,13 @@ def find_holder(operator_id: str, user_name: str | None = None) -> Principal | N
     ).first()
 
 
+def live_root_keys(operator_id: str) -> QuerySet[AuthKey]:
+    """Return the live keys of an operator's root account in one query (the API hot path)."""
+    return AuthKey.objects.filter(
+        operator_id=operator_id, principal__kind=Principal.Kind.ROOT, slot__isnull=False
+    ).order_by("created_at", "id")
+
+
 def get_live_key(principal: Principal, key_id: str) -> AuthKey | None:
     """Return the principal's live key with that ID, or None (other holders never match)."""
     if not looks_like_key_id(key_id):

@@ -98,8 +98,9 @@ def test_it_generates_an_operator_key_with_201_and_shows_the_secret_once(root, r
     assert body["authKey"] not in listing.content.decode()
 
 
-def test_it_lists_operator_keys_without_nulls_or_secrets(root, root_api):
+def test_it_lists_operator_keys_without_nulls_or_secrets(root, alice, root_api):
     key, _ = authkeys.generate(None, root, root)
+    authkeys.generate(None, root, alice)  # a user's key is not the operator's
     response = call("GET", f"{ops(root)}/auth_keys", root_api)
     assert response.status_code == 200
     assert response.json() == [
