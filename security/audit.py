@@ -9,6 +9,7 @@ the previous entry's hash. Editing, deleting or reordering an entry therefore br
 chain from that entry on, and `manage.py verify_audit` names it. The HMAC key is derived
 from the server-side pepper, which is not in the database: someone who can write to the
 database but does not hold the application's secrets cannot forge a consistent chain.
+After a pepper rotation, older entries verify under LATCHKEY_PEPPER_FALLBACKS.
 
 Concurrency. Writers of one chain are serialized by the chain's head row
 (`AuditChainHead`), locked with SELECT ... FOR UPDATE on PostgreSQL until the surrounding
@@ -116,9 +117,23 @@ def canonical(entry: Any) -> bytes:
     ).encode()
 
 
-def entry_digest(entry: Any) -> str:
-    """Return the chained hash an entry must carry."""
-    return hmac.new(_chain_key(settings.LATCHKEY_PEPPER), canonical(entry), "sha256").hexdigest()
+def entry_digest(entry: Any, pepper: str | None = None) -> str:
+    """Return the chained hash an entry must carry (under the current pepper by default)."""
+    key = _chain_key(pepper or settings.LATCHKEY_PEPPER)
+    return hmac.new(key, canonical(entry), "sha256").hexdigest()
+
+
+def digest_matches(entry: AuditEntry) -> bool:
+    """Return whether the entry's hash is right under the pepper or one of its fallbacks.
+
+    After a pepper rotation (LATCHKEY_PEPPER_FALLBACKS), entries written under an older
+    pepper verify for as long as that pepper stays among the fallbacks.
+    """
+    peppers = [settings.LATCHKEY_PEPPER, *getattr(settings, "LATCHKEY_PEPPER_FALLBACKS", [])]
+    found = False
+    for pepper in peppers:  # no early exit: the same work whichever pepper matches
+        found |= hmac.compare_digest(entry.entry_hash, entry_digest(entry, pepper))
+    return found
 
 
 def _locked_head(chain: str) -> AuditChainHead:
@@ -223,7 +238,7 @@ def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
             return checked, ChainBreak(chain, f"entries before it are missing ({missing})", entry)
         if entry.seq < expected_seq:
             return checked, ChainBreak(chain, "duplicate or reordered sequence number", entry)
-        if not hmac.compare_digest(entry.entry_hash, entry_digest(entry)):
+        if not digest_matches(entry):
             return checked, ChainBreak(chain, "its contents do not match its hash", entry)
         if not hmac.compare_digest(entry.prev_hash, prev_hash):
             return checked, ChainBreak(chain, "it does not link to the entry before it", entry)

@@ -246,3 +246,19 @@ def test_it_never_forks_a_chain_under_concurrent_writers():
     seqs = sorted(AuditEntry.objects.filter(chain=operator.pk).values_list("seq", flat=True))
     assert seqs == list(range(1, 81))
     assert audit.verify_chain(operator.pk) == (80, None)
+
+
+def test_it_verifies_old_entries_after_a_pepper_rotation(operator, root, settings):
+    _three(operator, root)
+    old = settings.LATCHKEY_PEPPER
+    settings.LATCHKEY_PEPPER = "rotated-pepper-" + "x" * 40
+    settings.LATCHKEY_PEPPER_FALLBACKS = [old]
+    audit.record(None, "User:createUser", operator=operator, principal=root, target="d")
+    assert audit.verify_chain(operator.pk) == (4, None)
+
+
+def test_it_fails_old_entries_once_their_pepper_is_dropped(operator, root, settings):
+    first, *_ = _three(operator, root)
+    settings.LATCHKEY_PEPPER = "rotated-pepper-" + "x" * 40
+    settings.LATCHKEY_PEPPER_FALLBACKS = []
+    assert audit.verify_chain(operator.pk)[1].entry.pk == first.pk
