@@ -252,9 +252,7 @@ def test_it_never_crashes_when_evaluating_what_it_parsed(source, ip, user, path_
     except ConditionSyntaxError:
         return
     try:
-        result = condition.holds(
-            facts(source_ip=ip, sam_user_name=user, path_vars=path_vars)
-        )
+        result = condition.holds(facts(source_ip=ip, sam_user_name=user, path_vars=path_vars))
     except EvaluationError:
         return
     assert isinstance(result, bool)

@@ -212,9 +212,7 @@ def test_it_allows_only_when_the_condition_holds(root, bob):
 
 
 def test_it_denies_only_when_the_deny_condition_holds(root, bob):
-    roles.set_inline_permission(
-        None, root, bob, doc(allow("*"), deny("*", "httpMethod('DELETE')"))
-    )
+    roles.set_inline_permission(None, root, bob, doc(allow("*"), deny("*", "httpMethod('DELETE')")))
     assert allowed(bob, "User:listUsers", method="GET")
     assert not allowed(bob, "User:deleteUser", method="DELETE")
 

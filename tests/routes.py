@@ -1,0 +1,101 @@
+"""The registered routes, read from the URL configuration: every console view and every
+API operation with the API name it is authorized as. The route-coverage and permission
+matrix tests are built from this, so a route added later is included automatically.
+"""
+
+import inspect
+import re
+from dataclasses import dataclass
+
+from django.urls import URLPattern, URLResolver, get_resolver
+
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+# Routes that are not an API operation or console action, and why.
+UNAUTHORIZED_ROUTES = {
+    "": "the home page only redirects: to sign-in, to the console, or to the admin",
+    "healthz": "load balancers' liveness probe: no data, no database",
+    "login/": "signing in establishes who the caller is",
+    "logout/": "signing out ends the caller's own session and needs no permission",
+    ".well-known/jwks.json": "public keys, public by design",
+    "v1/auth": "POST /auth is the credential exchange itself",
+    "v1/": "django-ninja's API index: 404 because the docs are disabled (tested)",
+}
+# Route prefixes with their own authorization: the Django admin (staff accounts only).
+UNAUTHORIZED_PREFIXES = {"admin/": "the Django admin, for installation staff, has its own login"}
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "console" or "api"
+    route: str  # Django route, e.g. "security/users/<str:user_name>/"
+    method: str  # for API operations; "" for console views (they pick their own)
+    api_name: str | None
+    callback: object
+    operation: object = None  # the ninja Operation for API routes
+
+    @property
+    def params(self) -> list[str]:
+        return [m.group(2) for m in _PARAM.finditer(self.route)]
+
+    def url(self, values: dict[str, str]) -> str:
+        return "/" + _PARAM.sub(lambda m: values.get(m.group(2), "x"), self.route)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.method or 'VIEW'} /{self.route} [{self.api_name}]"
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def _path_view(callback):
+    """Return the ninja PathView behind a ninja URL callback, or None for a plain view."""
+    if getattr(callback, "__module__", "") != "ninja.operation":
+        return None
+    return inspect.getclosurevars(callback).nonlocals.get("self")
+
+
+def all_routes() -> list[Route]:
+    routes: list[Route] = []
+    seen: set[tuple[str, str]] = set()
+    for route, pattern in _walk(get_resolver().url_patterns):
+        callback = pattern.callback
+        path_view = _path_view(callback)
+        if path_view is None:
+            if (route, "") not in seen:
+                seen.add((route, ""))
+                routes.append(
+                    Route("console", route, "", getattr(callback, "api_name", None), callback)
+                )
+            continue
+        for op in path_view.operations:
+            for method in op.methods:
+                if (route, method) in seen:
+                    continue
+                seen.add((route, method))
+                name = getattr(op.view_func, "api_name", None)
+                routes.append(Route("api", route, method, name, op.view_func, op))
+    return routes
+
+
+def is_staff_page(route: Route) -> bool:
+    """Installation staff pages (issue 6): authorized by `staff_required`, outside tenants."""
+    return route.kind == "console" and getattr(route.callback, "staff_only", False) is True
+
+
+def is_exempt(route: Route) -> bool:
+    return (
+        route.route in UNAUTHORIZED_ROUTES
+        or any(route.route.startswith(p) for p in UNAUTHORIZED_PREFIXES)
+        or is_staff_page(route)
+    )
+
+
+def authorized_routes() -> list[Route]:
+    return [r for r in all_routes() if not is_exempt(r)]
