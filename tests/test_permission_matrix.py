@@ -1,4 +1,4 @@
-"""The permission matrix: every registered operation × every persona, in the API and the
+"""The permission matrix: every registered operation by every persona, in the API and the
 console, with the outcome the rules specify (built from the URL configuration, so a route
 added later is included automatically).
 

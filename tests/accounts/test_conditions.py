@@ -207,8 +207,8 @@ def test_it_compares_numbers_and_strings():
 # Fuzzing ------------------------------------------------------------------------------
 
 _ALPHABET = st.sampled_from(
-    list("()', =!<>andortcuDTIpAMhVS0123456789.:/ \"_")
-    + [
+    [
+        *"()', =!<>andortcuDTIpAMhVS0123456789.:/ \"_",
         "currentDate",
         "currentDateTime",
         "samUserName",
