@@ -212,9 +212,13 @@ LATCHKEY_THROTTLE_PER_IP = env.int("LATCHKEY_THROTTLE_PER_IP", default=100)
 
 # AuthKeys unused (or never used) for this many days are flagged in the console.
 LATCHKEY_STALE_KEY_DAYS = env.int("LATCHKEY_STALE_KEY_DAYS", default=90)
+# Audit retention in days for `manage.py prune_audit`; 0 keeps every entry (docs/audit.md).
+LATCHKEY_AUDIT_RETENTION_DAYS = env.int("LATCHKEY_AUDIT_RETENTION_DAYS", default=0)
 # Retired peppers (comma-separated) that still verify AuthKey secrets after a rotation; each
 # key is re-hashed under LATCHKEY_PEPPER at its next exchange (README: AuthKeys).
 LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
+# At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
+LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
 
 LOGGING = {
     "version": 1,

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -199,6 +199,52 @@ def record(
     return entry
 
 
+# Retention (manage.py prune_audit) ---------------------------------------------------------
+
+PRUNE_ACTION = "Audit:pruneAuditLog"
+
+
+def prune_chain(chain: str, before: datetime) -> int:
+    """Remove the chain's oldest entries written before `before`, as one whole prefix.
+
+    The head records where the kept suffix starts (seq and hash of the last removed entry)
+    and a new entry in the same chain records the prune with the same values, so that
+    verify_audit can tell a prune from a deletion. Return how many entries were removed.
+    """
+    with transaction.atomic():
+        head = _locked_head(chain)
+        last = (
+            AuditEntry.objects.filter(chain=chain, at__lt=before, seq__gt=head.pruned_through_seq)
+            .order_by("-seq")
+            .first()
+        )
+        if last is None:
+            return 0
+        doomed = AuditEntry.objects.filter(chain=chain, seq__lte=last.seq)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL latchkey.audit_delete = 'on'")
+            removed = doomed._raw_delete(doomed.db)
+            if connection.vendor == "postgresql":
+                cursor.execute("SET LOCAL latchkey.audit_delete = 'off'")
+        AuditChainHead.objects.filter(pk=chain).update(
+            pruned_through_seq=last.seq, pruned_through_hash=last.entry_hash
+        )
+        record(
+            None,
+            PRUNE_ACTION,
+            operator=chain or None,
+            target=chain,
+            details={
+                "throughSeq": last.seq,
+                "throughHash": last.entry_hash,
+                "removed": removed,
+                "before": before.isoformat(timespec="seconds"),
+            },
+        )
+    return removed
+
+
 # Verification (manage.py verify_audit) --------------------------------------------------
 
 
@@ -245,6 +291,12 @@ def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
         prev_hash = entry.entry_hash
         expected_seq += 1
         checked += 1
+    if head is not None and head.pruned_through_seq and not _prune_recorded(chain, head):
+        return checked, ChainBreak(
+            chain,
+            f"entries up to seq {head.pruned_through_seq} are gone, but no prune entry "
+            "in the chain records removing them",
+        )
     if head is not None and (head.seq != expected_seq - 1 or head.last_hash != prev_hash):
         return checked, ChainBreak(
             chain,
@@ -252,3 +304,14 @@ def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
             f"the last entry found is seq {expected_seq - 1})",
         )
     return checked, None
+
+
+def _prune_recorded(chain: str, head: AuditChainHead) -> bool:
+    """Return whether a (hash-protected) prune entry vouches for the head's prune anchor."""
+    for entry in AuditEntry.objects.filter(chain=chain, action=PRUNE_ACTION).order_by("-seq"):
+        details = entry.details if isinstance(entry.details, dict) else {}
+        if details.get("throughSeq") == head.pruned_through_seq and hmac.compare_digest(
+            str(details.get("throughHash", "")), head.pruned_through_hash
+        ):
+            return True
+    return False
