@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from accounts.models import Principal
-from console.api import caller_of, conflict, empty, not_found, operation
+from console.api import ApiError, caller_of, conflict, empty, not_found, operation
 from security import authkeys
 
 router = Router(tags=["AuthKeys"])
@@ -41,6 +41,9 @@ def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpRespo
         )
     except authkeys.AuthKeyLimitReached as exc:
         raise conflict(str(exc)) from None
+    except authkeys.GenerateRateLimited as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        raise ApiError(429, "LKY0429", str(exc), headers=headers) from None
     return JsonResponse({"authKeyId": key.key_id, "authKey": secret}, status=status)
 
 

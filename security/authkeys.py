@@ -63,6 +63,17 @@ class AuthKeyLimitReached(Exception):
         super().__init__(LIMIT_MESSAGE)
 
 
+class GenerateRateLimited(Exception):
+    """The holder generated LATCHKEY_AUTHKEY_GENERATES_PER_HOUR keys in the last hour."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many AuthKeys generated for this principal in the last hour. "
+            f"Try again in {retry_after} seconds."
+        )
+        self.retry_after = retry_after
+
+
 class NotAKeyHolder(Exception):
     """Only a tenant's root account and SAM users hold AuthKeys."""
 
@@ -217,11 +228,13 @@ def generate(
     """Create a live key for holder; return it with its secret (shown once, never stored).
 
     Raise AuthKeyLimitReached when holder already has two live keys: the unique
-    (principal, slot) constraint decides, so concurrent requests cannot exceed it.
+    (principal, slot) constraint decides, so concurrent requests cannot exceed it. Raise
+    GenerateRateLimited past LATCHKEY_AUTHKEY_GENERATES_PER_HOUR for the holder.
     """
     if holder.kind not in (Principal.Kind.ROOT, Principal.Kind.SAM) or not holder.operator_id:
         raise NotAKeyHolder("Only a root account or a SAM user holds AuthKeys.")
     api = _generate_api(holder)
+    _check_generate_rate(request, actor, holder, api, via_key)
     try:
         with transaction.atomic():
             key, secret = _insert(holder)
@@ -247,6 +260,34 @@ def generate(
         )
         raise
     return key, secret
+
+
+def _check_generate_rate(
+    request: HttpRequest | None, actor: Principal, holder: Principal, api: str, via_key: str
+) -> None:
+    # Generate/revoke churn mints credentials and tombstones without end (SECURITY.md I5);
+    # the rows themselves are the counter, so no other state is needed.
+    limit = settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR
+    since = _now() - timedelta(hours=1)
+    recent = list(
+        AuthKey.objects.filter(principal=holder, created_at__gt=since)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) < limit:
+        return
+    retry_after = max(1, int((recent[-1] - since).total_seconds()) + 1)
+    audit.record(
+        request,
+        api,
+        operator=holder.operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        outcome=AuditEntry.Outcome.FAILED,
+        target=holder_name(holder),
+        details={"reason": "rate", "perHour": limit},
+    )
+    raise GenerateRateLimited(retry_after)
 
 
 @transaction.atomic

@@ -111,13 +111,17 @@ def _list(request: ConsoleRequest, scope: KeyScope, page: str, extra: dict) -> H
 def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
     try:
         key, secret = authkeys.generate(request, request.user, scope.holder)
-    except authkeys.AuthKeyLimitReached as exc:
-        return render_dialog(
+    except (authkeys.AuthKeyLimitReached, authkeys.GenerateRateLimited) as exc:
+        limited = isinstance(exc, authkeys.GenerateRateLimited)
+        response = render_dialog(
             request,
             "security/partials/authkey_limit_dialog.html",
             {"scope": scope, "message": str(exc)},
-            status=409,
+            status=429 if limited else 409,
         )
+        if limited:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     # The secret goes into this one response and nowhere else: no session, message,
     # cache or log. The dialog offers copy buttons and a CSV built in the browser.
     return render_dialog(

@@ -211,6 +211,17 @@ def test_it_frees_a_slot_when_a_key_is_revoked(root, alice, root_api):
     assert authkeys.live_keys(alice).count() == 2
 
 
+def test_it_answers_429_with_retry_after_past_the_hourly_generate_limit(root, root_api, settings):
+    settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = 2
+    for _ in range(2):
+        key_id = call("POST", f"{ops(root)}/auth_keys", root_api).json()["authKeyId"]
+        call("DELETE", f"{ops(root)}/auth_keys/{key_id}", root_api)
+    response = call("POST", f"{ops(root)}/auth_keys", root_api)
+    assert_error(response, 429)
+    assert int(response["Retry-After"]) >= 1
+    assert not authkeys.live_keys(root).exists()
+
+
 def test_it_ignores_a_body_on_generate(root, root_api):
     response = call("POST", f"{ops(root)}/auth_keys", root_api, body={"authKey": "mine"})
     assert response.status_code == 201

@@ -245,6 +245,26 @@ def test_it_lets_the_database_refuse_a_slot_other_than_1_or_2(root):
         )
 
 
+def test_it_limits_generate_and_revoke_churn_per_hour(root, settings):
+    settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = 3
+    for _ in range(3):
+        key, _ = authkeys.generate(None, root, root)
+        authkeys.revoke(None, root, key)
+    with pytest.raises(authkeys.GenerateRateLimited) as refused:
+        authkeys.generate(None, root, root)
+    assert 1 <= refused.value.retry_after <= 3600
+    assert not authkeys.live_keys(root).exists()
+    assert AuditEntry.objects.filter(outcome="failed", details__reason="rate").exists()
+
+
+def test_it_lets_generate_resume_after_the_hour(root, settings):
+    settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = 1
+    key, _ = authkeys.generate(None, root, root)
+    authkeys.revoke(None, root, key)
+    AuthKey.objects.filter(pk=key.pk).update(created_at=timezone.now() - timedelta(minutes=61))
+    assert authkeys.generate(None, root, root)[0].is_live
+
+
 def test_it_refuses_keys_to_staff(staff):
     with pytest.raises(authkeys.NotAKeyHolder):
         authkeys.generate(None, staff, staff)

@@ -193,6 +193,16 @@ def test_it_refuses_a_third_key_as_a_full_page(root_client, root):
     assert "<html" in response.content.decode()
 
 
+def test_it_refuses_generate_churn_with_a_429_dialog(root_client, root, settings):
+    settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = 1
+    key, _ = authkeys.generate(None, root, root)
+    authkeys.revoke(None, root, key)
+    response = root_client.post("/security/authkeys/generate", **HX)
+    assert response.status_code == 429
+    assert "Try again in" in response.content.decode()
+    assert not authkeys.live_keys(root).exists()
+
+
 def test_it_needs_the_csrf_token_to_generate(root):
     client = Client(enforce_csrf_checks=True)
     client.force_login(root, backend="accounts.backends.RootBackend")
