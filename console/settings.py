@@ -219,8 +219,6 @@ LATCHKEY_AUDIT_RETENTION_DAYS = env.int("LATCHKEY_AUDIT_RETENTION_DAYS", default
 LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
 # At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
 LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
-# At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
-LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
 
 LOGGING = {
     "version": 1,
