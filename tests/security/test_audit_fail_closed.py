@@ -1,0 +1,82 @@
+"""Fail closed (SECURITY.md H5): when the audit entry cannot be written, the change it
+records is not made either."""
+
+import pytest
+from django.db import DatabaseError
+
+from accounts import roles, users
+from accounts.models import Operator, Principal
+from security import authkeys, credentials, support
+from security.models import AuditEntry, AuthKey, CredentialSet
+
+pytestmark = pytest.mark.django_db
+
+DOC = '{"statements":[{"effect":"allow","api":"User:listUsers"}]}'
+
+
+@pytest.fixture
+def broken_audit(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise DatabaseError("INSERT on security_auditentry refused")
+
+    def arm():
+        monkeypatch.setattr(AuditEntry, "save", refuse)
+
+    return arm
+
+
+def test_it_creates_no_user(root, broken_audit):
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        users.create_user(None, root, "ghost")
+    assert not Principal.objects.filter(user_name="ghost").exists()
+
+
+def test_it_generates_no_authkey(root, alice, broken_audit):
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        authkeys.generate(None, root, alice)
+    assert not AuthKey.objects.filter(principal=alice).exists()
+
+
+def test_it_revokes_no_authkey(root, alice, broken_audit):
+    key, _ = authkeys.generate(None, root, alice)
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        authkeys.revoke(None, root, key, reason="test")
+    key.refresh_from_db()
+    assert key.is_live
+
+
+def test_it_changes_no_permission(root, alice, broken_audit):
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        roles.set_inline_permission(None, root, alice, DOC)
+    alice.refresh_from_db()
+    assert alice.inline_permission == ""
+
+
+def test_it_stores_no_credential_set(root, broken_audit):
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        credentials.create_credential_set(
+            None, root, "psk-1", "psk", "", {"key": "canary-Psk-Value-123"}
+        )
+    assert not CredentialSet.objects.exists()
+
+
+def test_it_opens_no_support_access(root, operator, broken_audit):
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        support.grant(None, root, 1)
+    assert Operator.objects.get(pk=operator.pk).support_access_until is None
+
+
+def test_it_lets_no_staff_revocation_through(root, alice, broken_audit):
+    staff = Principal.objects.create_superuser("helpdesk", "staff-Password-4321")
+    key, _ = authkeys.generate(None, root, alice)
+    broken_audit()
+    with pytest.raises(DatabaseError):
+        support.revoke_key(None, staff, key, "leaked")
+    key.refresh_from_db()
+    assert key.is_live
