@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -86,6 +86,42 @@ WHERE s.jti = %s
 """
 
 
+def _prepared_lookup(jti: str) -> tuple | None:
+    import psycopg  # only reached on PostgreSQL
+
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_LOOKUP, [jti], prepare=True)
+        return cursor.fetchone()
+
+
+def _session_row(jti: str) -> tuple | None:
+    """Return the session row of a jti: one indexed query, the hot path of every API call.
+
+    On PostgreSQL it runs as a server-side prepared statement on the persistent connection
+    (planned once per connection), and its success stands in for Django's per-request
+    health check (CONN_HEALTH_CHECKS: a `SELECT 1` round trip before the first query); a
+    connection that died while idle is replaced and the lookup retried once, which is what
+    the health check would have done. LATCHKEY_PREPARED_LOOKUP = False turns this off (for
+    a transaction-pooling proxy without prepared-statement support).
+    """
+    if connection.vendor != "postgresql" or not getattr(settings, "LATCHKEY_PREPARED_LOOKUP", True):
+        with connection.cursor() as cursor:
+            cursor.execute(_LOOKUP, [jti])
+            return cursor.fetchone()
+    fresh = connection.connection is None
+    connection.ensure_connection()
+    try:
+        row = _prepared_lookup(jti)
+    except OperationalError:
+        if fresh or connection.in_atomic_block:
+            raise
+        connection.close()
+        connection.ensure_connection()
+        row = _prepared_lookup(jti)
+    connection.health_check_done = True
+    return row
+
+
 def _credentials(request: HttpRequest) -> tuple[str, str] | None:
     token = request.META.get("HTTP_X_SORACOM_TOKEN", "")
     api_key = request.META.get("HTTP_X_SORACOM_API_KEY", "")
@@ -108,9 +144,7 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         claims = tokens.verify(token, int(now.timestamp()))
     except tokens.InvalidToken:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_LOOKUP, [claims["jti"]])
-        row = cursor.fetchone()
+    row = _session_row(claims["jti"])
     if row is None:
         return None
     (

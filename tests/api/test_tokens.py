@@ -336,3 +336,37 @@ def test_it_never_publishes_a_private_key(settings, db):
     for entry in settings.LATCHKEY_JWT_KEYS.split(","):
         assert entry.split(":")[1] not in body
     assert '"d"' not in body
+
+
+# The session lookup on PostgreSQL -----------------------------------------------------------
+
+needs_postgres = pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="needs PostgreSQL (DATABASE_URL)",
+)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_replaces_a_connection_that_died_while_idle(root, root_api):
+    from django.db import connection, connections
+
+    from accounts import apisessions
+
+    jti = parts(root_api["HTTP_X_SORACOM_TOKEN"])[1]["jti"]
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    other.close()
+    row = apisessions._session_row(jti)
+    assert row[0] == root_api["HTTP_X_SORACOM_API_KEY"]
+    assert connection.connection.info.backend_pid != pid
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_the_same_with_the_prepared_lookup_off(root, root_api, settings):
+    settings.LATCHKEY_PREPARED_LOOKUP = False
+    assert get_operator(root, root_api).status_code == 200
