@@ -25,6 +25,7 @@ from accounts.conditions import EvaluationError, Facts
 from accounts.context import CallContext
 from accounts.models import Operator, Principal, Role
 from accounts.permissions import (
+    Document,
     InvalidPermission,
     Statement,
     matches,
@@ -154,15 +155,24 @@ class CompiledPolicy:
         return _NOTHING
 
 
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> Document | InvalidPermission:
+    # Documents are immutable values: a role shared by many users, or unchanged across a
+    # policy version bump, is parsed once per process.
+    try:
+        return parse_document(text)
+    except InvalidPermission as exc:
+        return exc
+
+
 def _rules_of(source: str, name: str, text: str) -> list[Rule]:
     if not text:
         return []
-    try:
-        document = parse_document(text)
-    except InvalidPermission as exc:
+    document = _parsed(text)
+    if isinstance(document, InvalidPermission):
         # Stored documents were validated on save; one that no longer parses (a cap lowered
         # by an upgrade) must not silently grant or lose a deny: it denies everything.
-        log.error("unreadable %s permission %r: %s", source, name, exc)
+        log.error("unreadable %s permission %r: %s", source, name, document)
         broken = parse_document('{"statements":[{"effect":"deny","api":"*"}]}')
         return [Rule(source, name, 0, broken.statements[0])]
     return [Rule(source, name, i, s) for i, s in enumerate(document.statements, 1)]
