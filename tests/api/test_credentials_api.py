@@ -272,3 +272,43 @@ def test_it_refuses_invalid_json(root_api):
     response = call("POST", "/v1/credentials/a", root_api, raw='{"type": "psk",')
     assert response.status_code == 400
     assert not CredentialSet.objects.exists()
+
+
+# --- permissions through the engine ------------------------------------------------------
+
+
+def _grant(root, alice, statements: list[dict]) -> None:
+    import json
+
+    from accounts import roles
+
+    roles.set_inline_permission(None, root, alice, json.dumps({"statements": statements}))
+
+
+def test_it_lets_a_sam_user_with_credential_permissions_manage_sets(root, alice, alice_api):
+    _grant(root, alice, [{"effect": "allow", "api": "Credential:*"}])
+    assert call("POST", "/v1/credentials/a", alice_api, body()).status_code == 201
+    assert [m["credentialsId"] for m in call("GET", "/v1/credentials", alice_api).json()] == ["a"]
+    assert CredentialSet.objects.get(credentials_id="a").operator_id == root.operator_id
+    entry = AuditEntry.objects.get(action="Credential:createCredential")
+    assert entry.actor == "alice"
+
+
+def test_it_honours_a_deny_on_one_credentials_id(root, alice, alice_api):
+    _grant(
+        root,
+        alice,
+        [
+            {"effect": "allow", "api": "Credential:*"},
+            {
+                "effect": "deny",
+                "api": "Credential:deleteCredential",
+                "condition": "pathVariable('credentials_id') == 'prod'",
+            },
+        ],
+    )
+    call("POST", "/v1/credentials/prod", alice_api, body())
+    call("POST", "/v1/credentials/dev", alice_api, body())
+    assert call("DELETE", "/v1/credentials/prod", alice_api).status_code == 403
+    assert call("DELETE", "/v1/credentials/dev", alice_api).status_code == 204
+    assert list(CredentialSet.objects.values_list("credentials_id", flat=True)) == ["prod"]

@@ -293,3 +293,26 @@ def test_it_refuses_deletion_while_groups_use_it_listing_them(root_client, root)
 @pytest.mark.parametrize("path", ["update", "delete"])
 def test_it_answers_404_for_a_missing_set(root_client, root, path):
     assert root_client.get(f"/security/credentials/nope/{path}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("/security/credentials/new", "Register a credential set"),
+        ("/security/credentials/p/update", "Update p"),
+        ("/security/credentials/p/delete", "Delete the credential set p?"),
+    ],
+)
+def test_it_renders_each_dialog_as_a_full_page(root_client, root, path, text):
+    create(root, "p")
+    response = root_client.get(path)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and text in html
+
+
+def test_it_deletes_without_javascript(root_client, root):
+    create(root, "p")
+    response = root_client.post("/security/credentials/p/delete")
+    assert response.status_code == 302
+    assert not CredentialSet.objects.exists()

@@ -144,3 +144,24 @@ def test_it_deletes_a_group_and_frees_its_sets(root_client, root):
     assert not Group.objects.exists()
     credentials.delete_credential_set(None, root, cs)
     assert not CredentialSet.objects.exists()
+
+
+def test_it_lets_a_sam_user_with_group_permissions_create_a_group(root, alice, alice_client):
+    import json
+
+    from accounts import roles
+
+    roles.set_inline_permission(
+        None, root, alice, json.dumps({"statements": [{"effect": "allow", "api": "Group:*"}]})
+    )
+    response = alice_client.post("/security/groups/new", form(), **HX)
+    assert response.status_code == 204
+    assert Group.objects.filter(operator=root.operator, name="sensors").exists()
+    assert alice_client.get("/security/credentials/").status_code == 403
+
+
+def test_it_renders_the_group_dialog_as_a_full_page(root_client, root):
+    response = root_client.get("/security/groups/new")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and "Create a group" in html
