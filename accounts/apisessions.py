@@ -78,7 +78,10 @@ def create_session(
 
 _LOOKUP = """
 SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id,
-       p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version
+       p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
+       (s.auth_key_id = '' OR EXISTS (
+           SELECT 1 FROM security_authkey k WHERE k.key_id = s.auth_key_id AND k.slot IS NOT NULL
+       )) AS key_live
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
 JOIN accounts_operator o ON o.id = p.operator_id
@@ -159,8 +162,11 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         is_active,
         operator_id,
         policy_version,
+        key_live,
     ) = row
-    if revoked_at is not None or not is_active:
+    # A session made from an AuthKey lives only as long as the key: revoking the key ends
+    # it here even if the revocation raced with the exchange that opened it.
+    if revoked_at is not None or not is_active or not key_live:
         return None
     if isinstance(expires_at, str):  # SQLite returns text from raw queries
         expires_at = datetime.fromisoformat(expires_at)

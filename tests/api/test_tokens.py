@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import ApiSession
@@ -370,3 +371,19 @@ def test_it_replaces_a_connection_that_died_while_idle(root, root_api):
 def test_it_answers_the_same_with_the_prepared_lookup_off(root, root_api, settings):
     settings.LATCHKEY_PREPARED_LOOKUP = False
     assert get_operator(root, root_api).status_code == 200
+
+
+def test_it_refuses_a_session_whose_authkey_was_revoked_even_if_the_session_was_not(root):
+    from security import authkeys
+    from security.models import AuthKey
+
+    key, secret = authkeys.generate(None, root, root)
+    session = call("POST", "/v1/auth", {}, {"authKeyId": key.key_id, "authKey": secret}).json()
+    headers = {
+        "HTTP_X_SORACOM_API_KEY": session["apiKey"],
+        "HTTP_X_SORACOM_TOKEN": session["token"],
+    }
+    assert get_operator(root, headers).status_code == 200
+    # As if a revoke raced the exchange: the key is revoked, its session row is not.
+    AuthKey.objects.filter(pk=key.pk).update(slot=None, revoked_at=timezone.now())
+    assert_refused(get_operator(root, headers))
