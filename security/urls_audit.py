@@ -11,6 +11,7 @@ urlpatterns: list = [
     path(
         "reports/credentials.csv", views_audit.credential_report_csv, name="credential-report-csv"
     ),
+    path("reports/auditor-role", views_audit.auditor_role_create, name="auditor-role-create"),
     path("support/", views_support.support_access, name="support-access"),
     path("support/grant", views_support.support_grant, name="support-grant"),
     path("support/withdraw", views_support.support_withdraw, name="support-withdraw"),

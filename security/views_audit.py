@@ -4,10 +4,13 @@ from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from accounts import roles
 from console.auth import ConsoleRequest, console_action
+from console.htmx import navigate
 from security import auditlog, reports
 from security.models import AuditEntry
 
@@ -120,6 +123,8 @@ def credential_report(request: ConsoleRequest) -> HttpResponse:
         "stale_days": reports.stale_days(),
         "stale_count": sum(1 for r in rows for k in r.keys if k.stale),
         "generated_at": timezone.now(),
+        "auditor_role": roles.get_role(request.user.operator_id, reports.AUDITOR_ROLE_ID),
+        "auditor_role_id": reports.AUDITOR_ROLE_ID,
     }
     return render(request, "security/reports_credentials.html", context)
 
@@ -136,3 +141,24 @@ def _report_csv(request: ConsoleRequest, rows: list) -> HttpResponse:
     name = f"credential-report-{request.user.operator_id}-{stamp}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+# The auditor role template -----------------------------------------------------------
+
+
+@require_POST
+@console_action("Role:createRole")
+def auditor_role_create(request: ConsoleRequest) -> HttpResponse:
+    """Create the built-in read-only auditor role (unless a role of that ID exists)."""
+    if roles.get_role(request.user.operator_id, reports.AUDITOR_ROLE_ID) is None:
+        try:
+            roles.create_role(
+                request,
+                request.user,
+                reports.AUDITOR_ROLE_ID,
+                reports.auditor_permission_json(),
+                reports.AUDITOR_ROLE_DESCRIPTION,
+            )
+        except roles.RoleExists:
+            pass  # created meanwhile by another request: the existing role stays as it is
+    return navigate(request, reverse("role-detail", args=[reports.AUDITOR_ROLE_ID]))

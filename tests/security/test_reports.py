@@ -217,3 +217,30 @@ def test_it_lets_an_auditor_change_nothing(auditor, alice_client, robot, method,
 def test_it_lets_an_auditor_read_the_audit_api(auditor, alice_api):
     response = Client().get("/v1/audit_logs/api", **alice_api)
     assert response.status_code == 200
+
+
+def test_it_refuses_the_auditor_role_to_a_sam_user_without_permission(alice_client, operator):
+    from accounts import roles
+
+    assert alice_client.post("/security/reports/auditor-role").status_code == 403
+    assert roles.get_role(operator.pk, reports.AUDITOR_ROLE_ID) is None
+
+
+def test_it_creates_the_auditor_role_from_the_template(root_client, operator):
+    from accounts import roles
+
+    response = root_client.post("/security/reports/auditor-role")
+    assert response.status_code == 302
+    assert response["Location"] == f"/security/roles/{reports.AUDITOR_ROLE_ID}/"
+    role = roles.get_role(operator.pk, reports.AUDITOR_ROLE_ID)
+    assert role.permission == reports.auditor_permission_json()
+
+
+def test_it_leaves_an_existing_auditor_role_alone(root_client, root, operator):
+    from accounts import roles
+
+    mine = '{"statements":[{"effect":"allow","api":"User:listUsers"}]}'
+    roles.create_role(None, root, reports.AUDITOR_ROLE_ID, mine)
+    response = root_client.post("/security/reports/auditor-role", HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == f"/security/roles/{reports.AUDITOR_ROLE_ID}/"
+    assert roles.get_role(operator.pk, reports.AUDITOR_ROLE_ID).permission == mine
