@@ -14,6 +14,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.operation import PathView
 from ninja.parser import Parser
 from pydantic import ConfigDict
 
@@ -125,6 +126,19 @@ class TokenAuth:
     def __call__(self, request: HttpRequest) -> ApiCaller | None:
         return authenticate_request(request)
 
+
+def _method_not_allowed(self: PathView) -> HttpResponse:
+    """Answer a method a path does not serve as a JSON error, like every other API error.
+
+    django-ninja's own answer is a text/html "Method not allowed", which breaks clients
+    that parse every 4xx body as {"code", "message"} (soracom-api.md §2).
+    """
+    response = error_response(405, "LKY0405", "Method not allowed.")
+    response["Allow"] = ", ".join(sorted({m for op in self.operations for m in op.methods}))
+    return response
+
+
+PathView._not_allowed = _method_not_allowed  # type: ignore[method-assign]
 
 api = NinjaAPI(
     title="Latchkey API",

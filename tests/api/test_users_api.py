@@ -396,3 +396,12 @@ def test_it_revokes_a_deleted_users_authkeys(root, alice, root_api):
     assert key.revoked_at is not None
     exchange = call("POST", "/v1/auth", {}, {"authKeyId": key.key_id, "authKey": secret})
     assert exchange.status_code == 401
+
+
+@pytest.mark.parametrize("method", ["PATCH", "HEAD", "OPTIONS"])
+def test_it_answers_a_method_a_path_does_not_serve_with_a_json_405(root, root_api, method):
+    response = call(method, users_path(root, "alice"), root_api)
+    assert response.status_code == 405
+    assert response["Allow"] == "DELETE, GET, POST, PUT"
+    if method != "HEAD":
+        assert error_of(response) == {"code": "LKY0405", "message": "Method not allowed."}
