@@ -405,3 +405,53 @@ def test_it_answers_a_method_a_path_does_not_serve_with_a_json_405(root, root_ap
     assert response["Allow"] == "DELETE, GET, POST, PUT"
     if method != "HEAD":
         assert error_of(response) == {"code": "LKY0405", "message": "Method not allowed."}
+
+
+# Concurrency (PostgreSQL) -------------------------------------------------------------------
+
+needs_postgres = pytest.mark.skipif(
+    "postgresql" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="needs PostgreSQL (DATABASE_URL)",
+)
+
+
+def concurrently(count: int, send) -> list[int]:
+    """Fire `send` from `count` threads at once; return the statuses."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+    statuses: list[int] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            statuses.append(send().status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_creates_one_user_when_twenty_requests_race_for_a_name(root, root_api):
+    statuses = concurrently(20, lambda: call("POST", users_path(root, "bob"), root_api))
+    assert sorted(statuses) == [201] + [409] * 19
+    assert Principal.objects.filter(user_name="bob").count() == 1
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_sets_one_first_password_when_twenty_requests_race(root, robot, root_api):
+    path = users_path(root, "robot") + "/password"
+    statuses = concurrently(
+        20, lambda: call("POST", path, root_api, {"password": "a-Brand-new-passw0rd"})
+    )
+    assert sorted(statuses) == [201] + [409] * 19
