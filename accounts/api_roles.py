@@ -174,7 +174,7 @@ def attach_role(
         raise bad_request(f"The role {body.roleId[:100]} was not found.")
     try:
         roles.attach_role(request, _actor(request), user, role)
-    except roles.AlreadyAttached as exc:
+    except roles.AttachRefused as exc:
         raise bad_request(str(exc)) from None
     return empty(200)
 

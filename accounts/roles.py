@@ -35,7 +35,11 @@ class RoleInUse(Exception):
         self.user_names = user_names
 
 
-class AlreadyAttached(Exception):
+class AttachRefused(Exception):
+    """The role cannot be attached: it already is, or it was deleted meanwhile."""
+
+
+class AlreadyAttached(AttachRefused):
     pass
 
 
@@ -159,6 +163,11 @@ def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> No
 def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, role: Role) -> None:
     if user.operator_id != role.operator_id or not user.is_sam:
         raise ValidationError("The role and the user belong to different accounts.")
+    # Lock the role first, as delete_role does: the foreign keys are checked only at commit
+    # (deferred), so without this an attach and a delete of the same role can deadlock on
+    # the operator row, or an attachment could land on a role being deleted.
+    if not Role.objects.select_for_update().filter(pk=role.pk).exists():
+        raise AttachRefused(f"The role {role.role_id} was not found.")
     try:
         with transaction.atomic():
             RoleAttachment.objects.create(role=role, principal=user)

@@ -286,7 +286,7 @@ def role_attach(request: ConsoleRequest, user_name: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             roles.attach_role(request, request.user, subject, form.cleaned_data["role"])
-        except roles.AlreadyAttached as exc:
+        except roles.AttachRefused as exc:
             form.add_error("role", str(exc))
         else:
             target = reverse("user-permissions", args=[subject.user_name])
