@@ -42,10 +42,9 @@ def credentials_model(cs: CredentialSet) -> dict[str, Any]:
 
 
 def _api_error(exc: credentials.CredentialError) -> ApiError:
+    """Bad input is 400; a duplicate ID, the quota and a set in use are conflicts (409)."""
     if isinstance(exc, credentials.CredentialsInvalid):
         return bad_request(str(exc))
-    if isinstance(exc, credentials.CredentialUnavailable):
-        return ApiError(409, "LKY0409", str(exc))
     return ApiError(409, "LKY0409", str(exc))
 
 
