@@ -54,7 +54,7 @@ class PermissionField(forms.CharField):
         kwargs.setdefault(
             "widget",
             forms.Textarea(
-                attrs={"rows": 16, "spellcheck": "false", "class": "mono", "data-json-editor": ""}
+                attrs={"rows": 12, "spellcheck": "false", "class": "mono", "data-json-editor": ""}
             ),
         )
         super().__init__(strip=False, **kwargs)
