@@ -1,6 +1,7 @@
 """The Audit log tab in a browser: filters swap the list in place and the URL follows."""
 
 import pytest
+from playwright.sync_api import expect
 
 from security import audit
 from tests.browser.conftest import sign_in_root
@@ -29,7 +30,7 @@ def test_it_filters_the_audit_log_in_place(page, root, trail):
     page.select_option("#id_outcome", "denied")
     page.fill("#id_actor", "alice")
     page.click("#audit-filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#audit-list tbody tr').length === 2")
+    expect(page.locator("#audit-list tbody tr")).to_have_count(2)
     assert "outcome=denied" in page.url
     actions = page.locator("#audit-list tbody td code").all_inner_texts()
     assert actions == ["Role:createRole", "User:deleteUser"]
@@ -44,7 +45,7 @@ def test_it_narrows_by_action_and_clears(page, root, trail):
     assert page.locator("#audit-list tbody tr").count() == 3
     page.fill("#id_action", "Role:createRole")
     page.click("#audit-filters button[type=submit]")
-    page.wait_for_function("document.querySelectorAll('#audit-list tbody tr').length === 1")
+    expect(page.locator("#audit-list tbody tr")).to_have_count(1)
     page.click("#audit-filters >> text=Clear")
     page.wait_for_url("**/security/audit/")
     assert page.locator("#audit-list tbody tr").count() >= 5
