@@ -404,3 +404,26 @@ def test_it_allows_exactly_when_an_allow_holds_and_no_deny_applies(statements, c
     denied = any(applies(s, True) for s in document.statements if s.effect == "deny")
     granted = any(applies(s, False) for s in document.statements if s.effect == "allow")
     assert _compiled(statements).decide(api, facts).allowed == (granted and not denied)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["statements", "effect", "api", "condition", "x"]), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_JSON.map(json.dumps), st.text(max_size=300)))
+def test_it_never_crashes_on_arbitrary_documents(text):
+    try:
+        parse_document(text)
+    except InvalidPermission:
+        pass
+    result = review(text)
+    assert result.ok == (result.error is None)
