@@ -58,7 +58,7 @@ def _action_q(action: str) -> Q:
         return Q(request_path__startswith=action)
     if action.endswith("*"):
         return Q(action__startswith=action.rstrip("*"))
-    return Q(action__iexact=action)
+    return Q(action=action)  # API names are case-sensitive (and this can use the index)
 
 
 def entries(operator: Operator | str, flt: AuditFilter | None = None) -> QuerySet[AuditEntry]:

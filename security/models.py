@@ -60,7 +60,7 @@ class AuditEntry(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["operator", "-at"]),
-            models.Index(fields=["chain", "-id"]),
+            models.Index(fields=["operator", "action", "-at"], name="audit_operator_action_at"),
         ]
         constraints = [
             # Two writers can never both append entry N to one chain (no forks).
