@@ -45,8 +45,25 @@ CANONICAL_VERSION = 1
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
+# An AuthKey secret pasted where it does not belong (a staff member's revocation reason, a
+# user agent) is redacted before it is stored: the checksum tells a real one from noise.
+_SECRET_SHAPE = re.compile(r"secret-[A-Za-z0-9]{64}")
+REDACTED = "secret-[REDACTED]"
+
+
+def _redact(text: str) -> str:
+    from security.authkeys import looks_like_secret
+
+    return _SECRET_SHAPE.sub(
+        lambda m: REDACTED if looks_like_secret(m.group()) else m.group(), text
+    )
+
+
 def _storable(value: str, limit: int) -> str:
-    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))[:limit]
+    text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
+    if "secret-" in text:
+        text = _redact(text)
+    return text[:limit]
 
 
 def _clean_details(value: Any, depth: int = 0) -> Any:

@@ -10,6 +10,7 @@ granted by the operator's root for a limited time and withdrawable at any moment
 staff view during it is audited in the operator's trail.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,22 @@ from security.models import AuditEntry, AuthKey
 GRANT_HOURS = (1, 4, 8, 24, 72, 168)
 MAX_GRANT_HOURS = max(GRANT_HOURS)
 MAX_REASON_LENGTH = 400
+_SECRET_SHAPE = re.compile(r"secret-[A-Za-z0-9]{64}")
+
+
+SECRET_IN_REASON = "Leave the secret out of the reason: name the key by its ID only."
+
+
+def contains_secret(text: str) -> bool:
+    """Return whether text holds something that is really an AuthKey secret (checksum ok)."""
+    return any(authkeys.looks_like_secret(m) for m in _SECRET_SHAPE.findall(text))
+
+
+def redact_secrets(text: str) -> str:
+    """Return text with every real AuthKey secret replaced by a marker."""
+    return _SECRET_SHAPE.sub(
+        lambda m: audit.REDACTED if authkeys.looks_like_secret(m.group()) else m.group(), text
+    )
 
 
 class SupportAccessClosed(Exception):
@@ -140,6 +157,8 @@ def revoke_key(request: HttpRequest | None, staff: Principal, key: AuthKey, reas
     reason = " ".join(reason.split())[:MAX_REASON_LENGTH]
     if not reason:
         raise ValueError("Give a reason: the operator will read it in its audit log.")
+    if contains_secret(reason):
+        raise ValueError(SECRET_IN_REASON)
     if not is_staff(staff):
         raise PermissionError("Only support staff revoke keys through this path.")
     return authkeys.revoke(request, staff, key, reason=reason, api="Support:revokeAuthKey")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Principal
 from console.auth import ConsoleRequest, console_action
-from security import auditlog, authkeys, support
+from security import audit, auditlog, authkeys, support
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]
@@ -104,6 +104,8 @@ class RevokeForm(forms.Form):
         reason = " ".join(self.cleaned_data["reason"].split())
         if not reason:
             raise forms.ValidationError("Give a reason.")
+        if support.contains_secret(reason) or audit.REDACTED in reason:
+            raise forms.ValidationError(support.SECRET_IN_REASON)
         return reason
 
 
@@ -142,7 +144,11 @@ def staff_revoke(request: ConsoleRequest, key_id: str) -> HttpResponse:
     key = AuthKey.objects.filter(key_id=key_id).first() if len(key_id) <= 100 else None
     if key is None:
         raise Http404("No AuthKey has that ID.")
-    form = RevokeForm(request.POST)
+    data = request.POST.copy()
+    secret_given = support.contains_secret(data.get("reason", ""))
+    if secret_given:  # never echo a secret back into the page
+        data["reason"] = support.redact_secrets(data["reason"])
+    form = RevokeForm(data)  # a redacted reason fails validation with SECRET_IN_REASON
     if not form.is_valid():
         owner = support.lookup_key(request, request.user, key_id)
         context = {"key_id": key_id, "owner": owner, "form": form, "section": "authkeys"}

@@ -262,3 +262,23 @@ def test_it_fails_old_entries_once_their_pepper_is_dropped(operator, root, setti
     settings.LATCHKEY_PEPPER = "rotated-pepper-" + "x" * 40
     settings.LATCHKEY_PEPPER_FALLBACKS = []
     assert audit.verify_chain(operator.pk)[1].entry.pk == first.pk
+
+
+def test_it_redacts_a_real_authkey_secret_from_any_field(operator, root):
+    from security import authkeys
+
+    secret = authkeys.new_secret()
+    lookalike = "secret-" + "A" * 64  # wrong checksum: not a secret, kept as it is
+    request = RequestFactory().get("/", HTTP_USER_AGENT=f"curl {secret}")
+    entry = audit.record(
+        request,
+        "User:createUser",
+        operator=operator,
+        principal=root,
+        target=lookalike,
+        details={"reason": f"leaked {secret}"},
+    )
+    entry = AuditEntry.objects.get(pk=entry.pk)
+    assert secret not in entry.user_agent + entry.details["reason"]
+    assert audit.REDACTED in entry.user_agent
+    assert entry.target == lookalike

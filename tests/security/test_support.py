@@ -284,3 +284,15 @@ def test_it_shows_the_staff_revocation_on_the_authkeys_tab(staff_client, root_cl
     body = root_client.get("/security/users/alice/authentication").content.decode()
     assert key.key_id in body
     assert "staff:helpdesk" in body
+
+
+def test_it_refuses_a_reason_that_holds_the_secret(staff_client, leaked):
+    key, secret = leaked
+    response = staff_client.post(
+        f"/staff/authkeys/{key.key_id}/revoke", {"reason": f"found {secret} in a paste"}
+    )
+    assert response.status_code == 400
+    assert b"Leave the secret out of the reason" in response.content
+    assert secret.encode() not in response.content
+    key.refresh_from_db()
+    assert key.is_live
