@@ -296,3 +296,10 @@ def test_it_refuses_a_reason_that_holds_the_secret(staff_client, leaked):
     assert secret.encode() not in response.content
     key.refresh_from_db()
     assert key.is_live
+
+
+def test_it_audits_a_staff_sign_out(staff_client):
+    response = staff_client.post("/admin/logout/")
+    assert response.status_code in (200, 302)
+    entry = AuditEntry.objects.get(action="Support:signOut")
+    assert (entry.chain, entry.actor_kind, entry.actor) == ("", "staff", "helpdesk")
