@@ -62,6 +62,20 @@ def test_it_refuses_a_sam_user_without_permission_to_generate(alice_client, alic
     assert not AuthKey.objects.exists()
 
 
+@pytest.mark.parametrize("user_name", ["%E2%80%AEalice", "alice%00", "a" * 101, "%EF%BD%81lice"])
+def test_it_answers_404_for_odd_user_names(root_client, alice, user_name):
+    assert root_client.get(f"/security/users/{user_name}/authentication").status_code == 404
+    assert root_client.post(f"/security/users/{user_name}/authkeys/generate").status_code == 404
+    assert not AuthKey.objects.exists()
+
+
+@pytest.mark.parametrize("key_id", ["keyId-", "keyId-" + "A" * 32, "x" * 500, "keyId-%00"])
+def test_it_answers_404_for_malformed_key_ids(root_client, root, key_id):
+    authkeys.generate(None, root, root)
+    assert root_client.post(f"/security/authkeys/{key_id}/revoke").status_code == 404
+    assert authkeys.live_keys(root).count() == 1
+
+
 def test_it_refuses_generate_by_get(root_client):
     assert root_client.get("/security/authkeys/generate").status_code == 405
     assert not AuthKey.objects.exists()
