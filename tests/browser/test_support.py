@@ -65,3 +65,18 @@ def test_it_lets_root_open_and_withdraw_support_access(page, root):
     assert "open" in page.inner_text("#support-open")
     page.click("#support-withdraw")
     page.wait_for_selector("#support-closed")
+
+
+def test_it_shows_staff_an_account_only_during_a_grant(page, staff, root, alice):
+    from security import support
+
+    key, secret = authkeys.generate(None, root, alice)
+    sign_in_staff(page)
+    page.click("nav.tabs >> text=Accounts open to support")
+    assert "No account has granted support access" in page.inner_text("main")
+    support.grant(None, root, 4)
+    page.reload()
+    page.click(f"text={root.operator_id}")
+    page.wait_for_selector(f"text={key.key_id}")
+    assert "This view is recorded" in page.inner_text("main")
+    assert secret not in page.content()
