@@ -120,14 +120,14 @@ def staff_home(request: ConsoleRequest) -> HttpResponse:
 def staff_authkeys(request: ConsoleRequest) -> HttpResponse:
     """Look up an AuthKey by its ID and show who holds it."""
     key_id = request.GET.get("key_id", "").strip()
-    owner, error = None, ""
+    owner, error, status = None, "", 200
     if key_id:
         if len(key_id) > 100 or not authkeys.looks_like_key_id(key_id):
-            error = "That is not an AuthKey ID (keyId- followed by 32 letters and digits)."
+            error, status = "That is not an AuthKey ID (keyId- then 32 letters and digits).", 400
         else:
             owner = support.lookup_key(request, request.user, key_id)
             if owner is None:
-                error = "No AuthKey has that ID."
+                error, status = "No AuthKey has that ID.", 404
     context = {
         "key_id": key_id,
         "owner": owner,
@@ -135,7 +135,7 @@ def staff_authkeys(request: ConsoleRequest) -> HttpResponse:
         "form": RevokeForm(),
         "section": "authkeys",
     }
-    return render(request, "staff/authkeys.html", context, status=404 if error else 200)
+    return render(request, "staff/authkeys.html", context, status=status)
 
 
 @require_http_methods(["POST"])

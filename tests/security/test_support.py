@@ -94,7 +94,7 @@ def test_it_answers_404_for_an_unknown_key(staff_client):
 
 def test_it_refuses_something_that_is_not_a_key_id(staff_client):
     response = _lookup(staff_client, "<script>")
-    assert response.status_code == 404
+    assert response.status_code == 400
     assert b"<script>" not in response.content.replace(b"&lt;script&gt;", b"")
 
 
