@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
@@ -185,6 +186,9 @@ def test_it_never_shows_the_secret_again(root_client, root):
     for page in pages:
         assert secret not in page.content.decode()
     assert secret not in str(dict(root_client.session))
+    for cache in caches.all():
+        stored = getattr(cache, "_cache", {})  # the local-memory backend's pickled values
+        assert all(secret.encode() not in value for value in stored.values())
 
 
 def test_it_refuses_a_third_key_with_a_409_dialog_and_writes_nothing(root_client, root):
