@@ -111,6 +111,14 @@ def test_it_renders_only_the_list_for_htmx(root_client, root):
     assert "<html" not in html
 
 
+def test_it_renders_only_a_users_list_for_htmx(root_client, root, alice):
+    key, _ = authkeys.generate(None, root, alice)
+    response = root_client.get("/security/users/alice/authentication", **hx_target("authkey-list"))
+    html = response.content.decode()
+    assert html.startswith('<div id="authkey-list"') and key.key_id in html
+    assert 'hx-get="/security/users/alice/authentication"' in html
+
+
 def test_it_shows_last_use_with_time_and_address(root_client, root):
     key, secret = authkeys.generate(None, root, root)
     Client(REMOTE_ADDR="203.0.113.7").post(
@@ -240,6 +248,15 @@ def test_it_shows_a_confirm_dialog_naming_the_key(root_client, root):
     )
     key.refresh_from_db()
     assert key.is_live
+
+
+def test_it_shows_the_confirmation_as_a_full_page_without_javascript(root_client, root, alice):
+    key, _ = authkeys.generate(None, root, alice)
+    response = root_client.get(f"/security/users/alice/authkeys/{key.key_id}/revoke")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html and key.key_id in html
+    assert 'href="/security/users/alice/authentication">Cancel' in html
 
 
 def test_it_revokes_through_htmx_and_refreshes_the_list(root_client, root):
