@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts import apisessions, policy, roles
 from accounts.models import Operator, Principal
+from security.models import AuditEntry
 from tests.routes import Route, authorized_routes
 
 PERSONAS = ["root", "nothing", "role", "deny", "self_on_self", "self_on_other", "outsider"]
@@ -133,13 +134,19 @@ def expected(route: Route, persona: str) -> str:
     return "denied"  # nothing, deny, self_on_other
 
 
-def _check(response, outcome: str, label: str) -> None:
+def _work_done() -> int:
+    """Count audit entries that record work (every change writes one); denials excluded."""
+    return AuditEntry.objects.exclude(outcome=AuditEntry.Outcome.DENIED).count()
+
+
+def _check(response, outcome: str, label: str, work_before: int) -> None:
     status = response.status_code
     body = b"(streamed)" if response.streaming else response.content[:300]
     detail = f"{label}: {status} {body!r}"
     assert status < 500, detail
     if outcome == "denied":
         assert status == 403, detail
+        assert _work_done() == work_before, f"{label}: denied, yet something was recorded"
     elif outcome == "missing":
         assert status == 404, detail
     else:
@@ -173,10 +180,11 @@ def test_it_decides_each_api_operation_for_each_persona(world, route, persona):
     if body is not None:
         extra = {"data": json.dumps(body), "content_type": "application/json"}
     client = Client()
+    before = _work_done()
     response = getattr(client, route.method.lower())(
         route.url(_values(world, persona)), **extra, **headers
     )
-    _check(response, expected(route, persona), route.label)
+    _check(response, expected(route, persona), route.label, before)
 
 
 def _console_client(principal: Principal) -> Client:
@@ -200,7 +208,8 @@ def test_it_decides_each_console_action_for_each_persona(world, route, persona):
         )
     client = _console_client(principal)
     url = route.url(_values(world, persona))
+    before = _work_done()
     response = client.get(url)
     if response.status_code == 405:  # a POST-only action
         response = client.post(url, {})
-    _check(response, expected(route, persona), route.label)
+    _check(response, expected(route, persona), route.label, before)
