@@ -244,3 +244,11 @@ def test_it_leaves_an_existing_auditor_role_alone(root_client, root, operator):
     response = root_client.post("/security/reports/auditor-role", HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == f"/security/roles/{reports.AUDITOR_ROLE_ID}/"
     assert roles.get_role(operator.pk, reports.AUDITOR_ROLE_ID).permission == mine
+
+
+def test_it_lets_an_auditor_revoke_nothing(auditor, alice_client, root, robot):
+    key, _ = authkeys.generate(None, root, robot)
+    url = f"/security/users/robot/authkeys/{key.key_id}/revoke"
+    assert alice_client.post(url).status_code == 403
+    key.refresh_from_db()
+    assert key.is_live

@@ -303,3 +303,16 @@ def test_it_audits_a_staff_sign_out(staff_client):
     assert response.status_code in (200, 302)
     entry = AuditEntry.objects.get(action="Support:signOut")
     assert (entry.chain, entry.actor_kind, entry.actor) == ("", "staff", "helpdesk")
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/security/credentials/"),
+        ("get", "/security/audit/"),
+        ("post", "/security/roles/new"),
+        ("get", "/security/users/"),
+    ],
+)
+def test_it_gives_staff_nothing_of_the_tenant_console(staff_client, alice, method, url):
+    assert getattr(staff_client, method)(url).status_code == 403
