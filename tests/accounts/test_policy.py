@@ -427,3 +427,10 @@ def test_it_never_crashes_on_arbitrary_documents(text):
         pass
     result = review(text)
     assert result.ok == (result.error is None)
+
+
+def test_it_refuses_to_register_a_malformed_api_name():
+    from accounts.permissions import register_operation
+
+    with pytest.raises(ValueError, match="Tag:operationId"):
+        register_operation("listUsers")

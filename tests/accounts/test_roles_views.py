@@ -375,3 +375,13 @@ def test_it_flags_a_sam_user_attaching_a_role_to_itself(alice_client, alice, roo
     entry = AuditEntry.objects.get(action="Role:attachRole")
     assert entry.details["selfEscalation"] is True
     assert (entry.user_name, entry.target) == ("alice", "alice")
+
+
+def test_it_applies_an_attachment_to_the_signed_in_user_on_the_next_request(
+    alice_client, root_client, reader
+):
+    assert alice_client.get("/security/users/").status_code == 403
+    root_client.post("/security/users/alice/roles/attach", {"role": "reader"}, **HX)
+    assert alice_client.get("/security/users/").status_code == 200
+    root_client.post("/security/users/alice/roles/reader/detach", **HX)
+    assert alice_client.get("/security/users/").status_code == 403
