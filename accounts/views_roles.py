@@ -2,6 +2,7 @@
 
 import json
 
+from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -58,11 +59,15 @@ def _is_self(request: ConsoleRequest, subject: Principal) -> bool:
 @require_GET
 @console_action("Role:listRoles")
 def role_list(request: ConsoleRequest) -> HttpResponse:
-    found = roles.roles_of(request.user.operator_id).order_by("role_id")
+    found = (
+        roles.roles_of(request.user.operator_id)
+        .annotate(attached=Count("attachments"))
+        .order_by("role_id")
+    )
     template = "accounts/roles.html"
     if request.htmx and request.htmx.target == "role-list":
         template += "#role-list"
-    context = {"roles": [(r, r.attachments.count()) for r in found], "tab": "roles"}
+    context = {"roles": [(r, r.attached) for r in found], "tab": "roles"}
     return render(request, template, context)
 
 

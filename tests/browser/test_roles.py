@@ -111,3 +111,38 @@ def test_it_refuses_to_delete_a_role_in_use_naming_the_user(page_root, root, ali
     page.wait_for_selector("#role-users >> text=alice")
     page.click("text=Delete role")
     assert "Detach it first from: alice" in page.inner_text("dialog")
+
+
+def test_it_saves_default_permissions_and_warns_about_an_unknown_operation(page_root, operator):
+    page = page_root
+    page.goto("/security/default-permissions/")
+    document = json.dumps(
+        {
+            "statements": [
+                {
+                    "effect": "allow",
+                    "api": "User:updateUserPassword",
+                    "condition": "pathVariable('user_name') == samUserName",
+                },
+                {"effect": "allow", "api": "User:lisUsers"},
+            ]
+        },
+        indent=2,
+    )
+    page.fill("#permission-editor textarea", document)
+    page.click("#permission-editor button.primary")
+    page.wait_for_selector("#permission-editor >> text=Saved with warnings")
+    warning = page.inner_text('li.statement.warn[data-statement="2"]')
+    assert "matches no known API operation" in warning
+    operator.refresh_from_db()
+    assert operator.default_permissions == document
+
+
+def test_it_lists_roles(page_root, root, alice):
+    role = roles.create_role(None, root, "auditors", USERS, "Read-only review")
+    roles.attach_role(None, root, alice, role)
+    roles.create_role(None, root, "billing", USERS)
+    page_root.goto("/security/roles/")
+    rows = page_root.locator("#role-list tbody tr")
+    assert rows.count() == 2
+    assert "Read-only review" in rows.first.inner_text()
