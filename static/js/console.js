@@ -57,8 +57,16 @@
       }
     });
   }
-  document.addEventListener("htmx:load", function (event) { prepareCsvLinks(event.detail.elt); });
-  document.addEventListener("DOMContentLoaded", function () { prepareCsvLinks(document); });
+  // Copy buttons marked `hidden` appear only where they can work (script + Clipboard API).
+  function revealCopyButtons(root) {
+    if (!root.querySelectorAll || !navigator.clipboard) { return; }
+    root.querySelectorAll("[data-copy-target][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  function prepare(root) { prepareCsvLinks(root); revealCopyButtons(root); }
+  document.addEventListener("htmx:load", function (event) { prepare(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { prepare(document); });
   document.body && document.body.addEventListener("closeDialog", closeAll);
   document.addEventListener("DOMContentLoaded", function () {
     document.body.addEventListener("closeDialog", closeAll);

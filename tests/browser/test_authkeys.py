@@ -121,3 +121,29 @@ def test_it_manages_a_users_keys_on_its_authentication_tab(keys_page, robot):
     used = page.inner_text(f"[data-authkey={key_id}]")
     assert "just now" in used and "from 203.0.113.7" in used
     shot(page, "user-tab")
+
+
+def test_it_generates_and_revokes_without_javascript(browser, live_server, root):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        sign_in_root(page, root.email, ROOT_PASSWORD)
+        page.goto("/security/authkeys/")
+        page.click("button[data-generate-authkey]")
+        secret = page.inner_text("#new-key-secret").strip()
+        key_id = page.inner_text("#new-key-id").strip()
+        assert authkeys.verify_secret(AuthKey.objects.get(key_id=key_id), secret)
+        assert not page.locator("a[data-csv-download]").is_visible()  # needs JavaScript
+        assert not page.locator("[data-copy-target]").first.is_visible()
+        shot(page, "no-js-secret")
+        page.click("text=Done: I saved the secret")
+        page.wait_for_url("**/security/authkeys/")
+        assert key_id in page.content() and secret not in page.content()
+
+        page.click(f"[data-authkey={key_id}] >> text=Revoke")
+        page.click("button.danger")
+        page.wait_for_url("**/security/authkeys/")
+        assert "No AuthKeys" in page.inner_text("#authkey-list")
+        assert AuthKey.objects.get(key_id=key_id).slot is None
+    finally:
+        context.close()
