@@ -244,3 +244,14 @@ def test_it_refuses_a_bad_operator_password_body(root, root_api, label, raw):
     response = call("POST", operator_password_path(root), root_api, raw=raw)
     assert response.status_code == 400, response.content
     assert can_sign_in(root, ROOT_PASSWORD)
+
+
+def test_it_ends_the_users_console_sessions_when_its_password_changes(
+    root, alice, alice_client, root_api
+):
+    assert alice_client.get("/security/users/").status_code != 302  # signed in
+    body = {"currentPassword": SAM_PASSWORD, "newPassword": NEW_PASSWORD}
+    call("PUT", password_path(alice, "alice"), root_api, body)
+    response = alice_client.get("/security/users/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
