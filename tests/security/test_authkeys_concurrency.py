@@ -71,6 +71,36 @@ def test_it_keeps_at_most_two_keys_after_20_concurrent_generates(root):
     assert AuthKey.objects.filter(principal=root, slot__isnull=False).count() == 2
 
 
+# SECURITY.md M1: `LATCHKEY_STORM_RUNS=100 LATCHKEY_STORM_THREADS=50` reproduces the figure.
+STORM_RUNS = int(os.environ.get("LATCHKEY_STORM_RUNS", "3"))
+STORM_THREADS = int(os.environ.get("LATCHKEY_STORM_THREADS", "20"))
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_limit_over_repeated_storms(root, settings, capsys):
+    settings.LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = 10**6
+    most, errors = 0, []
+    for _ in range(STORM_RUNS):
+        for key in list(authkeys.live_keys(root)):
+            authkeys.revoke(None, root, key)
+
+        def generate(_: int) -> str:
+            try:
+                authkeys.generate(None, root, root)
+            except authkeys.AuthKeyLimitReached:
+                return "limit"
+            return "ok"
+
+        results = run_together(STORM_THREADS, generate)
+        errors += [r for r in results if isinstance(r, Exception)]
+        most = max(most, authkeys.live_keys(root).count())
+        assert results.count("ok") == 2, results
+    with capsys.disabled():
+        print(f"\nAuthKey storms: {STORM_RUNS} x {STORM_THREADS} threads, max live {most}")
+    assert most == 2 and not errors
+
+
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_it_answers_20_concurrent_generate_requests_with_two_keys(root, live_server):
@@ -164,7 +194,7 @@ def test_it_leaves_no_live_session_when_revoke_races_the_exchange(root):
 
 
 _SQLITE_STORM = """
-import json, threading
+import json, sys, threading
 import django
 django.setup()
 from django.core.management import call_command
@@ -173,39 +203,46 @@ call_command("migrate", verbosity=0)
 from accounts.models import Operator, Principal
 from security import authkeys
 from security.models import AuthKey
+runs, count = int(sys.argv[1]), int(sys.argv[2])
 root = Principal.objects.create_root(Operator.create(), "storm@example.com", "Storm-Pass-1234")
-connection.close()
-barrier = threading.Barrier(20)
-results = []
-def work():
-    try:
-        barrier.wait()
-        authkeys.generate(None, root, root)
-        results.append("ok")
-    except authkeys.AuthKeyLimitReached:
-        results.append("limit")
-    except Exception as exc:
-        results.append(repr(exc))
-    finally:
-        connection.close()
-threads = [threading.Thread(target=work) for _ in range(20)]
-[t.start() for t in threads]
-[t.join(120) for t in threads]
-live = AuthKey.objects.filter(principal=root, slot__isnull=False).count()
-print(json.dumps({"results": sorted(results), "live": live}))
+outcomes = []
+for _ in range(runs):
+    for key in list(authkeys.live_keys(root)):
+        authkeys.revoke(None, root, key)
+    connection.close()
+    barrier = threading.Barrier(count)
+    results = []
+    def work():
+        try:
+            barrier.wait()
+            authkeys.generate(None, root, root)
+            results.append("ok")
+        except authkeys.AuthKeyLimitReached:
+            results.append("limit")
+        except Exception as exc:
+            results.append(repr(exc))
+        finally:
+            connection.close()
+    threads = [threading.Thread(target=work) for _ in range(count)]
+    [t.start() for t in threads]
+    [t.join(120) for t in threads]
+    live = AuthKey.objects.filter(principal=root, slot__isnull=False).count()
+    outcomes.append({"results": sorted(results), "live": live})
+print(json.dumps(outcomes))
 """
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="the SQLite storm; PostgreSQL runs the threaded tests")
-def test_it_keeps_at_most_two_keys_after_20_concurrent_generates_on_sqlite(tmp_path):
+def test_it_keeps_at_most_two_keys_after_concurrent_generates_on_sqlite(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'storm.sqlite3'}",
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "PYTHONPATH": str(ROOT),
+        "LATCHKEY_AUTHKEY_GENERATES_PER_HOUR": "1000000",  # storms churn on purpose
     }
     done = subprocess.run(
-        [sys.executable, "-c", _SQLITE_STORM],
+        [sys.executable, "-c", _SQLITE_STORM, str(STORM_RUNS), str(STORM_THREADS)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -214,5 +251,6 @@ def test_it_keeps_at_most_two_keys_after_20_concurrent_generates_on_sqlite(tmp_p
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
-    assert outcome == {"results": ["limit"] * 18 + ["ok"] * 2, "live": 2}, outcome
+    outcomes = json.loads(done.stdout.strip().splitlines()[-1])
+    expected = {"results": ["limit"] * (STORM_THREADS - 2) + ["ok"] * 2, "live": 2}
+    assert outcomes == [expected] * STORM_RUNS, outcomes
