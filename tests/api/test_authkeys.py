@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 
+from accounts import roles
 from accounts.models import ApiSession
 from security import authkeys
 from security.models import AuditEntry, AuthKey
@@ -82,6 +83,37 @@ def test_it_refuses_a_sam_user_without_permission_a_key_for_itself(alice, alice_
     assert_error(response, 403)
     assert not AuthKey.objects.exists()
     assert AuditEntry.objects.filter(action="User:generateUserAuthKey", outcome="denied").exists()
+
+
+def _self_service(root, alice) -> None:
+    statement = {
+        "effect": "allow",
+        "api": ["User:listUserAuthKeys", "User:generateUserAuthKey", "User:getUserAuthKey"],
+        "condition": "pathVariable('user_name') == samUserName",
+    }
+    roles.set_inline_permission(None, root, alice, json.dumps({"statements": [statement]}))
+
+
+def test_it_lets_a_sam_user_with_self_service_generate_its_own_key(root, alice, alice_api):
+    _self_service(root, alice)
+    response = call("POST", f"{ops(alice)}/users/alice/auth_keys", alice_api)
+    assert response.status_code == 200
+    key = AuthKey.objects.get(key_id=response.json()["authKeyId"])
+    assert key.principal == alice
+    entry = AuditEntry.objects.get(action="User:generateUserAuthKey", outcome="allowed")
+    assert entry.actor == "alice" and entry.target == "alice"
+
+
+def test_it_refuses_self_service_a_key_for_another_user(root, alice, robot, alice_api):
+    _self_service(root, alice)
+    assert_error(call("POST", f"{ops(alice)}/users/robot/auth_keys", alice_api), 403)
+    assert not AuthKey.objects.filter(principal=robot).exists()
+
+
+def test_it_audits_a_key_minted_for_another_user_with_actor_and_target(root, robot, root_api):
+    call("POST", f"{ops(robot)}/users/robot/auth_keys", root_api)
+    entry = AuditEntry.objects.get(action="User:generateUserAuthKey", outcome="allowed")
+    assert (entry.actor, entry.target) == (root.email, "robot")
 
 
 # --- operator keys (§4.2) --------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The console's AuthKeys tab and a SAM user's Authentication tab (full page and HTMX)."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
+from accounts import roles
 from accounts.models import ApiSession
 from security import authkeys
 from security.models import AuditEntry, AuthKey
@@ -80,6 +82,58 @@ def test_it_answers_404_for_malformed_key_ids(root_client, root, key_id):
 def test_it_refuses_generate_by_get(root_client):
     assert root_client.get("/security/authkeys/generate").status_code == 405
     assert not AuthKey.objects.exists()
+
+
+SELF_SERVICE = json.dumps(
+    {
+        "statements": [
+            {
+                "effect": "allow",
+                "api": [
+                    "User:listUserAuthKeys",
+                    "User:generateUserAuthKey",
+                    "User:deleteUserAuthKey",
+                ],
+                "condition": "pathVariable('user_name') == samUserName",
+            }
+        ]
+    }
+)
+
+
+@pytest.fixture
+def alice_self_service(root, alice):
+    roles.set_inline_permission(None, root, alice, SELF_SERVICE)
+
+
+def test_it_lets_a_sam_user_with_self_service_manage_its_own_keys(
+    alice_client, alice, alice_self_service
+):
+    assert alice_client.get("/security/users/alice/authentication").status_code == 200
+    response = alice_client.post("/security/users/alice/authkeys/generate", **HX)
+    key = AuthKey.objects.get(principal=alice)
+    assert authkeys.verify_secret(key, secret_in(response))
+    revoke = alice_client.post(f"/security/users/alice/authkeys/{key.key_id}/revoke", **HX)
+    assert revoke.status_code == 204
+    assert AuthKey.objects.get(pk=key.pk).revoked_by == "sam:alice"
+
+
+def test_it_refuses_self_service_on_another_user(alice_client, robot, alice_self_service):
+    assert alice_client.get("/security/users/robot/authentication").status_code == 403
+    assert alice_client.post("/security/users/robot/authkeys/generate").status_code == 403
+    assert not AuthKey.objects.filter(principal=robot).exists()
+
+
+def test_it_shows_a_sam_user_without_generate_permission_why(root, alice, alice_client):
+    roles.set_inline_permission(
+        None,
+        root,
+        alice,
+        json.dumps({"statements": [{"effect": "allow", "api": "User:listUserAuthKeys"}]}),
+    )
+    html = alice_client.get("/security/users/alice/authentication").content.decode()
+    assert "You do not have permission for User:generateUserAuthKey." in html
+    assert "data-generate-authkey disabled" in html
 
 
 # --- list ------------------------------------------------------------------------------
