@@ -448,12 +448,14 @@ def exchange(
             changes["secret_hash"] = hash_secret(key_id, auth_key)
         # Locks the row until the caller's transaction commits, and refuses a key revoked
         # since it was read. last_used_at never moves backwards.
-        used = (
-            AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
-            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
-            .update(**changes)
-        )
-        if used or _locked_live(key):
+        with transaction.atomic():
+            used = (
+                AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
+                .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
+                .update(**changes)
+            )
+            live = bool(used) or _locked_live(key)
+        if live:
             throttle.clear(before[1])
             return principal, key_id, 0
     everything = [*before, anywhere]
