@@ -137,7 +137,15 @@ def lookup_key(request: HttpRequest | None, staff: Principal, key_id: str) -> Ke
     if not authkeys.looks_like_key_id(key_id):
         return None
     key = AuthKey.objects.select_related("principal", "operator").filter(key_id=key_id).first()
-    if key is None:
+    if key is None:  # recorded in the installation's chain: staff activity stays traceable
+        audit.record(
+            request,
+            "Support:lookupAuthKey",
+            operator=None,
+            principal=staff,
+            outcome=AuditEntry.Outcome.FAILED,
+            target=key_id,
+        )
         return None
     root = Principal.objects.filter(operator_id=key.operator_id, kind=Principal.Kind.ROOT).first()
     holder_kind = key.principal.kind if key.principal is not None else "deleted"

@@ -316,3 +316,10 @@ def test_it_audits_a_staff_sign_out(staff_client):
 )
 def test_it_gives_staff_nothing_of_the_tenant_console(staff_client, alice, method, url):
     assert getattr(staff_client, method)(url).status_code == 403
+
+
+def test_it_records_a_lookup_that_found_nothing_in_the_installation_chain(staff_client):
+    _lookup(staff_client, "keyId-" + "0" * 32)
+    entry = AuditEntry.objects.get(action="Support:lookupAuthKey")
+    assert (entry.chain, entry.outcome, entry.actor) == ("", "failed", "helpdesk")
+    assert entry.target == "keyId-" + "0" * 32
