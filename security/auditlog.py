@@ -101,10 +101,16 @@ class Row:
     details: str
     reason: str
     key_ref: str  # the AuthKey an event was about (generate, revoke), if any
+    extra: str  # the other details, as compact JSON
+    self_escalation: bool  # a principal changed its own permissions (SECURITY.md D5)
+
+
+_SHOWN_APART = ("reason", "authKeyId", "selfEscalation")
 
 
 def display(entry: AuditEntry) -> Row:
-    details = entry.details or {}
+    details = entry.details if isinstance(entry.details, dict) else {}
+    extra = {k: v for k, v in details.items() if k not in _SHOWN_APART}
     return Row(
         entry=entry,
         actor=printable(entry.actor),
@@ -113,8 +119,10 @@ def display(entry: AuditEntry) -> Row:
         details=printable(json.dumps(details, ensure_ascii=False, sort_keys=True))
         if details
         else "",
-        reason=printable(str(details.get("reason", ""))) if isinstance(details, dict) else "",
-        key_ref=printable(str(details.get("authKeyId", ""))) if isinstance(details, dict) else "",
+        reason=printable(str(details.get("reason", ""))),
+        key_ref=printable(str(details.get("authKeyId", ""))),
+        extra=printable(json.dumps(extra, ensure_ascii=False, sort_keys=True)) if extra else "",
+        self_escalation=details.get("selfEscalation") is True,
     )
 
 

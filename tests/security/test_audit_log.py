@@ -169,3 +169,17 @@ def test_it_keeps_one_entry_per_csv_line(root_client, operator, root):
 
 def test_it_makes_control_and_bidi_characters_visible():
     assert auditlog.printable("a\r\nb\x1b[0m\u202ec\x00") == "a\\r\\nb\\x1b[0m\\u202ec\\x00"
+
+
+def test_it_flags_a_self_escalation(root_client, operator, alice):
+    audit.record(
+        None,
+        "User:updateUserPermission",
+        operator=operator,
+        principal=alice,
+        target="alice",
+        details={"selfEscalation": True, "statements": 1},
+    )
+    body = root_client.get("/security/audit/").content.decode()
+    assert "self-escalation" in body
+    assert "&quot;statements&quot;: 1" in body
