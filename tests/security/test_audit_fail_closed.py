@@ -2,7 +2,7 @@
 records is not made either."""
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from accounts import roles, users
 from accounts.models import Operator, Principal
@@ -80,3 +80,20 @@ def test_it_lets_no_staff_revocation_through(root, alice, broken_audit):
         support.revoke_key(None, staff, key, "leaked")
     key.refresh_from_db()
     assert key.is_live
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)")
+def test_it_creates_no_user_when_the_database_refuses_the_entry(root):
+    # The database itself refuses audit inserts, as a revoked INSERT grant would.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.refuse() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'audit insert refused'; END; $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON security_auditentry "
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.refuse()"
+        )
+    with pytest.raises(DatabaseError):
+        users.create_user(None, root, "ghost")
+    assert not Principal.objects.filter(user_name="ghost").exists()
