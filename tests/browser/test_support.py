@@ -80,3 +80,11 @@ def test_it_shows_staff_an_account_only_during_a_grant(page, staff, root, alice)
     page.wait_for_selector(f"text={key.key_id}")
     assert "This view is recorded" in page.inner_text("main")
     assert secret not in page.content()
+
+
+def test_it_signs_staff_out(page, staff):
+    sign_in_staff(page)
+    page.click(".staff-signout")
+    page.wait_for_url("**/admin/login/")
+    page.goto("/staff/authkeys/")
+    page.wait_for_url("**/admin/login/**")
