@@ -150,6 +150,26 @@ for _ in range(calls):
     tokens.verify(token, now)
 cached = (time.perf_counter() - started) / calls
 print(f"token check: {uncached * 1e6:.0f} us with the signature, {cached * 1e6:.0f} us cached")
+from django.db import connection
+from accounts import apisessions
+jti = tokens.verify(token, now)["jti"]
+def timed(work):
+    for _ in range(30):
+        work()
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        work()
+    return (time.perf_counter() - started) / calls, (time.process_time() - cpu) / calls
+def select_one():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+for label, work in (
+    ("SELECT 1 round trip", select_one),
+    ("session lookup", lambda: apisessions._session_row(jti)),
+):
+    wall, cpu = timed(work)
+    print(f"{label:<20} {wall * 1e6:6.0f} us wall, {cpu * 1e6:6.0f} us Python CPU")
 for name in ("GET auth_keys", "POST /v1/auth"):
     profile = cProfile.Profile()
     profile.enable()
