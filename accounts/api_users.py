@@ -7,7 +7,7 @@ shape the contract's answer. A user name that cannot exist answers like a missin
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import register_converter
 from ninja import Router
 
@@ -122,13 +122,35 @@ def _change_password(
 # Users ------------------------------------------------------------------------------------
 
 
+MAX_PAGE = 1000
+
+
 @router.get("/operators/{operator_id}/users", url_name="listUsers")
 @operation("User:listUsers")
-def list_users(request: HttpRequest, operator_id: str) -> list[dict]:
-    """List the operator's SAM users with their AuthKeys and roles."""
-    found = list(users.sam_users(operator_id).order_by("user_name"))
-    keys, roles = users.auth_key_lists(found), users.role_lists(found)
-    return [user_detail(u, keys[u.pk], roles[u.pk]) for u in found]
+def list_users(
+    request: HttpRequest,
+    operator_id: str,
+    limit: int | None = None,
+    last_evaluated_key: str | None = None,
+) -> HttpResponse:
+    """List the operator's SAM users with their AuthKeys and roles, by name.
+
+    Without `limit` every user comes back (what clients that do not page expect); with it,
+    a page, and `x-soracom-next-key` names the last user when more follow.
+    """
+    if limit is not None and not 1 <= limit <= MAX_PAGE:
+        raise bad_request(f"limit must be between 1 and {MAX_PAGE}.")
+    found = users.sam_users(operator_id).order_by("user_name")
+    if last_evaluated_key is not None:
+        found = found.filter(user_name__gt=last_evaluated_key)
+    page = list(found[: limit + 1] if limit is not None else found)
+    more = limit is not None and len(page) > limit
+    page = page[:limit] if more else page
+    keys, roles = users.auth_key_lists(page), users.role_lists(page)
+    response = JsonResponse([user_detail(u, keys[u.pk], roles[u.pk]) for u in page], safe=False)
+    if more:
+        response["x-soracom-next-key"] = page[-1].user_name
+    return response
 
 
 @router.post(USER, url_name="createUser")

@@ -455,3 +455,30 @@ def test_it_sets_one_first_password_when_twenty_requests_race(root, robot, root_
         20, lambda: call("POST", path, root_api, {"password": "a-Brand-new-passw0rd"})
     )
     assert sorted(statuses) == [201] + [409] * 19
+
+
+# Paging -------------------------------------------------------------------------------------
+
+
+def test_it_pages_users_with_the_next_key_header(root, root_api):
+    for name in ("u1", "u2", "u3"):
+        call("POST", users_path(root, name), root_api)
+    first = call("GET", users_path(root) + "?limit=2", root_api)
+    assert [u["userName"] for u in first.json()] == ["u1", "u2"]
+    assert first["x-soracom-next-key"] == "u2"
+    rest = call("GET", users_path(root) + "?limit=2&last_evaluated_key=u2", root_api)
+    assert [u["userName"] for u in rest.json()] == ["u3"]
+    assert "x-soracom-next-key" not in rest
+
+
+def test_it_lists_every_user_without_a_limit(root, alice, robot, root_api):
+    response = call("GET", users_path(root), root_api)
+    assert len(response.json()) == 2
+    assert "x-soracom-next-key" not in response
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=-1", "limit=abc", "limit=1e3"])
+def test_it_refuses_a_bad_limit_with_400(root, root_api, query):
+    response = call("GET", users_path(root) + "?" + query, root_api)
+    assert response.status_code == 400
+    error_of(response)
