@@ -142,6 +142,8 @@ def list_users(
         raise bad_request(f"limit must be between 1 and {MAX_PAGE}.")
     found = users.sam_users(operator_id).order_by("user_name")
     if last_evaluated_key is not None:
+        if not is_valid_name(last_evaluated_key):
+            raise bad_request("last_evaluated_key is not a user name.")
         found = found.filter(user_name__gt=last_evaluated_key)
     page = list(found[: limit + 1] if limit is not None else found)
     more = limit is not None and len(page) > limit

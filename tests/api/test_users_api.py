@@ -482,3 +482,10 @@ def test_it_refuses_a_bad_limit_with_400(root, root_api, query):
     response = call("GET", users_path(root) + "?" + query, root_api)
     assert response.status_code == 400
     error_of(response)
+
+
+@pytest.mark.parametrize("key", ["%00", "%ED%A0%80", "a%20b", "x" * 101])
+def test_it_refuses_a_next_key_that_is_not_a_user_name(root, root_api, key):
+    response = call("GET", users_path(root) + "?limit=1&last_evaluated_key=" + key, root_api)
+    assert response.status_code == 400
+    error_of(response)
