@@ -8,15 +8,15 @@ every worker, with or without Redis (ASVS 7.4.1).
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import OperationalError, connection
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import ApiSession, Principal
+from console import hotsql
 
 DEFAULT_TIMEOUT = 86400
 MAX_TIMEOUT = 172800
@@ -89,40 +89,10 @@ WHERE s.jti = %s
 """
 
 
-def _prepared_lookup(jti: str) -> tuple | None:
-    import psycopg  # only reached on PostgreSQL
-
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_LOOKUP, [jti], prepare=True)
-        return cursor.fetchone()
-
-
 def _session_row(jti: str) -> tuple | None:
-    """Return the session row of a jti: one indexed query, the hot path of every API call.
-
-    On PostgreSQL it runs as a server-side prepared statement on the persistent connection
-    (planned once per connection), and its success stands in for Django's per-request
-    health check (CONN_HEALTH_CHECKS: a `SELECT 1` round trip before the first query); a
-    connection that died while idle is replaced and the lookup retried once, which is what
-    the health check would have done. LATCHKEY_PREPARED_LOOKUP = False turns this off (for
-    a transaction-pooling proxy without prepared-statement support).
-    """
-    if connection.vendor != "postgresql" or not getattr(settings, "LATCHKEY_PREPARED_LOOKUP", True):
-        with connection.cursor() as cursor:
-            cursor.execute(_LOOKUP, [jti])
-            return cursor.fetchone()
-    fresh = connection.connection is None
-    connection.ensure_connection()
-    try:
-        row = _prepared_lookup(jti)
-    except OperationalError:
-        if fresh or connection.in_atomic_block:
-            raise
-        connection.close()
-        connection.ensure_connection()
-        row = _prepared_lookup(jti)
-    connection.health_check_done = True
-    return row
+    """Return the session row of a jti: one indexed, prepared query on every API call."""
+    found = hotsql.rows(_LOOKUP, [jti])
+    return found[0] if found else None
 
 
 def _credentials(request: HttpRequest) -> tuple[str, str] | None:
@@ -168,11 +138,7 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
     # it here even if the revocation raced with the exchange that opened it.
     if revoked_at is not None or not is_active or not key_live:
         return None
-    if isinstance(expires_at, str):  # SQLite returns text from raw queries
-        expires_at = datetime.fromisoformat(expires_at)
-    if expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=UTC)
-    if expires_at <= now:
+    if hotsql.aware(expires_at) <= now:
         return None
     # The token is bound to its apiKey: when the client sends one, it must match.
     if api_key and not tokens.same(api_key, session_key):

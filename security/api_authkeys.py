@@ -61,7 +61,7 @@ def _revoke(request: HttpRequest, holder: Principal, auth_key_id: str) -> HttpRe
 @operation("Operator:listOperatorAuthKeys")
 def list_operator_auth_keys(request: HttpRequest, operator_id: str) -> list[dict]:
     """Return the root account's live AuthKeys."""
-    return [authkeys.as_response(k) for k in authkeys.live_root_keys(operator_id)]
+    return authkeys.root_key_responses(operator_id)
 
 
 @router.post(OPERATOR_KEYS, url_name="generateOperatorAuthKey")

@@ -36,6 +36,7 @@ from django.utils import timezone
 from accounts import apisessions, throttle
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal
+from console import hotsql
 from console.net import client_ip
 from security import audit
 from security.models import AuditEntry, AuthKey
@@ -172,6 +173,22 @@ def live_keys(principal: Principal) -> QuerySet[AuthKey]:
     )
 
 
+RECENTLY_REVOKED = 5
+
+
+def recently_revoked(principal: Principal) -> list[AuthKey]:
+    """Return the principal's most recently revoked keys (tombstones), newest first."""
+    revoked = AuthKey.objects.filter(principal=principal, slot__isnull=True)
+    return list(revoked.order_by("-revoked_at", "-id")[:RECENTLY_REVOKED])
+
+
+def operator_of(key_id: str) -> str | None:
+    """Return the operator that owns (or owned) an AuthKey ID, for its audit trail."""
+    if not looks_like_key_id(key_id):
+        return None
+    return AuthKey.objects.filter(key_id=key_id).values_list("operator_id", flat=True).first()
+
+
 def find_holder(operator_id: str, user_name: str | None = None) -> Principal | None:
     """Return the operator's root (no user_name) or its SAM user of that name, or None."""
     if user_name is None:
@@ -183,11 +200,21 @@ def find_holder(operator_id: str, user_name: str | None = None) -> Principal | N
     ).first()
 
 
-def live_root_keys(operator_id: str) -> QuerySet[AuthKey]:
-    """Return the live keys of an operator's root account in one query (the API hot path)."""
-    return AuthKey.objects.filter(
-        operator_id=operator_id, principal__kind=Principal.Kind.ROOT, slot__isnull=False
-    ).order_by("created_at", "id")
+_ROOT_KEYS = """
+SELECT k.key_id, k.created_at, k.last_used_at
+FROM security_authkey k
+JOIN accounts_principal p ON p.id = k.principal_id
+WHERE k.operator_id = %s AND p.kind = 'root' AND k.slot IS NOT NULL
+ORDER BY k.created_at, k.id
+"""
+
+
+def root_key_responses(operator_id: str) -> list[dict]:
+    """Return the root account's live keys as AuthKeyResponses: one prepared query."""
+    return [
+        _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at))
+        for key_id, created_at, last_used_at in hotsql.rows(_ROOT_KEYS, [operator_id])
+    ]
 
 
 def get_live_key(principal: Principal, key_id: str) -> AuthKey | None:
@@ -379,12 +406,16 @@ def revoke_all(
     return count
 
 
-def as_response(key: AuthKey) -> dict:
+def _key_response(key_id: str, created_at: datetime, last_used_at: datetime | None) -> dict:
     """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used."""
-    response = {"authKeyId": key.key_id, "createDateTime": int(key.created_at.timestamp())}
-    if key.last_used_at is not None:
-        response["lastUsedDateTime"] = int(key.last_used_at.timestamp())
+    response = {"authKeyId": key_id, "createDateTime": int(created_at.timestamp())}
+    if last_used_at is not None:
+        response["lastUsedDateTime"] = int(last_used_at.timestamp())
     return response
+
+
+def as_response(key: AuthKey) -> dict:
+    return _key_response(key.key_id, key.created_at, key.last_used_at)
 
 
 # --- the token exchange ----------------------------------------------------------------
