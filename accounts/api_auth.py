@@ -92,7 +92,7 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
         audit.record(
             request,
             "Auth:auth",
-            operator=None,
+            operator=_attacked_operator(body, key_id),
             outcome=AuditEntry.Outcome.FAILED,
             auth_key_id=key_id,
             target=body.userName or key_id,  # key_id is "" unless well-formed (never a secret)
@@ -112,6 +112,17 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     if principal.is_sam:
         response["userName"] = principal.user_name
     return response
+
+
+def _attacked_operator(body: AuthRequest, key_id: str) -> str | None:
+    """Return the operator whose key or user a failed exchange named: it sees the attempt."""
+    if key_id:
+        from security import authkeys
+
+        return authkeys.operator_of(key_id)
+    if body.email is not None:
+        return signin.operator_of_account(email=body.email)
+    return signin.operator_of_account(operator_id=body.operatorId or "")
 
 
 @router.post("/auth/logout", url_name="logout")

@@ -15,7 +15,8 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from accounts import throttle
-from accounts.models import Principal
+from accounts.identifiers import OPERATOR_ID_RE
+from accounts.models import Operator, Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.net import client_ip
 
@@ -34,6 +35,16 @@ def account_key(*, email: str | None = None, operator_id: str = "", user_name: s
     if email is not None:
         return f"root:{email.strip().lower()}"
     return f"sam:{operator_id.strip()}:{user_name}"
+
+
+def operator_of_account(*, email: str | None = None, operator_id: str = "") -> str | None:
+    """Return the operator a failed sign-in aimed at, for its audit trail (None if none)."""
+    if email is not None:
+        root = Principal.objects.filter(kind=Principal.Kind.ROOT, handle=account_key(email=email))
+        return root.values_list("operator_id", flat=True).first()
+    if OPERATOR_ID_RE.match(operator_id.strip()):
+        return Operator.objects.filter(pk=operator_id.strip()).values_list("pk", flat=True).first()
+    return None
 
 
 def device_token(account: str) -> str:

@@ -11,8 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import tokens
 from accounts.forms import RootSignInForm, SamSignInForm
-from accounts.models import Operator
-from accounts.signin import account_key, device_token, sign_in
+from accounts.signin import account_key, device_token, operator_of_account, sign_in
 from security import audit
 from security.models import AuditEntry
 
@@ -89,9 +88,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if result.retry_after:
                 status = 429
                 error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
-            operator = data.get("operator_id") if mode == "sam" else None
-            if operator and not Operator.objects.filter(pk=operator).exists():
-                operator = None
+            operator = operator_of_account(
+                email=creds.get("email"), operator_id=creds.get("operator_id", "")
+            )
             audit.record(
                 request,
                 "Console:signIn",

@@ -95,6 +95,7 @@ def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
     return {
         "scope": scope,
         "keys": keys,
+        "revoked": authkeys.recently_revoked(scope.holder),
         "limit": authkeys.MAX_LIVE_KEYS,
         "generate_blocked": blocked,
         "stale_days": settings.LATCHKEY_STALE_KEY_DAYS,

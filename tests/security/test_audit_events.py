@@ -81,7 +81,15 @@ def test_it_records_a_failed_console_sign_in(root):
         {"mode": "root", "root-email": root.email, "root-password": "wrong-Pass-1"},
     )
     entry = entry_of(response, "Console:signIn")
-    check(entry, operator=None, actor_kind="anonymous", actor="", outcome="failed", target="root")
+    # The operator whose root was attacked sees the attempt on its own Audit log tab.
+    check(
+        entry,
+        operator=root.operator,
+        actor_kind="anonymous",
+        actor="",
+        outcome="failed",
+        target="root",
+    )
 
 
 def test_it_records_a_console_sign_out(root, operator):
@@ -422,11 +430,6 @@ def test_it_never_writes_a_secret_into_the_trail(root, alice, robot, operator):
         assert not [c for c in canaries if c in text]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="accounts/api_auth.py records every failed /v1/auth with operator=None, so the "
-    "operator whose key or user was attacked does not see it on its Audit log tab",
-)
 def test_it_shows_the_operator_a_failed_exchange_of_its_own_key(alice, root, operator):
     key, _ = authkeys.generate(None, root, alice)
     response = client().post(
@@ -435,3 +438,21 @@ def test_it_shows_the_operator_a_failed_exchange_of_its_own_key(alice, root, ope
         content_type="application/json",
     )
     assert entry_of(response, "Auth:auth").operator_id == operator.pk
+
+
+def test_it_shows_the_operator_a_failed_root_password_exchange(root, operator):
+    response = client().post(
+        "/v1/auth",
+        {"email": root.email, "password": "wrong-Password-1"},
+        content_type="application/json",
+    )
+    assert entry_of(response, "Auth:auth").operator_id == operator.pk
+
+
+def test_it_keeps_a_failed_exchange_for_an_unknown_operator_at_installation_level(db):
+    response = client().post(
+        "/v1/auth",
+        {"operatorId": "OP0000000000", "userName": "ghost", "password": "wrong-Password-1"},
+        content_type="application/json",
+    )
+    assert entry_of(response, "Auth:auth").operator_id is None
