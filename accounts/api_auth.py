@@ -45,12 +45,23 @@ def _throttled(retry_after: int) -> ApiError:
     )
 
 
-def _open_session(
-    request: HttpRequest, principal: Principal, timeout: int, key_id: str
-) -> tuple[str, str]:
-    return apisessions.create_session(
+def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: str) -> dict:
+    """Open the API session and record it; call inside the caller's transaction."""
+    api_key, token = apisessions.create_session(
         principal, timeout=timeout, auth_key_id=key_id, source_ip=client_ip(request)
     )
+    audit.record(
+        request,
+        "Auth:auth",
+        operator=principal.operator_id,
+        principal=principal,
+        auth_key_id=key_id,
+        target=principal.user_name or "root",
+    )
+    response = {"apiKey": api_key, "operatorId": principal.operator_id, "token": token}
+    if principal.is_sam:
+        response["userName"] = principal.user_name
+    return response
 
 
 @router.post("/auth", auth=None, url_name="auth")
@@ -60,7 +71,6 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     for field in (body.password, body.authKey):
         if field is not None and len(field) > MAX_PASSWORD_LENGTH:
             raise ApiError(400, "LKY0400", "A credential is too long.")
-    session = None
     if body.authKeyId is not None or body.authKey is not None:
         from security import authkeys
 
@@ -73,7 +83,7 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
                 request, body.authKeyId, body.authKey
             )
             if principal is not None:
-                session = _open_session(request, principal, timeout, key_id)
+                return _succeed(request, principal, timeout, key_id)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
         principal, key_id, retry_after = result.principal, "", result.retry_after
@@ -99,19 +109,9 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             details={"throttled": bool(retry_after)},
         )
         raise _throttled(retry_after) if retry_after else AUTH_FAILED
-    api_key, token = session or _open_session(request, principal, timeout, key_id)
-    audit.record(
-        request,
-        "Auth:auth",
-        operator=principal.operator_id,
-        principal=principal,
-        auth_key_id=key_id,
-        target=principal.user_name or "root",
-    )
-    response = {"apiKey": api_key, "operatorId": principal.operator_id, "token": token}
-    if principal.is_sam:
-        response["userName"] = principal.user_name
-    return response
+    # The session and its audit entry commit together, or neither does.
+    with transaction.atomic():
+        return _succeed(request, principal, timeout, key_id)
 
 
 def _attacked_operator(body: AuthRequest, key_id: str) -> str | None:

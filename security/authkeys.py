@@ -479,7 +479,8 @@ def exchange(
             changes["secret_hash"] = hash_secret(key_id, auth_key)
         # Locks the row until the caller's transaction commits, and refuses a key revoked
         # since it was read. last_used_at never moves backwards.
-        with transaction.atomic():
+        # No savepoint: the caller's transaction is all-or-nothing already.
+        with transaction.atomic(savepoint=False):
             used = (
                 AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
                 .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))

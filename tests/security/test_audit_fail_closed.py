@@ -97,3 +97,24 @@ def test_it_creates_no_user_when_the_database_refuses_the_entry(root):
     with pytest.raises(DatabaseError):
         users.create_user(None, root, "ghost")
     assert not Principal.objects.filter(user_name="ghost").exists()
+
+
+@pytest.mark.parametrize("via", ["authkey", "password"])
+def test_it_opens_no_api_session(root, broken_audit, via):
+    from django.test import Client
+
+    from accounts.models import ApiSession
+    from tests.conftest import ROOT_PASSWORD
+
+    key, secret = authkeys.generate(None, root, root)
+    body = (
+        {"authKeyId": key.key_id, "authKey": secret}
+        if via == "authkey"
+        else {"email": root.email, "password": ROOT_PASSWORD}
+    )
+    broken_audit()
+    response = Client(raise_request_exception=False).post(
+        "/v1/auth", body, content_type="application/json"
+    )
+    assert response.status_code == 500
+    assert not ApiSession.objects.exists()
