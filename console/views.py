@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import tokens
+from accounts import policy, tokens
+from accounts.context import CallContext
 from accounts.forms import RootSignInForm, SamSignInForm
 from accounts.signin import account_key, device_token, operator_of_account, sign_in
 from security import audit
@@ -36,9 +37,19 @@ def jwks(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated and request.user.operator_id:
-        return redirect("users")
-    if request.user.is_authenticated:
+    user = request.user
+    if user.is_authenticated and user.operator_id:
+        # The first page this principal may open: a SAM user without User:listUsers
+        # lands on its own page, or on a plain welcome when it may open neither.
+        if policy.is_allowed(CallContext.from_request(request, user, "User:listUsers", {})):
+            return redirect("users")
+        own = {"user_name": user.user_name}
+        if user.is_sam and policy.is_allowed(
+            CallContext.from_request(request, user, "User:getUser", own)
+        ):
+            return redirect("user-detail", user.user_name)
+        return render(request, "console/welcome.html")
+    if user.is_authenticated:
         return redirect("admin:index")
     return redirect("login")
 

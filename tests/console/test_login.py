@@ -91,3 +91,27 @@ def test_it_lets_the_owner_in_from_elsewhere_during_an_attack(root):
 def test_it_signs_out(root_client):
     root_client.post("/logout/")
     assert root_client.get("/security/users/").status_code == 302
+
+
+def test_it_sends_root_home_to_the_users_tab(root_client):
+    assert root_client.get("/").url == "/security/users/"
+
+
+def test_it_welcomes_a_sam_user_without_permissions_instead_of_a_403(alice_client):
+    response = alice_client.get("/")
+    assert response.status_code == 200
+    assert b"Signed in as alice" in response.content
+
+
+def test_it_sends_a_self_service_user_to_its_own_page(root, alice, alice_client):
+    import json
+
+    from accounts import roles
+
+    statement = {
+        "effect": "allow",
+        "api": "User:getUser",
+        "condition": "pathVariable('user_name') == samUserName",
+    }
+    roles.set_inline_permission(None, root, alice, json.dumps({"statements": [statement]}))
+    assert alice_client.get("/").url == "/security/users/alice/"
