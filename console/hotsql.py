@@ -25,7 +25,7 @@ def _prepared(sql: str, params: list) -> list[tuple]:
 
 def rows(sql: str, params: list) -> list[tuple]:
     """Return every row of a read-only query, prepared on PostgreSQL."""
-    if connection.vendor != "postgresql" or not getattr(settings, "LATCHKEY_PREPARED_LOOKUP", True):
+    if connection.vendor != "postgresql" or not settings.LATCHKEY_PREPARED_LOOKUP:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
