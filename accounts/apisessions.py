@@ -143,7 +143,7 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
     # The token is bound to its apiKey: when the client sends one, it must match.
     if api_key and not tokens.same(api_key, session_key):
         return None
-    principal = Principal(
+    principal = Principal.partial(
         id=pid,
         kind=kind,
         user_name=user_name,
@@ -151,8 +151,6 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         is_active=is_active,
         operator_id=operator_id,
     )
-    principal._state.adding = False
-    principal._state.db = "default"
     return ApiCaller(
         principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version
     )

@@ -136,6 +136,14 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.display_name
 
+    @classmethod
+    def partial(cls, **fields: object) -> "Principal":
+        """Return a principal built from a raw hot-path row: for reading, never to save."""
+        principal = cls(**fields)
+        principal._state.adding = False
+        principal._state.db = "default"
+        return principal
+
     @property
     def is_root(self) -> bool:
         return self.kind == self.Kind.ROOT

@@ -202,7 +202,9 @@ def record(
         entry.source_ip = _storable(source_ip, 45)
     if user_agent is not None:
         entry.user_agent = _storable(user_agent, 300)
-    with transaction.atomic():
+    # No savepoint when nested: the entry and the change it records stand or fall together,
+    # and nobody catches an audit failure to carry on (fail closed).
+    with transaction.atomic(savepoint=False):
         head = _locked_head(entry.chain)
         entry.seq = head.seq + 1
         entry.prev_hash = head.last_hash

@@ -438,6 +438,33 @@ def _locked_live(key: AuthKey) -> bool:
     return bool(list(live.values_list("pk", flat=True)))
 
 
+_LIVE_KEY = """
+SELECT k.id, k.secret_hash, p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id
+FROM security_authkey k
+JOIN accounts_principal p ON p.id = k.principal_id
+WHERE k.key_id = %s AND k.slot IS NOT NULL
+"""
+
+
+def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]:
+    """Return a live key (ID and hash only) and its holder: one prepared query."""
+    found = hotsql.rows(_LIVE_KEY, [key_id])
+    if not found:
+        return None, None
+    pk, secret_hash, pid, kind, user_name, email, is_active, operator_id = found[0]
+    key = AuthKey(id=pk, key_id=key_id, secret_hash=secret_hash)
+    key._state.adding = False
+    holder = Principal.partial(
+        id=pid,
+        kind=kind,
+        user_name=user_name,
+        email=email,
+        is_active=bool(is_active),
+        operator_id=operator_id,
+    )
+    return key, holder
+
+
 def exchange(
     request: HttpRequest, auth_key_id: object, auth_key: object
 ) -> tuple[Principal | None, str, int]:
@@ -460,13 +487,8 @@ def exchange(
     wait = throttle.retry_after(before)
     if wait:
         return None, key_id, wait
-    key = (
-        AuthKey.objects.select_related("principal")
-        .filter(key_id=key_id, slot__isnull=False)
-        .first()
-    )
+    key, principal = _live_key_and_holder(key_id)
     match = _matching_pepper(key_id, auth_key, key.secret_hash if key else _UNKNOWN_HASH)
-    principal = key.principal if key else None
     if (
         match is not None
         and principal is not None
