@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from accounts.conditions import Condition, ConditionSyntaxError
+from console import strictjson
 
 MAX_DOCUMENT_LENGTH = 32_768  # characters of the JSON text
 MAX_STATEMENTS = 100
@@ -136,23 +137,6 @@ class Document:
     statements: tuple[Statement, ...]
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, object]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> object:
-    raise ValueError(name)
-
-
 def parse_document(text: object) -> Document:
     """Return the validated document in `text`, or raise InvalidPermission."""
     if not isinstance(text, str):
@@ -160,8 +144,8 @@ def parse_document(text: object) -> Document:
     if len(text) > MAX_DOCUMENT_LENGTH:
         raise InvalidPermission(f"The permission is longer than {MAX_DOCUMENT_LENGTH} characters.")
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
-    except _DuplicateKey as exc:
+        data = strictjson.loads(text)
+    except strictjson.DuplicateKey as exc:
         raise InvalidPermission(f"The field {exc} appears twice.") from None
     except RecursionError:
         raise InvalidPermission("The permission is nested too deeply.") from None

@@ -5,7 +5,6 @@ decorator; that one call authorizes the caller before any work, exactly as the c
 `console_action` does. Errors are flat `{"code", "message"}` bodies with application/json.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from functools import wraps
@@ -22,6 +21,7 @@ from accounts import policy
 from accounts.apisessions import ApiCaller, authenticate_request
 from accounts.context import CallContext
 from accounts.permissions import register_operation
+from console import strictjson
 from security import audit
 from security.models import AuditEntry
 
@@ -59,31 +59,14 @@ class StrictSchema(Schema):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
-    result: dict = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 class StrictJsonParser(Parser):
     def parse_body(self, request: HttpRequest) -> dict:
         body = request.body
         if not body:
             return {}
         try:
-            data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-        except _DuplicateKey as exc:
+            data = strictjson.loads(body)
+        except strictjson.DuplicateKey as exc:
             raise ApiError(400, "LKY0400", f"Duplicate field in the body: {exc}.") from None
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "LKY0400", "The body is not valid JSON.") from None
