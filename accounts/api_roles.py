@@ -15,7 +15,16 @@ from accounts import roles, users
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
-from console.api import ApiError, StrictSchema, bad_request, caller_of, empty, not_found, operation
+from console.api import (
+    ApiError,
+    StrictSchema,
+    bad_request,
+    caller_of,
+    empty,
+    not_found,
+    operation,
+    sam_user_or_404,
+)
 
 router = Router(tags=["Role"])
 
@@ -24,7 +33,6 @@ ROLE = "/operators/{operator_id}/roles/{role_id}"
 USER = "/operators/{operator_id}/users/{user_name}"
 DEFAULTS = "/operators/{operator_id}/users/default_permissions"
 ROLE_NOT_FOUND = "Role not found."
-USER_NOT_FOUND = "SAM User not found."
 OWNERS = ("operator", "soracom", "all")
 
 
@@ -54,15 +62,6 @@ def _role(request: HttpRequest, role_id: str) -> Role:
     if role is None:
         raise not_found(ROLE_NOT_FOUND)
     return role
-
-
-def _user(request: HttpRequest, user_name: str) -> Principal:
-    user = None
-    if is_valid_name(user_name):
-        user = users.get_sam_user(caller_of(request).operator_id, user_name)
-    if user is None:
-        raise not_found(USER_NOT_FOUND)
-    return user
 
 
 def _refused(exc: InvalidPermission | ValidationError) -> ApiError:
@@ -159,7 +158,7 @@ def list_role_versions(request: HttpRequest, operator_id: str, role_id: str) -> 
 @router.get(USER + "/roles", url_name="listUserRoles")
 @operation("Role:listUserRoles")
 def list_user_roles(request: HttpRequest, operator_id: str, user_name: str) -> list[dict]:
-    return [roles.role_detail(r) for r in roles.user_roles(_user(request, user_name))]
+    return [roles.role_detail(r) for r in roles.user_roles(sam_user_or_404(request, user_name))]
 
 
 @router.post(USER + "/roles", url_name="attachRole")
@@ -168,7 +167,7 @@ def attach_role(
     request: HttpRequest, operator_id: str, user_name: str, body: AttachBody
 ) -> HttpResponse:
     """Attach a role (200); a missing role or one already attached answers 400."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     role = roles.get_role(operator_id, body.roleId) if is_valid_name(body.roleId) else None
     if role is None:
         raise bad_request(f"The role {body.roleId[:100]} was not found.")
@@ -185,7 +184,7 @@ def detach_role(
     request: HttpRequest, operator_id: str, user_name: str, role_id: str
 ) -> HttpResponse:
     """Detach a role (200, as the contract says); one not attached answers 404."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     role = _role(request, role_id)
     if not roles.detach_role(request, _actor(request), user, role):
         raise not_found("The role is not attached to this user.")
@@ -198,7 +197,7 @@ def detach_role(
 @router.get(USER + "/permission", url_name="getUserPermission")
 @operation("User:getUserPermission")
 def get_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> dict:
-    return {"permission": _user(request, user_name).inline_permission or EMPTY_DOCUMENT}
+    return {"permission": sam_user_or_404(request, user_name).inline_permission or EMPTY_DOCUMENT}
 
 
 @router.put(USER + "/permission", url_name="updateUserPermission")
@@ -206,7 +205,7 @@ def get_user_permission(request: HttpRequest, operator_id: str, user_name: str) 
 def update_user_permission(
     request: HttpRequest, operator_id: str, user_name: str, body: UserPermissionBody
 ) -> HttpResponse:
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     try:
         roles.set_inline_permission(request, _actor(request), user, body.permission)
     except InvalidPermission as exc:
@@ -217,7 +216,7 @@ def update_user_permission(
 @router.delete(USER + "/permission", url_name="deleteUserPermission")
 @operation("User:deleteUserPermission")
 def delete_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
-    roles.delete_inline_permission(request, _actor(request), _user(request, user_name))
+    roles.delete_inline_permission(request, _actor(request), sam_user_or_404(request, user_name))
     return empty(204)
 
 

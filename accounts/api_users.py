@@ -23,11 +23,11 @@ from console.api import (
     empty,
     not_found,
     operation,
+    sam_user_or_404,
 )
 
 router = Router(tags=["User"])
 
-USER_NOT_FOUND = "SAM User not found."
 NO_PASSWORD = "Password registration is required."
 
 
@@ -77,15 +77,6 @@ def user_detail(user: Principal, auth_keys: list[dict], roles: list[dict]) -> di
         "authKeyList": auth_keys,
         "roleList": roles,
     }
-
-
-def _user(request: HttpRequest, user_name: str) -> Principal:
-    user = None
-    if is_valid_name(user_name):
-        user = users.get_sam_user(caller_of(request).operator_id, user_name)
-    if user is None:
-        raise not_found(USER_NOT_FOUND)
-    return user
 
 
 def _invalid(exc: ValidationError) -> ApiError:
@@ -175,7 +166,7 @@ def create_user(
 @operation("User:getUser")
 def get_user(request: HttpRequest, operator_id: str, user_name: str) -> dict:
     """Return one SAM user."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     keys, roles = users.auth_key_lists([user]), users.role_lists([user])
     return user_detail(user, keys[user.pk], roles[user.pk])
 
@@ -186,7 +177,7 @@ def update_user(
     request: HttpRequest, operator_id: str, user_name: str, body: DescriptionBody
 ) -> HttpResponse:
     """Change a SAM user's description (200, no body)."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     if body.description is not None:
         try:
             users.update_description(request, caller_of(request).principal, user, body.description)
@@ -199,7 +190,7 @@ def update_user(
 @operation("User:deleteUser")
 def delete_user(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Delete a SAM user, ending its AuthKeys and API sessions at once (204)."""
-    users.delete_user(request, caller_of(request).principal, _user(request, user_name))
+    users.delete_user(request, caller_of(request).principal, sam_user_or_404(request, user_name))
     return empty(204)
 
 
@@ -207,7 +198,7 @@ def delete_user(request: HttpRequest, operator_id: str, user_name: str) -> HttpR
 @operation("User:revokeUserAuthTokens")
 def revoke_user_tokens(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """End every API session of a SAM user (204)."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     users.revoke_tokens(request, caller_of(request).principal, user, "User:revokeUserAuthTokens")
     return empty(204)
 
@@ -221,7 +212,7 @@ def create_user_password(
     request: HttpRequest, operator_id: str, user_name: str, body: PasswordBody
 ) -> HttpResponse:
     """Give a SAM user its first password (201, no body); one already set answers 409."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     try:
         users.create_password(request, caller_of(request).principal, user, body.password)
     except users.PasswordExists as exc:
@@ -235,7 +226,7 @@ def create_user_password(
 @operation("User:hasUserPassword")
 def has_user_password(request: HttpRequest, operator_id: str, user_name: str) -> dict:
     """Return whether the SAM user has a password."""
-    return {"hasPassword": _user(request, user_name).has_usable_password()}
+    return {"hasPassword": sam_user_or_404(request, user_name).has_usable_password()}
 
 
 @router.put(USER + "/password", url_name="updateUserPassword")
@@ -244,7 +235,7 @@ def update_user_password(
     request: HttpRequest, operator_id: str, user_name: str, body: PasswordChangeBody
 ) -> HttpResponse:
     """Change a SAM user's password given the current one (200, no body; throttled)."""
-    _change_password(request, _user(request, user_name), body, "User:updateUserPassword")
+    _change_password(request, sam_user_or_404(request, user_name), body, "User:updateUserPassword")
     return empty(200)
 
 
@@ -252,7 +243,7 @@ def update_user_password(
 @operation("User:deleteUserPassword")
 def delete_user_password(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Remove a SAM user's password (204); 404 when it has none."""
-    user = _user(request, user_name)
+    user = sam_user_or_404(request, user_name)
     if not user.has_usable_password():
         raise not_found(NO_PASSWORD)
     users.remove_password(request, caller_of(request).principal, user)

@@ -20,6 +20,7 @@ from pydantic import ConfigDict
 from accounts import policy
 from accounts.apisessions import ApiCaller, authenticate_request
 from accounts.context import CallContext
+from accounts.identifiers import is_valid_name
 from accounts.permissions import register_operation
 from console import strictjson
 from security import audit
@@ -178,6 +179,21 @@ def _missing(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("unhandled API error on %s %s", request.method, request.path)
     return error_response(500, "LKY0500", "Internal error.")
+
+
+USER_NOT_FOUND = "SAM User not found."
+
+
+def sam_user_or_404(request: HttpRequest, user_name: str):
+    """Return the caller's operator's SAM user of that name, or answer 404 (any tenant)."""
+    from accounts import users
+
+    user = None
+    if is_valid_name(user_name):
+        user = users.get_sam_user(caller_of(request).operator_id, user_name)
+    if user is None:
+        raise not_found(USER_NOT_FOUND)
+    return user
 
 
 def caller_of(request: HttpRequest) -> ApiCaller:
