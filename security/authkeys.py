@@ -401,8 +401,11 @@ def revoke_all(
 ) -> int:
     """Revoke every live key of holder (e.g. before deleting a user); return how many."""
     count = 0
-    for key in list(live_keys(holder)):
-        count += revoke(request, actor, key, reason=reason, via_key=via_key)
+    with transaction.atomic():
+        # Lock every key first, then write the audit entries: an exchange locks its key and
+        # then the audit chain, so taking a key lock while holding the chain could deadlock.
+        for key in list(live_keys(holder).select_for_update()):
+            count += revoke(request, actor, key, reason=reason, via_key=via_key)
     return count
 
 
