@@ -13,6 +13,6 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             "\nNo operator exists yet. Create one (with its root account) in another terminal:\n"
-            "  .venv/bin/python manage.py createoperator --email you@example.com\n"
+            "  DEBUG=true .venv/bin/python manage.py createoperator --email you@example.com\n"
             "then sign in at http://127.0.0.1:8000/ with that e-mail and password.\n"
         )
