@@ -68,3 +68,15 @@ class TestCreateOperator:
         with pytest.raises(CommandError):
             self._run(monkeypatch, "a-Long-Enough-pass-1", email="BOSS@example.com")
         assert Operator.objects.count() == 1
+
+
+def test_it_tells_how_to_create_the_first_operator(db):
+    out = io.StringIO()
+    call_command("firstrun", stdout=out)
+    assert "DEBUG=true .venv/bin/python manage.py createoperator" in out.getvalue()
+
+
+def test_it_says_nothing_once_an_operator_exists(operator):
+    out = io.StringIO()
+    call_command("firstrun", stdout=out)
+    assert out.getvalue() == ""
