@@ -2,25 +2,17 @@
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import users
 from accounts.forms import ConfirmForm, DescriptionForm, SetPasswordForm, UserCreateForm
-from accounts.models import Principal
-from console.auth import ConsoleRequest, console_action
+from console.auth import ConsoleRequest, console_action, sam_user_or_404
 from console.htmx import close_dialog, navigate, render_dialog
 
 USERS_PER_PAGE = 25
-
-
-def _user_or_404(request: ConsoleRequest, user_name: str) -> Principal:
-    user = users.get_sam_user(request.user.operator, user_name)
-    if user is None:
-        raise Http404("No such user.")
-    return user
 
 
 @require_GET
@@ -59,7 +51,7 @@ def user_create(request: ConsoleRequest) -> HttpResponse:
 @require_GET
 @console_action("User:getUser")
 def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    user = _user_or_404(request, user_name)
+    user = sam_user_or_404(request, user_name)
     form = DescriptionForm(initial={"description": user.description})
     template = "accounts/user_detail.html"
     if request.htmx and request.htmx.target == "user-general":
@@ -72,7 +64,7 @@ def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_POST
 @console_action("User:updateUser")
 def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    user = _user_or_404(request, user_name)
+    user = sam_user_or_404(request, user_name)
     form = DescriptionForm(request.POST)
     saved = False
     if form.is_valid():
@@ -92,7 +84,7 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @console_action("User:createUserPassword")
 def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    user = _user_or_404(request, user_name)
+    user = sam_user_or_404(request, user_name)
     form = SetPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         api = "User:updateUserPassword" if user.has_password else "User:createUserPassword"
@@ -115,7 +107,7 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @console_action("User:deleteUserPassword")
 def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    user = _user_or_404(request, user_name)
+    user = sam_user_or_404(request, user_name)
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         users.remove_password(request, request.user, user)
         return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
@@ -127,7 +119,7 @@ def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpRespons
 @require_http_methods(["GET", "POST"])
 @console_action("User:deleteUser")
 def user_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    user = _user_or_404(request, user_name)
+    user = sam_user_or_404(request, user_name)
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         users.delete_user(request, request.user, user)
         return navigate(request, reverse("users"))

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import policy, roles, users
+from accounts import policy, roles
 from accounts.context import CallContext
 from accounts.forms import ConfirmForm
 from accounts.forms_roles import (
@@ -22,7 +22,7 @@ from accounts.forms_roles import (
 )
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
-from console.auth import ConsoleRequest, console_action
+from console.auth import ConsoleRequest, console_action, sam_user_or_404
 from console.htmx import close_dialog, render_dialog
 
 SELF_SERVICE_JSON = json.dumps(SELF_SERVICE_STATEMENT)
@@ -33,13 +33,6 @@ def _role_or_404(request: ConsoleRequest, role_id: str) -> Role:
     if role is None:
         raise Http404("No such role.")
     return role
-
-
-def _user_or_404(request: ConsoleRequest, user_name: str) -> Principal:
-    user = users.get_sam_user(request.user.operator_id, user_name)
-    if user is None:
-        raise Http404("No such user.")
-    return user
 
 
 def _panel(request: ConsoleRequest, template: str, context: dict) -> HttpResponse:
@@ -237,7 +230,7 @@ def _user_page(
 @require_GET
 @console_action("User:getUserPermission")
 def user_permissions(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     form = PermissionForm(initial={"permission": pretty(subject.inline_permission)})
     return _user_page(request, subject, form)
 
@@ -245,7 +238,7 @@ def user_permissions(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_POST
 @console_action("User:updateUserPermission")
 def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     form = PermissionForm(request.POST)
     saved = False
     if form.is_valid() and "check" not in request.POST:
@@ -258,7 +251,7 @@ def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpRespo
 @require_http_methods(["GET", "POST"])
 @console_action("User:deleteUserPermission")
 def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.delete_inline_permission(request, request.user, subject)
         target = reverse("user-permissions", args=[subject.user_name])
@@ -273,7 +266,7 @@ def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpRespo
 @require_GET
 @console_action("Role:listUserRoles")
 def user_roles(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     context = {
         "subject": subject,
         "attached": roles.user_roles(subject),
@@ -286,7 +279,7 @@ def user_roles(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @console_action("Role:attachRole")
 def role_attach(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     form = AttachForm(request.POST or None, subject=subject)
     if request.method == "POST" and form.is_valid():
         try:
@@ -307,7 +300,7 @@ def role_attach(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @console_action("Role:detachRole")
 def role_detach(request: ConsoleRequest, user_name: str, role_id: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     role = _role_or_404(request, role_id)
     if not role.attachments.filter(principal=subject).exists():
         raise Http404("The role is not attached to this user.")
@@ -323,7 +316,7 @@ def role_detach(request: ConsoleRequest, user_name: str, role_id: str) -> HttpRe
 @require_GET
 @console_action("User:getEffectivePermission")
 def user_effective(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     context = {
         "subject": subject,
         "rules": policy.load_rules(subject.pk),
@@ -336,7 +329,7 @@ def user_effective(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @require_GET
 @console_action("User:simulatePermission")
 def user_simulate(request: ConsoleRequest, user_name: str) -> HttpResponse:
-    subject = _user_or_404(request, user_name)
+    subject = sam_user_or_404(request, user_name)
     form = SimulatorForm(request.GET)
     decision = None
     if form.is_valid():

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
@@ -69,3 +69,13 @@ def signed_in(view: View) -> View:
 
     wrapped.api_name = None  # type: ignore[attr-defined]
     return wrapped
+
+
+def sam_user_or_404(request: ConsoleRequest, user_name: str) -> Principal:
+    """Return the signed-in operator's SAM user of that name, or 404 (whatever the tenant)."""
+    from accounts import users
+
+    user = users.get_sam_user(request.user.operator_id, user_name)
+    if user is None:
+        raise Http404("No such user.")
+    return user
