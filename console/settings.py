@@ -190,9 +190,20 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+SESSION_COOKIE_SECURE = False if DEBUG else env.bool("SESSION_COOKIE_SECURE", default=True)
+CSRF_COOKIE_SECURE = False if DEBUG else env.bool("CSRF_COOKIE_SECURE", default=True)
+# ASVS 3.3.3: a "__Host-" name makes the browser refuse the cookie unless it is Secure, has
+# no Domain and has Path=/, so that neither a sibling subdomain nor a plain-http page can
+# plant or overwrite it (session fixation, CSRF token injection). Every cookie here is
+# host-only (no *_COOKIE_DOMAIN) on "/", so the prefix is used whenever the cookie is
+# Secure; over plain http (development) a browser would drop a prefixed cookie.
+SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
+# The signed "this browser signed in here before" cookie (console/views.py).
+LATCHKEY_DEVICE_COOKIE_NAME = "__Host-lk_device" if SESSION_COOKIE_SECURE else "lk_device"
+# Messages live in the session: the cookie store's name ("messages") cannot take a prefix.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
