@@ -30,7 +30,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def jwks(request: HttpRequest) -> HttpResponse:
     """Serve the token-signing public keys so that services can verify tokens locally."""
     response = JsonResponse(tokens.jwks())
-    response["Cache-Control"] = "public, max-age=300"
+    # A new key is published at least this long before it signs (accounts/tokens.py).
+    response["Cache-Control"] = f"public, max-age={tokens.JWKS_MAX_AGE}"
     return response
 
 
