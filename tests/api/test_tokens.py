@@ -18,7 +18,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import apisessions, tokens
+from accounts import apisessions, checks, tokens
 from accounts.management.commands import rotate_signing_key
 from accounts.models import ApiSession
 from tests.api.harness import call
@@ -468,6 +468,20 @@ def test_it_refuses_to_sign_when_no_key_may_sign_yet(settings):
     settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z"
     with pytest.raises(tokens.NoSigningKey):
         tokens.signing_key(int(time.time()))
+
+
+def test_it_fails_the_system_check_when_no_key_may_sign_yet(settings):
+    raw = b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z"
+    assert [e.id for e in checks.signing_keys()] == ["latchkey.E002"]
+    current = b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z,now:{current}"
+    assert checks.signing_keys() == []
+
+
+def test_it_fails_the_system_check_on_a_malformed_key_list(settings):
+    settings.LATCHKEY_JWT_KEYS = settings.LATCHKEY_JWT_KEYS + ":tomorrow"
+    assert [e.id for e in checks.signing_keys()] == ["latchkey.E001"]
 
 
 def test_it_refuses_to_retire_an_unknown_key(settings):
