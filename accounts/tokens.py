@@ -1,8 +1,12 @@
 """API tokens: compact JWS with EdDSA (Ed25519), verified with a pinned algorithm.
 
 Signing keys come from LATCHKEY_JWT_KEYS: "kid:base64url(raw private key)" entries,
-comma-separated, newest first. The newest signs; every configured key verifies, so a
-rotated-out key keeps verifying until the tokens it signed expire (RFC 8725 §3.1: one
+comma-separated, newest first, each optionally ending in ":YYYYMMDDTHHMMSSZ", the UTC time
+from which it may sign. Every configured key is published at /.well-known/jwks.json and
+verifies; the first key whose time has come signs. So a rotated-out key keeps verifying
+until the tokens it signed expire, and a new key is published (services that verify
+locally cache the JWKS for up to JWKS_MAX_AGE seconds) before it signs anything: a fresh
+token is never signed by a key that a cached JWKS does not hold yet (RFC 8725 §3.1: one
 algorithm per key; §3.11: explicit typ; 8725bis: only base64url characters).
 """
 
@@ -12,6 +16,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
 from cryptography.exceptions import InvalidSignature
@@ -27,9 +32,19 @@ _COMPACT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z", re.A
 MAX_TOKEN_LENGTH = 4096
 # Tolerated clock difference between app servers for iat/nbf (seconds).
 CLOCK_SKEW = 60
+# How long services may cache /.well-known/jwks.json (its Cache-Control max-age), and so
+# the least time between publishing a key and letting it sign.
+JWKS_MAX_AGE = 300
+# "Signs from" suffix of a key entry: ISO 8601 basic format, UTC (no ":" inside).
+SIGNS_FROM_FORMAT = "%Y%m%dT%H%M%SZ"
+_SIGNS_FROM = re.compile(r"^\d{8}T\d{6}Z\Z", re.ASCII)
 
 
 class InvalidToken(Exception):
+    pass
+
+
+class NoSigningKey(RuntimeError):
     pass
 
 
@@ -38,6 +53,21 @@ class SigningKey:
     kid: str
     private: Ed25519PrivateKey
     public: Ed25519PublicKey
+    signs_from: int = 0  # Unix time from which this key may sign; 0: from the start
+
+
+def format_signs_from(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime(SIGNS_FROM_FORMAT)
+
+
+def _parse_signs_from(text: str) -> int:
+    if not _SIGNS_FROM.match(text):
+        raise ValueError("LATCHKEY_JWT_KEYS: a key's signing time is YYYYMMDDTHHMMSSZ (UTC)")
+    try:
+        at = datetime.strptime(text, SIGNS_FROM_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"LATCHKEY_JWT_KEYS: {text} is not a valid time") from None
+    return int(at.timestamp())
 
 
 def b64url(raw: bytes) -> str:
@@ -53,14 +83,19 @@ def parse_keys(spec: str) -> list[SigningKey]:
     for entry in (e.strip() for e in spec.split(",")):
         if not entry:
             continue
-        kid, _, material = entry.partition(":")
+        kid, _, rest = entry.partition(":")
+        material, has_time, signs_from = rest.partition(":")
         raw = b64url_decode(material)
         if not kid or len(raw) != 32:
-            raise ValueError("LATCHKEY_JWT_KEYS entries are kid:base64url(32-byte Ed25519 key)")
+            raise ValueError(
+                "LATCHKEY_JWT_KEYS entries are kid:base64url(32-byte Ed25519 key)"
+                "[:YYYYMMDDTHHMMSSZ]"
+            )
         if any(k.kid == kid for k in keys):
             raise ValueError(f"LATCHKEY_JWT_KEYS names the key {kid} twice")
         private = Ed25519PrivateKey.from_private_bytes(raw)
-        keys.append(SigningKey(kid, private, private.public_key()))
+        start = _parse_signs_from(signs_from) if has_time else 0
+        keys.append(SigningKey(kid, private, private.public_key(), start))
     if not keys:
         raise ValueError("LATCHKEY_JWT_KEYS holds no key")
     return keys
@@ -75,8 +110,20 @@ def keys() -> tuple[SigningKey, ...]:
     return _keys()
 
 
+def signing_key(now: int) -> SigningKey:
+    """Return the key that signs at this time: the first listed whose signing time has come."""
+    for key in keys():
+        if key.signs_from <= now:
+            return key
+    raise NoSigningKey(
+        "LATCHKEY_JWT_KEYS: no key may sign yet; keep a key that signs today listed until "
+        "the new one's time (manage.py rotate_signing_key)."
+    )
+
+
 def sign(claims: dict) -> str:
-    key = keys()[0]
+    """Return the claims as a token, signed by the key that signs at their issue time."""
+    key = signing_key(claims["iat"])
     header = {"alg": ALG, "typ": TYP, "kid": key.kid}
     signing_input = (
         b64url(json.dumps(header, separators=(",", ":")).encode())

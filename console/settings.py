@@ -6,6 +6,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from console.net import ProxyNetworksError, parse_proxy_networks
 from security.crypto import MasterKeyError, parse_master_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -189,9 +190,20 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+SESSION_COOKIE_SECURE = False if DEBUG else env.bool("SESSION_COOKIE_SECURE", default=True)
+CSRF_COOKIE_SECURE = False if DEBUG else env.bool("CSRF_COOKIE_SECURE", default=True)
+# ASVS 3.3.3: a "__Host-" name makes the browser refuse the cookie unless it is Secure, has
+# no Domain and has Path=/, so that neither a sibling subdomain nor a plain-http page can
+# plant or overwrite it (session fixation, CSRF token injection). Every cookie here is
+# host-only (no *_COOKIE_DOMAIN) on "/", so the prefix is used whenever the cookie is
+# Secure; over plain http (development) a browser would drop a prefixed cookie.
+SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
+# The signed "this browser signed in here before" cookie (console/views.py).
+LATCHKEY_DEVICE_COOKIE_NAME = "__Host-lk_device" if SESSION_COOKIE_SECURE else "lk_device"
+# Messages live in the session: the cookie store's name ("messages") cannot take a prefix.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 if not DEBUG:
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -200,9 +212,30 @@ if not DEBUG:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
-# The client address: REMOTE_ADDR unless a trusted proxy count is configured, then the
-# address that many hops back in X-Forwarded-For (spoofed entries further left are ignored).
+# The client address (console/net.py): REMOTE_ADDR, unless the request comes from one of
+# the proxy networks; then X-Forwarded-For is read from the right, at most
+# LATCHKEY_TRUSTED_PROXIES entries, stopping at the first address that is not a proxy.
+# Both settings or neither: a count alone would trust a header that any client can write.
 LATCHKEY_TRUSTED_PROXIES = env.int("LATCHKEY_TRUSTED_PROXIES", default=0)
+try:
+    LATCHKEY_TRUSTED_PROXY_NETWORKS, LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET = parse_proxy_networks(
+        env.list("LATCHKEY_TRUSTED_PROXY_NETWORKS", default=[])
+    )
+except ProxyNetworksError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+_has_proxy_networks = bool(LATCHKEY_TRUSTED_PROXY_NETWORKS) or LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET
+if LATCHKEY_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured("LATCHKEY_TRUSTED_PROXIES is a count of proxies (0 or more).")
+if LATCHKEY_TRUSTED_PROXIES and not _has_proxy_networks:
+    raise ImproperlyConfigured(
+        "LATCHKEY_TRUSTED_PROXIES is set: also set LATCHKEY_TRUSTED_PROXY_NETWORKS to the "
+        "networks your proxies connect from (README: Running in production)."
+    )
+if _has_proxy_networks and not LATCHKEY_TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "LATCHKEY_TRUSTED_PROXY_NETWORKS is set: also set LATCHKEY_TRUSTED_PROXIES to the "
+        "number of proxies in front of the app server."
+    )
 
 # Sign-in throttles (failures per window); documented in the README.
 LATCHKEY_THROTTLE_WINDOW = env.int("LATCHKEY_THROTTLE_WINDOW", default=15 * 60)

@@ -16,7 +16,6 @@ from accounts.signin import account_key, device_token, operator_of_account, sign
 from security import audit
 from security.models import AuditEntry
 
-DEVICE_COOKIE = "lk_device"
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
 GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
 
@@ -31,7 +30,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def jwks(request: HttpRequest) -> HttpResponse:
     """Serve the token-signing public keys so that services can verify tokens locally."""
     response = JsonResponse(tokens.jwks())
-    response["Cache-Control"] = "public, max-age=300"
+    # A new key is published at least this long before it signs (accounts/tokens.py).
+    response["Cache-Control"] = f"public, max-age={tokens.JWKS_MAX_AGE}"
     return response
 
 
@@ -54,14 +54,20 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("login")
 
 
-def _trusted_device(request: HttpRequest, account: str) -> bool:
+def _device_tokens(request: HttpRequest) -> list[str]:
+    """Return the accounts this browser signed in to before (from its signed device cookie)."""
     try:
         value = signing.get_cookie_signer(salt="latchkey.device").unsign(
-            request.COOKIES.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_AGE
+            request.COOKIES.get(settings.LATCHKEY_DEVICE_COOKIE_NAME, ""),
+            max_age=DEVICE_COOKIE_AGE,
         )
     except signing.BadSignature:
-        return False
-    return device_token(account) in value.split(",")
+        return []
+    return [t for t in value.split(",") if t]
+
+
+def _trusted_device(request: HttpRequest, account: str) -> bool:
+    return device_token(account) in _device_tokens(request)
 
 
 def _safe_next(request: HttpRequest) -> str:
@@ -137,16 +143,11 @@ def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
     )
     response = HttpResponseRedirect(_safe_next(request))
     signer = signing.get_cookie_signer(salt="latchkey.device")
-    try:
-        known = signer.unsign(request.COOKIES.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_AGE)
-        tokens = [t for t in known.split(",") if t]
-    except signing.BadSignature:
-        tokens = []
     token = device_token(account)
-    tokens = [token, *[t for t in tokens if t != token]][:10]
+    known = [token, *[t for t in _device_tokens(request) if t != token]][:10]
     response.set_cookie(
-        DEVICE_COOKIE,
-        signer.sign(",".join(tokens)),
+        settings.LATCHKEY_DEVICE_COOKIE_NAME,
+        signer.sign(",".join(known)),
         max_age=DEVICE_COOKIE_AGE,
         httponly=True,
         samesite="Lax",

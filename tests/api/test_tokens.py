@@ -5,16 +5,21 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import tokens
+from accounts import apisessions, checks, tokens
+from accounts.management.commands import rotate_signing_key
 from accounts.models import ApiSession
 from tests.api.harness import call
 from tests.conftest import ROOT_PASSWORD, api_login
@@ -292,23 +297,194 @@ def test_it_still_verifies_tokens_signed_by_the_old_key_after_rotation(root, roo
     assert get_operator(root, root_api).status_code == 200
 
 
-def test_it_signs_new_tokens_with_the_new_key(root, settings):
+class Clock:
+    """The time apisessions and rotate_signing_key see; moved by hand, never slept on."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now().replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(apisessions, "_now", clock)
+    monkeypatch.setattr(rotate_signing_key, "_now", clock)
+    return clock
+
+
+def mint(principal) -> tuple[str, dict]:
+    """Open an API session now (the clock's now); return its token and request headers."""
+    api_key, token = apisessions.create_session(principal, timeout=apisessions.MAX_TIMEOUT)
+    return token, {"HTTP_X_SORACOM_API_KEY": api_key, "HTTP_X_SORACOM_TOKEN": token}
+
+
+def test_it_signs_new_tokens_with_the_new_key_from_its_signing_time(root, settings, clock):
     kid, _ = rotate(settings)
-    fresh = api_login(Client(), email=root.email, password=ROOT_PASSWORD)
-    assert parts(fresh["token"])[0]["kid"] == kid
-    headers = {"HTTP_X_SORACOM_API_KEY": fresh["apiKey"], "HTTP_X_SORACOM_TOKEN": fresh["token"]}
+    clock.advance(rotate_signing_key.DEFAULT_SIGNS_IN)
+    token, headers = mint(root)
+    assert parts(token)[0]["kid"] == kid
     assert get_operator(root, headers).status_code == 200
 
 
-def test_it_stops_verifying_a_retired_key(root, root_api, settings):
+def test_it_keeps_signing_with_the_current_key_until_then(root, settings, clock):
     rotate(settings)
+    clock.advance(rotate_signing_key.DEFAULT_SIGNS_IN - 1)
+    token, headers = mint(root)
+    assert parts(token)[0]["kid"] == "test1"
+    assert get_operator(root, headers).status_code == 200
+
+
+def test_it_stops_verifying_a_retired_key(root, settings, clock):
+    old_token, old_headers = mint(root)
+    rotate(settings)
+    clock.advance(rotate_signing_key.DEFAULT_SIGNS_IN + apisessions.MAX_TIMEOUT)
     rotate(settings, "--retire", "test1")
-    assert_refused(get_operator(root, root_api))
+    assert parts(old_token)[0]["kid"] == "test1"
+    assert_refused(get_operator(root, old_headers))
+
+
+def test_it_refuses_to_retire_the_only_key_that_signs_before_the_new_one(settings, clock):
+    _, value = rotate(settings)
+    with pytest.raises(CommandError, match="Keep a key that signs today"):
+        call_command("rotate_signing_key", "--retire", "test1", stdout=io.StringIO())
+    assert settings.LATCHKEY_JWT_KEYS == value
+
+
+@pytest.mark.parametrize("seconds", [0, 1, tokens.JWKS_MAX_AGE - 1, -3600])
+def test_it_refuses_a_signing_delay_shorter_than_the_jwks_cache_lifetime(settings, seconds):
+    with pytest.raises(CommandError, match="at least"):
+        call_command("rotate_signing_key", f"--signs-in={seconds}", stdout=io.StringIO())
+
+
+def test_it_says_when_the_new_key_signs_and_when_to_deploy_by(settings, clock):
+    out = io.StringIO()
+    call_command("rotate_signing_key", "--signs-in", "7200", stdout=out)
+    text = out.getvalue()
+    signs = clock.now + timedelta(seconds=7200)
+    deadline = signs - timedelta(seconds=tokens.JWKS_MAX_AGE)
+    assert f"signs only from {signs:%Y-%m-%d %H:%M:%S} UTC (in 7200 s)" in text
+    assert "until then test1 keeps signing" in text
+    assert f"Deploy to every app server before {deadline:%Y-%m-%d %H:%M:%S} UTC" in text
+    assert "published at /.well-known/jwks.json and verifies" in text
+    value = text.splitlines()[3]
+    assert value.split(",")[0].endswith(f":{signs:%Y%m%dT%H%M%SZ}")
+
+
+def test_it_publishes_the_next_key_before_it_signs(root, settings, clock):
+    kid, _ = rotate(settings)
+    published = [k["kid"] for k in Client().get("/.well-known/jwks.json").json()["keys"]]
+    assert published == [kid, "test1"]
+    token, _ = mint(root)
+    assert parts(token)[0]["kid"] == "test1"
+
+
+def test_it_verifies_a_token_signed_by_the_next_key_before_its_time(root, settings, clock):
+    kid, _ = rotate(settings)
+    _, headers = mint(root)
+    head, claims, _ = parts(headers["HTTP_X_SORACOM_TOKEN"])
+    next_key = next(k for k in tokens.keys() if k.kid == kid)
+    headers["HTTP_X_SORACOM_TOKEN"] = sign_with(next_key.private, {**head, "kid": kid}, claims)
+    assert get_operator(root, headers).status_code == 200
+
+
+def test_it_caches_the_jwks_for_exactly_the_lifetime_rotation_waits_for(db):
+    response = Client().get("/.well-known/jwks.json")
+    assert response["Cache-Control"] == f"public, max-age={tokens.JWKS_MAX_AGE}"
+    assert rotate_signing_key.DEFAULT_SIGNS_IN >= tokens.JWKS_MAX_AGE
+
+
+class LocalVerifier:
+    """A service verifying tokens itself with the JWKS, cached for its max-age."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.keys: dict[str, Ed25519PublicKey] = {}
+        self.expires = None
+
+    def refresh(self) -> None:
+        response = Client().get("/.well-known/jwks.json")
+        max_age = int(re.search(r"max-age=(\d+)", response["Cache-Control"]).group(1))
+        self.keys = {
+            k["kid"]: Ed25519PublicKey.from_public_bytes(tokens.b64url_decode(k["x"]))
+            for k in response.json()["keys"]
+        }
+        self.expires = self.clock() + timedelta(seconds=max_age)
+
+    def accepts(self, token: str) -> bool:
+        if self.expires is None or self.clock() >= self.expires:
+            self.refresh()
+        head, _, sig = parts(token)
+        key = self.keys.get(head["kid"])
+        if key is None:
+            return False
+        try:
+            key.verify(tokens.b64url_decode(sig), token.rsplit(".", 1)[0].encode())
+        except InvalidSignature:
+            return False
+        return True
+
+
+def test_it_never_signs_a_token_that_a_cached_jwks_cannot_verify(root, settings, clock):
+    verifier = LocalVerifier(clock)
+    verifier.refresh()  # cached just before the new value is deployed
+    kid, _ = rotate(settings)
+    signers = set()
+    end = rotate_signing_key.DEFAULT_SIGNS_IN + 2 * tokens.JWKS_MAX_AGE
+    for _ in range(0, end, 60):
+        token, _ = mint(root)
+        signers.add(parts(token)[0]["kid"])
+        assert verifier.accepts(token), f"refused a token of {parts(token)[0]['kid']}"
+        clock.advance(60)
+    assert signers == {"test1", kid}
+
+
+def test_it_refuses_a_malformed_signing_time(settings):
+    entry = settings.LATCHKEY_JWT_KEYS
+    for bad in (entry + ":", entry + ":2027-01-05T10:00:00Z", entry + ":20271305T100000Z"):
+        with pytest.raises(ValueError, match="LATCHKEY_JWT_KEYS"):
+            tokens.parse_keys(bad)
+
+
+def midnight(day: str) -> int:
+    return int(datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC).timestamp())
+
+
+def test_it_signs_with_the_first_key_whose_time_has_come(settings):
+    a, b, c = (b64(Ed25519PrivateKey.generate().private_bytes_raw()) for _ in range(3))
+    settings.LATCHKEY_JWT_KEYS = f"c:{c}:20300101T000000Z,b:{b}:20290101T000000Z,a:{a}"
+    assert tokens.signing_key(midnight("20281231")).kid == "a"
+    assert tokens.signing_key(midnight("20290101")).kid == "b"
+    assert tokens.signing_key(midnight("20300101")).kid == "c"
+
+
+def test_it_refuses_to_sign_when_no_key_may_sign_yet(settings):
+    raw = b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z"
+    with pytest.raises(tokens.NoSigningKey):
+        tokens.signing_key(int(time.time()))
+
+
+def test_it_fails_the_system_check_when_no_key_may_sign_yet(settings):
+    raw = b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z"
+    assert [e.id for e in checks.signing_keys()] == ["latchkey.E002"]
+    current = b64(Ed25519PrivateKey.generate().private_bytes_raw())
+    settings.LATCHKEY_JWT_KEYS = f"later:{raw}:20990101T000000Z,now:{current}"
+    assert checks.signing_keys() == []
+
+
+def test_it_fails_the_system_check_on_a_malformed_key_list(settings):
+    settings.LATCHKEY_JWT_KEYS = settings.LATCHKEY_JWT_KEYS + ":tomorrow"
+    assert [e.id for e in checks.signing_keys()] == ["latchkey.E001"]
 
 
 def test_it_refuses_to_retire_an_unknown_key(settings):
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError):
         call_command("rotate_signing_key", "--retire", "nope", stdout=io.StringIO())
 
@@ -321,8 +497,6 @@ def test_it_lists_every_verifying_key_in_the_jwks(settings, db):
 
 
 def test_it_publishes_a_jwks_that_verifies_a_token(root, root_api):
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     token = root_api["HTTP_X_SORACOM_TOKEN"]
     head, _, sig = parts(token)
     jwk = next(

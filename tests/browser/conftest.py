@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,26 +34,64 @@ def browser():
         instance.close()
 
 
+# Answers of the console itself (a page, an HTMX request) that a test may expect to be a
+# 4xx; every other resource (stylesheet, script, image, font ...) must load, whatever it is.
+APP_ANSWERS = {"document", "xhr", "fetch"}
+
+
 def _is_error(message) -> bool:
-    # 4xx answers (a refused form, a 403 dialog) are expected; Chromium logs them anyway.
+    # Chromium logs every 4xx; the response listener below decides which ones are failures.
     expected = "Failed to load resource: the server responded with a status of 4"
     return message.type == "error" and not message.text.startswith(expected)
 
 
 @pytest.fixture
-def page(browser, live_server, request):
+def expected_answers() -> list[tuple[int, str]]:
+    return []
+
+
+@pytest.fixture
+def expect_answer(expected_answers):
+    """Declare a 4xx answer of the console the test provokes (a refused form): (status, path)."""
+
+    def expect(status: int, path: str) -> None:
+        assert 400 <= status < 500, "5xx answers are never expected"
+        expected_answers.append((status, path))
+
+    return expect
+
+
+@pytest.fixture
+def page(browser, live_server, request, expected_answers):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
+    seen: list[tuple[int, str]] = []
+
+    def on_response(response) -> None:
+        if response.status < 400:
+            return
+        kind = response.request.resource_type
+        answer = (response.status, urlsplit(response.url).path)
+        if kind in APP_ANSWERS and answer in expected_answers:
+            seen.append(answer)
+            return
+        errors.append(f"{response.status} {kind} {response.request.method} {response.url}")
+
     page.on("console", lambda m: errors.append(m.text) if _is_error(m) else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # Any resource the page loads answering 4xx/5xx (a misspelt stylesheet, a missing
+    # script, a 500 behind an HTMX swap) fails the test, unless the test declared it.
+    page.on("response", on_response)
     yield page
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{request.node.name}.png", full_page=True)
     context.close()
     # CSP violations and script errors show up here; a clean console is part of the test.
     assert not errors, errors
+    missing = [answer for answer in expected_answers if answer not in seen]
+    assert not missing, f"declared answers that never came: {missing}"
 
 
 def sign_in_root(page, email: str, password: str) -> None:

@@ -59,7 +59,8 @@ def test_it_shows_a_hostile_target_as_inert_text(page, root, trail):
     assert page.locator("#audit-list img").count() == 0
 
 
-def test_it_shows_a_date_range_error(page, root, trail):
+def test_it_shows_a_date_range_error(page, root, trail, expect_answer):
+    expect_answer(400, "/security/audit/")
     sign_in_root(page, root.email, ROOT_PASSWORD)
     page.goto("/security/audit/?since=2030-01-02&until=2030-01-01")
     assert "The end date is before the start date." in page.inner_text("#audit-filters")

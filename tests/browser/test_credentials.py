@@ -37,7 +37,8 @@ def test_it_registers_an_x509_set_and_shows_its_expiry(page_root, root):
     assert CredentialSet.objects.get(operator=root.operator, credentials_id="gw-17-cert")
 
 
-def test_it_shows_field_errors_and_stores_nothing(page_root, root):
+def test_it_shows_field_errors_and_stores_nothing(page_root, root, expect_answer):
+    expect_answer(400, "/security/credentials/new")
     cert, _ = make_cert()
     _, other_key = make_cert()
     page_root.click("text=Register")

@@ -41,7 +41,8 @@ def test_it_creates_a_role_and_attaches_it_to_a_user(page_root, root, alice):
     assert RoleAttachment.objects.filter(principal=alice, role__role_id="user-admins").exists()
 
 
-def test_it_shows_the_inline_editors_error_at_the_statement(page_root, alice):
+def test_it_shows_the_inline_editors_error_at_the_statement(page_root, alice, expect_answer):
+    expect_answer(400, "/security/users/alice/permissions/update")
     page = page_root
     page.goto("/security/users/alice/permissions")
     bad = json.dumps(

@@ -17,7 +17,8 @@ def test_it_signs_in_root_and_shows_the_operator(page_root, root):
     assert root.operator_id in page_root.inner_text("header")
 
 
-def test_it_shows_a_failed_sign_in(page, root):
+def test_it_shows_a_failed_sign_in(page, root, expect_answer):
+    expect_answer(400, "/login/")
     page.goto("/login/?mode=root")
     page.fill("#id_root-email", root.email)
     page.fill("#id_root-password", "wrong-password!")
@@ -34,7 +35,8 @@ def test_it_creates_a_user_through_the_dialog(page_root, root):
     assert Principal.objects.filter(operator=root.operator, user_name="bob").exists()
 
 
-def test_it_refuses_a_duplicate_name_in_the_dialog(page_root, alice):
+def test_it_refuses_a_duplicate_name_in_the_dialog(page_root, alice, expect_answer):
+    expect_answer(400, "/security/users/new")
     page_root.click("text=Create user")
     page_root.fill("dialog #id_user_name", "alice")
     page_root.click("dialog button[type=submit]")
@@ -64,7 +66,8 @@ def test_it_sets_a_password_then_the_user_signs_in_and_is_deleted(
     assert not Principal.objects.filter(pk=robot.pk).exists()
 
 
-def test_it_refuses_a_sam_user_without_password(page, robot):
+def test_it_refuses_a_sam_user_without_password(page, robot, expect_answer):
+    expect_answer(400, "/login/")
     sign_in_sam(page, robot.operator_id, "robot", "Any-Password-123")
     assert "Sign-in failed" in page.inner_text("[role=alert]")
     assert "/login/" in page.url
