@@ -122,6 +122,8 @@ class Principal(AbstractBaseUser, PermissionsMixin):
 
     objects = PrincipalManager()
 
+    EPOCHS = ("session_epoch", "password_epoch")
+
     USERNAME_FIELD = "handle"
     REQUIRED_FIELDS: list[str] = []
 
@@ -202,6 +204,14 @@ class Principal(AbstractBaseUser, PermissionsMixin):
 
     def save(self, *args: object, **kwargs: object) -> None:
         self.updated_at = timezone.now()
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # Never write the epochs back from memory: an object loaded before a bump
+            # would restore the old value and revive the sessions the bump ended.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.EPOCHS
+            ]
         super().save(*args, **kwargs)
 
 
