@@ -18,8 +18,8 @@ from django.test import Client
 from accounts import signin, throttle
 from accounts.models import ApiSession, Principal
 from security import authkeys
-from tests.console.test_settings import ROOT, _production_env
 from tests.conftest import ROOT_PASSWORD
+from tests.console.test_settings import ROOT, _production_env
 
 # The documented defaults (README: Sign-in throttling and Settings; docs/authkeys.md).
 DEFAULTS = {
@@ -53,20 +53,6 @@ def hashes(monkeypatch) -> list[str]:
         return encode(self, password, salt)
 
     monkeypatch.setattr(MD5PasswordHasher, "encode", counting)
-    return calls
-
-
-@pytest.fixture
-def keyed_hashes(monkeypatch) -> list[str]:
-    """Count the keyed hashes (HMAC under a pepper) computed of AuthKey secrets."""
-    calls: list[str] = []
-    real = authkeys.hash_secret
-
-    def counting(key_id, secret, pepper=None):
-        calls.append(key_id)
-        return real(key_id, secret, pepper)
-
-    monkeypatch.setattr(authkeys, "hash_secret", counting)
     return calls
 
 
@@ -245,30 +231,7 @@ def test_it_clears_the_key_and_address_bucket_after_an_exchange(root):
     assert _counts(buckets) == {"ip": 3, "key+ip": 0, "key": 3}
 
 
-# --- the same work for what does not exist -------------------------------------------------
-
-
-def test_it_computes_the_keyed_hash_for_an_unknown_key_id_as_for_a_known_one(root, keyed_hashes):
-    key, _ = authkeys.generate(None, root, root)
-    keyed_hashes.clear()
-    assert key_exchange(key.key_id, authkeys.new_secret(), "192.0.2.1").status_code == 401
-    known = len(keyed_hashes)
-    keyed_hashes.clear()
-    assert (
-        key_exchange(authkeys.new_key_id(), authkeys.new_secret(), "192.0.2.2").status_code == 401
-    )
-    assert known == len(keyed_hashes) == 1
-
-
-def test_it_computes_one_keyed_hash_per_pepper_for_an_unknown_key_id(root, keyed_hashes, settings):
-    settings.LATCHKEY_PEPPER_FALLBACKS = ["an-old-pepper-being-retired-0123456789"]
-    key, _ = authkeys.generate(None, root, root)
-    keyed_hashes.clear()
-    key_exchange(key.key_id, authkeys.new_secret(), "192.0.2.1")
-    known = len(keyed_hashes)
-    keyed_hashes.clear()
-    key_exchange(authkeys.new_key_id(), authkeys.new_secret(), "192.0.2.2")
-    assert known == len(keyed_hashes) == 2
+# --- the same work for an account that does not exist (AuthKeys: tests/security) ----------
 
 
 @pytest.mark.parametrize(
