@@ -638,3 +638,18 @@ def test_it_ends_an_authkey_session_whose_exchange_raced_revoke_tokens_in_anothe
     monkeypatch.undo()
     assert "error" not in outcome, outcome
     assert not outcome["session"].live()
+
+
+# --- the review's probe ----------------------------------------------------------------------
+
+
+def test_it_refuses_a_token_opened_with_the_old_password_minting_an_authkey(root, alice):
+    grant = {"effect": "allow", "api": ["User:generateUserAuthKey", "User:getUser"]}
+    roles.set_inline_permission(None, root, alice, json.dumps({"statements": [grant]}))
+    stolen = password_session(alice)
+    own = f"/v1/operators/{alice.operator_id}/users/alice"
+    expect(call("GET", own, stolen.headers), 200)
+    body = {"currentPassword": SAM_PASSWORD, "newPassword": NEW_PASSWORD}
+    expect(call("PUT", own + "/password", password_session(root).headers, body), 200)
+    expect(call("POST", own + "/auth_keys", stolen.headers), 401)
+    assert not AuthKey.objects.filter(principal=alice).exists()
