@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
 
@@ -433,10 +434,10 @@ def password_session_works(principal: Principal, password: str) -> bool:
 
 def test_it_gives_the_console_session_that_changed_its_password_a_new_key(alice_world):
     acting = console_session(alice_world.subject)
-    before = acting.client.cookies["sessionid"].value
+    before = acting.client.cookies[settings.SESSION_COOKIE_NAME].value
     form = password_form(SAM_PASSWORD)
     expect(acting.client.post(console_path(alice_world, "password"), form, **HX), 204)
-    assert acting.client.cookies["sessionid"].value != before
+    assert acting.client.cookies[settings.SESSION_COOKIE_NAME].value != before
     assert acting.live()
 
 
