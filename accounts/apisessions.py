@@ -1,8 +1,15 @@
-"""API sessions: create one per `/auth` exchange, authenticate each API call, revoke.
+"""API sessions: create one per `/auth` exchange, authenticate each API call, end them.
 
 The token is a JWT bound to a server-side session row (its `jti`). Every call checks the
 row, so logout, key revocation and user deletion take effect on the next request, in
 every worker, with or without Redis (ASVS 7.4.1).
+
+Which events end which sessions is docs/sessions.md. A session records how it was opened
+(password or AuthKey) and the principal's epochs as they were read together with the
+credential it checked. Ending sessions marks their rows revoked (the record, and what
+the audit entry counts) and bumps an epoch (the guarantee): an exchange that checked the
+old password, or read the old epoch, before the change committed but inserts its row
+after it, opens a session that is already dead.
 """
 
 import secrets
@@ -11,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import update_session_auth_hash
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -33,6 +42,7 @@ class ApiCaller:
     jti: str
     auth_key_id: str
     policy_version: int
+    opened_by: str = ApiSession.OpenedBy.PASSWORD
 
 
 def _now() -> datetime:
@@ -48,17 +58,25 @@ def srn(principal: Principal) -> str:
 def create_session(
     principal: Principal, *, timeout: int, auth_key_id: str = "", source_ip: str = ""
 ) -> tuple[str, str]:
-    """Open an API session and return (apiKey, token)."""
+    """Open an API session and return (apiKey, token).
+
+    `principal` must be the object the credential was checked against (its epochs were
+    read with its password hash or its key): the session is bound to those epochs.
+    """
     now = _now()
     api_key = f"api-{uuid.uuid4()}"
     jti = secrets.token_hex(16)
     expires = now + timedelta(seconds=timeout)
+    by_password = not auth_key_id
     ApiSession.objects.create(
         api_key=api_key,
         jti=jti,
         principal=principal,
         operator_id=principal.operator_id,
         auth_key_id=auth_key_id,
+        opened_by=ApiSession.OpenedBy.PASSWORD if by_password else ApiSession.OpenedBy.AUTHKEY,
+        session_epoch=principal.session_epoch,
+        password_epoch=principal.password_epoch if by_password else None,
         expires_at=expires,
         source_ip=source_ip,
     )
@@ -77,11 +95,13 @@ def create_session(
 
 
 _LOOKUP = """
-SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id,
+SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
        (s.auth_key_id = '' OR EXISTS (
            SELECT 1 FROM security_authkey k WHERE k.key_id = s.auth_key_id AND k.slot IS NOT NULL
-       )) AS key_live
+       )) AS key_live,
+       (s.session_epoch = p.session_epoch
+        AND (s.opened_by <> 'password' OR s.password_epoch = p.password_epoch)) AS epochs_live
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
 JOIN accounts_operator o ON o.id = p.operator_id
@@ -125,6 +145,7 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         expires_at,
         revoked_at,
         auth_key_id,
+        opened_by,
         pid,
         kind,
         user_name,
@@ -133,10 +154,12 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         operator_id,
         policy_version,
         key_live,
+        epochs_live,
     ) = row
-    # A session made from an AuthKey lives only as long as the key: revoking the key ends
-    # it here even if the revocation raced with the exchange that opened it.
-    if revoked_at is not None or not is_active or not key_live:
+    # A session made from an AuthKey lives only as long as the key, and every session only
+    # as long as the epochs it was opened under: both end it here even if the revocation
+    # raced with the exchange that opened it.
+    if revoked_at is not None or not is_active or not key_live or not epochs_live:
         return None
     if hotsql.aware(expires_at) <= now:
         return None
@@ -152,7 +175,7 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         operator_id=operator_id,
     )
     return ApiCaller(
-        principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version
+        principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version, opened_by
     )
 
 
@@ -164,9 +187,62 @@ def revoke(api_key: str) -> int:
 
 
 def revoke_for_principal(principal: Principal) -> int:
-    return ApiSession.objects.filter(principal=principal, revoked_at__isnull=True).update(
-        revoked_at=_now()
-    )
+    """End every session of a principal, console and API, whatever opened it.
+
+    Return how many API sessions were ended (console sessions are not counted: they end
+    because the epoch is part of their session hash, Principal.get_session_auth_hash).
+    """
+    with transaction.atomic():
+        _bump(principal, "session_epoch")
+        return ApiSession.objects.filter(principal=principal, revoked_at__isnull=True).update(
+            revoked_at=_now()
+        )
+
+
+def end_password_sessions(request: HttpRequest | None, principal: Principal) -> int:
+    """End the sessions opened with the principal's password, except the one making the change.
+
+    Call after its password was set, changed or removed. Ends its console sessions (their
+    hash covers the password) and its API sessions opened with a password; AuthKey
+    sessions live on, so that rotating a password never breaks a program. The session of
+    `request`, when it is the principal's own (a console session, or an API session opened
+    with the password), stays, as Django's update_session_auth_hash keeps it.
+    Return how many API sessions were ended.
+    """
+    caller = getattr(request, "auth", None) if request is not None else None
+    keep = ""
+    if isinstance(caller, ApiCaller) and caller.principal.pk == principal.pk:
+        keep = caller.api_key
+    with transaction.atomic():
+        epoch = _bump(principal, "password_epoch")
+        mine = ApiSession.objects.filter(principal=principal)
+        ended = (
+            mine.filter(opened_by=ApiSession.OpenedBy.PASSWORD, revoked_at__isnull=True)
+            .exclude(api_key=keep)
+            .update(revoked_at=_now())
+        )
+        if keep:
+            mine.filter(api_key=keep, opened_by=ApiSession.OpenedBy.PASSWORD).update(
+                password_epoch=epoch
+            )
+    if request is not None and not isinstance(caller, ApiCaller) and hasattr(request, "session"):
+        # A console request by the principal itself: re-sign its session under the new
+        # password (a no-op for any other signed-in principal, except a new session key).
+        if getattr(request, "user", None) == principal:
+            update_session_auth_hash(request, principal)
+    return ended
+
+
+def _bump(principal: Principal, field: str) -> int:
+    """Add one to an epoch of the principal in the database; return the new value.
+
+    Also sets it on `principal`, so that a console session re-signed from that object
+    (update_session_auth_hash) carries the new value.
+    """
+    Principal.objects.filter(pk=principal.pk).update(**{field: models.F(field) + 1})
+    value = Principal.objects.filter(pk=principal.pk).values_list(field, flat=True).get()
+    setattr(principal, field, value)
+    return value
 
 
 def revoke_for_auth_key(auth_key_id: str) -> int:

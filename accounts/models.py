@@ -1,10 +1,12 @@
 """Operators (tenants) and principals: the root account, SAM users and installation staff."""
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.identifiers import new_operator_id, validate_name
 
@@ -110,8 +112,17 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     password_changed_at = models.DateTimeField(null=True, blank=True)
     # A SAM user's inline permission document (accounts/permissions.py); "" when none.
     inline_permission = models.TextField(blank=True, default="")
+    # Session epochs (docs/sessions.md). Every session records the epochs it was opened
+    # under and dies when they move: `session_epoch` ends all of the principal's sessions
+    # (console and API), `password_epoch` the API sessions opened with its password.
+    # Bumped with UPDATE ... + 1 in accounts/apisessions.py, never by assigning a value
+    # read earlier, so that two concurrent bumps cannot collapse into one.
+    session_epoch = models.PositiveBigIntegerField(default=0)
+    password_epoch = models.PositiveBigIntegerField(default=0)
 
     objects = PrincipalManager()
+
+    EPOCHS = ("session_epoch", "password_epoch")
 
     USERNAME_FIELD = "handle"
     REQUIRED_FIELDS: list[str] = []
@@ -170,8 +181,37 @@ class Principal(AbstractBaseUser, PermissionsMixin):
         super().set_unusable_password()
         self.password_changed_at = None
 
+    def get_session_auth_hash(self) -> str:
+        """Return what a console session must match: the password hash and the epoch.
+
+        Django's own hash covers only the password field, which ends console sessions at a
+        password change but not at "revoke all tokens"; folding in the session epoch does
+        both, checked against the database on every request in every worker.
+        """
+        return self._session_hash(None)
+
+    def get_session_auth_fallback_hash(self):
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
+
+    def _session_hash(self, secret: str | None) -> str:
+        return salted_hmac(
+            "latchkey.accounts.Principal.session",
+            f"{self.session_epoch}:{self.password}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
     def save(self, *args: object, **kwargs: object) -> None:
         self.updated_at = timezone.now()
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # Never write the epochs back from memory: an object loaded before a bump
+            # would restore the old value and revive the sessions the bump ended.
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.EPOCHS
+            ]
         super().save(*args, **kwargs)
 
 
@@ -220,12 +260,24 @@ class Throttle(models.Model):
 class ApiSession(models.Model):
     """One `/auth` exchange: an apiKey + token pair, live until it expires or is revoked."""
 
+    class OpenedBy(models.TextChoices):
+        """How the session was opened: it decides which events end it (docs/sessions.md)."""
+
+        PASSWORD = "password", "Password"
+        AUTHKEY = "authkey", "AuthKey"
+        SWITCH_USER = "switch_user", "Switch user"  # reserved for Auth:switchUser
+
     api_key = models.CharField(max_length=64, unique=True)
     jti = models.CharField(max_length=32, unique=True)
     principal = models.ForeignKey(Principal, on_delete=models.CASCADE, related_name="api_sessions")
     operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="api_sessions")
     # The AuthKey that was exchanged (its public ID), empty for a password exchange.
     auth_key_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    opened_by = models.CharField(max_length=16, choices=OpenedBy.choices)
+    # The principal's epochs when the credential was checked (Principal.session_epoch);
+    # password_epoch only for a session opened with the password.
+    session_epoch = models.PositiveBigIntegerField(default=0)
+    password_epoch = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -72,6 +72,13 @@ def record_failure(buckets: list[Bucket]) -> None:
     Throttle.objects.filter(expires_at__lt=now).delete()
 
 
+def failures(bucket: Bucket) -> int:
+    """Return the failures a bucket holds in the current window."""
+    return (
+        Throttle.objects.filter(key=_slot(bucket.key)).values_list("count", flat=True).first() or 0
+    )
+
+
 def clear(bucket: Bucket) -> None:
     """Forget a bucket's failures (after the owner succeeded from that place)."""
     Throttle.objects.filter(key=_slot(bucket.key)).delete()

@@ -146,16 +146,22 @@ def update_description(
 def set_password(
     request: HttpRequest | None, actor: Principal, user: Principal, password: str, api: str
 ) -> None:
-    """Set a principal's password after the validators accept it (ValidationError if not)."""
+    """Set a principal's password after the validators accept it (ValidationError if not).
+
+    Ends every session opened with the old password but the one making the change, console
+    and API; AuthKey sessions live on (docs/sessions.md).
+    """
     validate_new_password(password, user)
     user.set_password(password)
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
+    ended = apisessions.end_password_sessions(request, user)
     audit.record(
         request,
         api,
         operator=actor.operator_id,
         principal=actor,
         target=user.user_name or user.email,
+        details={"sessionsEnded": ended},
     )
 
 
@@ -211,14 +217,17 @@ def change_password(
 
 @transaction.atomic
 def remove_password(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
+    """Remove a user's password, ending the sessions it opened (AuthKey sessions live on)."""
     user.set_unusable_password()
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
+    ended = apisessions.end_password_sessions(request, user)
     audit.record(
         request,
         "User:deleteUserPassword",
         operator=actor.operator_id,
         principal=actor,
         target=user.user_name,
+        details={"sessionsEnded": ended},
     )
 
 
@@ -226,7 +235,11 @@ def remove_password(request: HttpRequest | None, actor: Principal, user: Princip
 def revoke_tokens(
     request: HttpRequest | None, actor: Principal, subject: Principal, api: str
 ) -> int:
-    """End every live API session of a principal; return how many were ended."""
+    """End every session of a principal, console included; return how many API sessions ended.
+
+    In Soracom the console itself holds an API key + token, so "revoke all tokens" ends
+    the console too; AuthKeys stay live and can open new sessions (docs/sessions.md).
+    """
     ended = apisessions.revoke_for_principal(subject)
     audit.record(
         request,

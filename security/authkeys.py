@@ -442,7 +442,8 @@ def _locked_live(key: AuthKey) -> bool:
 
 
 _LIVE_KEY = """
-SELECT k.id, k.secret_hash, p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id
+SELECT k.id, k.secret_hash, p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id,
+       p.session_epoch
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
 WHERE k.key_id = %s AND k.slot IS NOT NULL
@@ -454,7 +455,7 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     found = hotsql.rows(_LIVE_KEY, [key_id])
     if not found:
         return None, None
-    pk, secret_hash, pid, kind, user_name, email, is_active, operator_id = found[0]
+    pk, secret_hash, pid, kind, user_name, email, is_active, operator_id, epoch = found[0]
     key = AuthKey(id=pk, key_id=key_id, secret_hash=secret_hash)
     key._state.adding = False
     holder = Principal.partial(
@@ -464,6 +465,7 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
         email=email,
         is_active=bool(is_active),
         operator_id=operator_id,
+        session_epoch=epoch,  # the session opened from this key is bound to it
     )
     return key, holder
 

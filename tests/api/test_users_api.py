@@ -317,6 +317,7 @@ def test_it_deletes_a_user_with_204(root, alice, root_api):
 
 def test_it_ends_a_deleted_users_sessions_at_once(root, alice, alice_api, root_api):
     grant(alice, "User:getUser")
+    assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
     call("DELETE", users_path(root, "alice"), root_api)
     assert call("GET", users_path(root, "alice"), alice_api).status_code == 401
 
@@ -329,6 +330,7 @@ def test_it_answers_404_when_deleting_a_missing_user(root, root_api):
 
 def test_it_revokes_a_users_tokens_with_204(root, alice, alice_api, root_api):
     grant(alice, "User:getUser")
+    assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
     response = call("DELETE", users_path(root, "alice") + "/tokens", root_api)
     assert response.status_code == 204
     assert call("GET", users_path(root, "alice"), alice_api).status_code == 401
@@ -338,7 +340,11 @@ def test_it_revokes_a_users_tokens_with_204(root, alice, alice_api, root_api):
 def test_it_keeps_other_principals_sessions_when_revoking_a_users_tokens(
     root, alice, alice_api, root_api
 ):
+    grant(alice, "User:getUser")
+    assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
+    assert call("GET", users_path(root), root_api).status_code == 200
     call("DELETE", users_path(root, "alice") + "/tokens", root_api)
+    assert call("GET", users_path(root, "alice"), alice_api).status_code == 401
     assert call("GET", users_path(root), root_api).status_code == 200
 
 
@@ -363,19 +369,24 @@ def test_it_revokes_every_root_session_with_204(root, root_api, alice_api):
     from tests.conftest import ROOT_PASSWORD, api_login
 
     other = api_login(Client(), email=root.email, password=ROOT_PASSWORD)
-    response = call("DELETE", f"/v1/operators/{root.operator_id}/tokens", root_api)
-    assert response.status_code == 204
-    assert call("GET", f"/v1/operators/{root.operator_id}", root_api).status_code == 401
     other_headers = {
         "HTTP_X_SORACOM_API_KEY": other["apiKey"],
         "HTTP_X_SORACOM_TOKEN": other["token"],
     }
+    assert call("GET", f"/v1/operators/{root.operator_id}", other_headers).status_code == 200
+    response = call("DELETE", f"/v1/operators/{root.operator_id}/tokens", root_api)
+    assert response.status_code == 204
+    assert call("GET", f"/v1/operators/{root.operator_id}", root_api).status_code == 401
     assert call("GET", f"/v1/operators/{root.operator_id}", other_headers).status_code == 401
 
 
 def test_it_keeps_sam_sessions_when_revoking_the_root_tokens(root, alice, root_api, alice_api):
     grant(alice, "User:getUser")
-    call("DELETE", f"/v1/operators/{root.operator_id}/tokens", root_api)
+    operator = f"/v1/operators/{root.operator_id}"
+    assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
+    assert call("GET", operator, root_api).status_code == 200
+    call("DELETE", f"{operator}/tokens", root_api)
+    assert call("GET", operator, root_api).status_code == 401
     assert call("GET", users_path(root, "alice"), alice_api).status_code == 200
 
 

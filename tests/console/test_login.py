@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.test import Client, override_settings
 
 from security.models import AuditEntry
@@ -89,8 +90,17 @@ def test_it_lets_the_owner_in_from_elsewhere_during_an_attack(root):
 
 
 def test_it_signs_out(root_client):
+    cookie = settings.SESSION_COOKIE_NAME
+    old = root_client.cookies[cookie].value
+    assert root_client.get("/security/users/").status_code == 200
     root_client.post("/logout/")
     assert root_client.get("/security/users/").status_code == 302
+    # The server ended the session: the old cookie, replayed, no longer signs anyone in.
+    replay = Client()
+    replay.cookies[cookie] = old
+    response = replay.get("/security/users/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
 
 
 def test_it_sends_root_home_to_the_users_tab(root_client):

@@ -435,13 +435,43 @@ def test_it_refuses_a_mistyped_secret_without_touching_the_database(root):
     assert len(queries) == 0
 
 
-def test_it_does_the_same_work_for_an_unknown_id_as_for_a_wrong_secret(root):
+@pytest.fixture
+def keyed_hashes(monkeypatch) -> list[str]:
+    """Count the keyed hashes (HMAC under a pepper) computed of AuthKey secrets."""
+    calls: list[str] = []
+    real = authkeys.hash_secret
+
+    def counting(key_id, secret, pepper=None):
+        calls.append(key_id)
+        return real(key_id, secret, pepper)
+
+    monkeypatch.setattr(authkeys, "hash_secret", counting)
+    return calls
+
+
+def test_it_does_the_same_work_for_an_unknown_id_as_for_a_wrong_secret(root, keyed_hashes):
     key, _ = authkeys.generate(None, root, root)
+    keyed_hashes.clear()
     with CaptureQueriesContext(connection) as known:
         authkeys.exchange(api_request("192.0.2.1"), key.key_id, authkeys.new_secret())
+    known_hashes = len(keyed_hashes)
+    keyed_hashes.clear()
     with CaptureQueriesContext(connection) as unknown:
         authkeys.exchange(api_request("192.0.2.2"), authkeys.new_key_id(), authkeys.new_secret())
+    # The work that costs time is the keyed hash: one per pepper, known ID or not.
+    assert known_hashes == len(keyed_hashes) == 1
     assert [q["sql"].split()[0] for q in known] == [q["sql"].split()[0] for q in unknown]
+
+
+def test_it_computes_one_keyed_hash_per_pepper_for_an_unknown_id_too(root, keyed_hashes, settings):
+    settings.LATCHKEY_PEPPER_FALLBACKS = ["an-old-pepper-being-retired-0123456789"]
+    key, _ = authkeys.generate(None, root, root)
+    keyed_hashes.clear()
+    authkeys.exchange(api_request("192.0.2.1"), key.key_id, authkeys.new_secret())
+    known = len(keyed_hashes)
+    keyed_hashes.clear()
+    authkeys.exchange(api_request("192.0.2.2"), authkeys.new_key_id(), authkeys.new_secret())
+    assert known == len(keyed_hashes) == 2
 
 
 def test_it_refuses_a_key_of_a_deactivated_principal(root, alice):

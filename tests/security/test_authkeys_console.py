@@ -343,10 +343,18 @@ def test_it_revokes_as_a_full_page_and_redirects_to_the_list(root_client, root, 
 
 def test_it_ends_the_sessions_of_a_key_revoked_in_the_console(root_client, root):
     key, secret = authkeys.generate(None, root, root)
-    Client().post(
+    session = Client().post(
         "/v1/auth", {"authKeyId": key.key_id, "authKey": secret}, content_type="application/json"
     )
+    assert session.status_code == 200
+    headers = {
+        "HTTP_X_SORACOM_API_KEY": session.json()["apiKey"],
+        "HTTP_X_SORACOM_TOKEN": session.json()["token"],
+    }
+    operator = f"/v1/operators/{root.operator_id}"
+    assert Client().get(operator, **headers).status_code == 200
     root_client.post(f"/security/authkeys/{key.key_id}/revoke", **HX)
+    assert Client().get(operator, **headers).status_code == 401
     assert not ApiSession.objects.filter(auth_key_id=key.key_id, revoked_at__isnull=True).exists()
 
 

@@ -147,7 +147,10 @@ def test_it_ends_the_keys_api_sessions(staff_client, leaked):
         "HTTP_X_SORACOM_API_KEY": auth.json()["apiKey"],
         "HTTP_X_SORACOM_TOKEN": auth.json()["token"],
     }
+    own_user = f"/v1/operators/{key.operator_id}/users/{key.holder}"
+    assert Client().get(own_user, **headers).status_code == 403  # signed in, not allowed
     staff_client.post(f"/staff/authkeys/{key.key_id}/revoke", {"reason": "leaked"})
+    assert Client().get(own_user, **headers).status_code == 401
     assert Client().post("/v1/auth/logout", **headers).status_code == 401
 
 
