@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.identifiers import NAME_RULE
 from accounts.models import Principal
-from security import credentials, groups
+from security import credential_schemas, credentials, groups
 from security.models import CredentialSet, Group, GroupServiceConfig
 
 FIELD_PREFIX = "c__"
@@ -18,7 +18,7 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-def _widget(spec: credentials.Field) -> forms.Widget:
+def _widget(spec: credential_schemas.Field) -> forms.Widget:
     attrs = {"autocomplete": "off", "spellcheck": "false"}
     if spec.multiline:
         attrs |= {"rows": 6, "class": "mono"}
@@ -32,7 +32,7 @@ def _widget(spec: credentials.Field) -> forms.Widget:
 
 def add_type_fields(form: forms.Form, kind: str, *, updating: bool) -> None:
     """Add the fields of `kind` to the form (prefixed so they cannot collide with ours)."""
-    schema = credentials.TYPES.get(kind)
+    schema = credential_schemas.TYPES.get(kind)
     if schema is None:
         return
     for spec in schema.fields:
@@ -81,16 +81,16 @@ class _CredentialFormBase(forms.Form):
 class CredentialCreateForm(_CredentialFormBase):
     credentials_id = forms.CharField(label="Credentials ID", max_length=100, help_text=NAME_RULE)
     description = forms.CharField(
-        max_length=credentials.DESCRIPTION_MAX,
+        max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    type = forms.ChoiceField(choices=[("", "Choose a type…"), *credentials.TYPE_CHOICES])
+    type = forms.ChoiceField(choices=[("", "Choose a type…"), *credential_schemas.TYPE_CHOICES])
 
     def __init__(self, *args, actor: Principal, kind: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.actor = actor
-        self.kind = kind if kind in credentials.TYPES else ""
+        self.kind = kind if kind in credential_schemas.TYPES else ""
         self.fields["type"].initial = self.kind
         # Choosing a type swaps that type's fields in (htmx); without JS, see the view.
         self.fields["type"].widget.attrs.update(
@@ -106,7 +106,7 @@ class CredentialCreateForm(_CredentialFormBase):
     def clean_credentials_id(self) -> str:
         value = self.cleaned_data["credentials_id"]
         try:
-            credentials.validate_credentials_id(value)
+            credential_schemas.validate_credentials_id(value)
         except credentials.CredentialsInvalid:
             raise forms.ValidationError(f"Use {NAME_RULE}") from None
         if credentials.get_credential_set(self.actor.operator_id, value) is not None:
@@ -131,7 +131,7 @@ class CredentialCreateForm(_CredentialFormBase):
 
 class CredentialUpdateForm(_CredentialFormBase):
     description = forms.CharField(
-        max_length=credentials.DESCRIPTION_MAX,
+        max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )

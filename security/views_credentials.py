@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.forms import ConfirmForm
 from console.auth import ConsoleRequest, console_action
 from console.htmx import close_dialog, render_dialog
-from security import credentials
+from security import credential_schemas, credentials
 from security.forms_credentials import CredentialCreateForm, CredentialUpdateForm
 from security.models import CredentialSet
 
@@ -99,7 +99,7 @@ def credential_update(request: ConsoleRequest, credentials_id: str) -> HttpRespo
     return render_dialog(
         request,
         "security/partials/credential_update_dialog.html",
-        {"form": form, "subject": cs, "schema": credentials.TYPES.get(cs.type)},
+        {"form": form, "subject": cs, "schema": credential_schemas.TYPES.get(cs.type)},
         status=400 if form.errors else 200,
     )
 

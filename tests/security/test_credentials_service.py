@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from security import credentials
+from security import credential_rotation, credential_schemas, credentials
 from security.models import AuditEntry, CredentialSet, Group, GroupServiceConfig
 from tests.security.credential_samples import make_cert, sample_fields, weak_rsa_key_pem
 from tests.security.test_crypto import key_entry
@@ -25,7 +25,7 @@ def errors_of(actor, kind, fields, cid="bad-1"):
     return info.value.errors
 
 
-@pytest.mark.parametrize("kind", sorted(credentials.TYPES))
+@pytest.mark.parametrize("kind", sorted(credential_schemas.TYPES))
 def test_it_accepts_every_contract_type(root, kind):
     fields = sample_fields(kind)
     cs = create(root, f"set-{kind}", kind, fields)
@@ -34,7 +34,7 @@ def test_it_accepts_every_contract_type(root, kind):
 
 
 def test_it_has_the_twenty_contract_types():
-    assert len(credentials.TYPES) == 20
+    assert len(credential_schemas.TYPES) == 20
 
 
 def test_it_returns_exactly_the_stored_fields(root):
@@ -288,7 +288,7 @@ def test_it_rotates_every_record_and_keeps_it_readable(root, old_records, settin
 
 
 def test_it_resumes_an_interrupted_rotation(root, old_records, monkeypatch):
-    real = credentials.rewrap_record
+    real = credential_rotation.rewrap_record
     calls = {"n": 0}
 
     def dies_after_three(pk):
@@ -297,14 +297,14 @@ def test_it_resumes_an_interrupted_rotation(root, old_records, monkeypatch):
             raise KeyboardInterrupt  # the operator pressed Ctrl-C
         return real(pk)
 
-    monkeypatch.setattr(credentials, "rewrap_record", dies_after_three)
+    monkeypatch.setattr(credential_rotation, "rewrap_record", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
         call_command("rotate_master_key")
-    usage = credentials.master_key_usage()
+    usage = credential_rotation.master_key_usage()
     assert usage == {"k2": 3, "test1": 3}
-    monkeypatch.setattr(credentials, "rewrap_record", real)
+    monkeypatch.setattr(credential_rotation, "rewrap_record", real)
     call_command("rotate_master_key")
-    assert credentials.master_key_usage() == {"k2": 6}
+    assert credential_rotation.master_key_usage() == {"k2": 6}
 
 
 def test_it_refuses_to_run_while_a_record_needs_a_retired_key(root, old_records, settings):
@@ -320,13 +320,13 @@ def test_it_reports_a_tampered_record_and_rotates_the_rest(root, old_records):
     CredentialSet.objects.filter(pk=victim.pk).update(ciphertext=bytes(blob))
     with pytest.raises(CommandError, match="1 records did not authenticate"):
         call_command("rotate_master_key")
-    assert credentials.master_key_usage() == {"k2": 5, "test1": 1}
+    assert credential_rotation.master_key_usage() == {"k2": 5, "test1": 1}
 
 
 def test_it_only_reports_with_check(root, old_records, capsys):
     call_command("rotate_master_key", "--check")
     assert "test1 (older): 6 records" in capsys.readouterr().out
-    assert credentials.master_key_usage() == {"test1": 6}
+    assert credential_rotation.master_key_usage() == {"test1": 6}
 
 
 # --- Django admin -----------------------------------------------------------------------

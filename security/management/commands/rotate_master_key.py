@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from security import audit, credentials, crypto
+from security import audit, credential_rotation, crypto
 from security.models import CredentialSet
 
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, check: bool = False, **options) -> None:
         configured = [key.key_id for key in crypto.master_keys()]
         newest = configured[0]
-        usage = credentials.master_key_usage()
+        usage = credential_rotation.master_key_usage()
         missing = {key_id: n for key_id, n in usage.items() if key_id not in configured}
         if missing:
             listed = ", ".join(f"{key_id} ({n} records)" for key_id, n in sorted(missing.items()))
@@ -45,8 +45,8 @@ class Command(BaseCommand):
         rewrapped, broken = 0, []
         for pk in pending:
             try:
-                rewrapped += credentials.rewrap_record(pk)
-            except credentials.CredentialUnavailable:
+                rewrapped += credential_rotation.rewrap_record(pk)
+            except credential_rotation.CredentialUnavailable:
                 broken.append(pk)
         audit.record(
             None,
@@ -61,7 +61,7 @@ class Command(BaseCommand):
                 f"(row IDs {', '.join(map(str, broken[:20]))}). See the log; their owners must "
                 "register those secrets again."
             )
-        left = {k: n for k, n in credentials.master_key_usage().items() if k != newest}
+        left = {k: n for k, n in credential_rotation.master_key_usage().items() if k != newest}
         if not left:
             older = [k for k in configured if k != newest]
             if older:
