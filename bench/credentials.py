@@ -76,6 +76,7 @@ def main() -> None:
 
     from accounts.models import Operator, Principal
     from security import credential_sealing, credentials, crypto
+    from security.credential_schemas import CleanFields
     from security.models import CredentialSet
 
     try:
@@ -102,7 +103,7 @@ def main() -> None:
         batch = []
         for i in range(ROWS):
             cs = CredentialSet(operator=operator, credentials_id=f"rot-{i}", type="psk")
-            credential_sealing.seal_into(cs, {"key": f"rotation-key-{i:06d}"})
+            credential_sealing.seal_into(cs, CleanFields({"key": f"rotation-key-{i:06d}"}))
             batch.append(cs)
         CredentialSet.objects.bulk_create(batch, batch_size=1000)
         total = CredentialSet.objects.count()

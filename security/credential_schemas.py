@@ -9,15 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from accounts.identifiers import NAME_RULE, is_valid_name
+from security import keymaterial
 
 DESCRIPTION_MAX = 1000
-MIN_RSA_BITS = 2048
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -276,44 +275,37 @@ _URL = re.compile(r"^https?://[^\s/?#]+(?:[/?#]\S*)?\Z", re.IGNORECASE | re.ASCI
 _ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}\Z", re.ASCII)
 
 
-def _load_certs(value: str) -> list[x509.Certificate]:
-    try:
-        certs = x509.load_pem_x509_certificates(value.encode())
-    except ValueError:
-        raise ValueError("is not a PEM certificate.") from None
-    return certs
+@dataclass(frozen=True)
+class CertificateFacts:
+    subject: str
+    expires_at: datetime
 
 
-def _load_key(value: str):
-    try:
-        key = serialization.load_pem_private_key(value.encode(), password=None)
-    except TypeError:
-        raise ValueError("is an encrypted private key; give it unencrypted.") from None
-    except ValueError:
-        raise ValueError("is not a PEM private key.") from None
-    except Exception:  # cryptography may raise UnsupportedAlgorithm for exotic keys
-        raise ValueError("is not a supported PEM private key.") from None
-    if isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
-        raise ValueError(f"is an RSA key shorter than {MIN_RSA_BITS} bits.")
-    if not isinstance(
-        key,
-        rsa.RSAPrivateKey
-        | ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey,
-    ):
-        raise ValueError("is not an RSA, EC or EdDSA private key.")
-    return key
+@dataclass(frozen=True)
+class CleanFields:
+    """A set's complete, normalised fields and the certificate facts learnt parsing them.
+
+    Validation parses each PEM value once; sealing takes the facts from here instead of
+    parsing again (keymaterial.py says why parsing is the expensive part).
+    """
+
+    values: dict[str, str]
+    certificate: CertificateFacts | None = None
 
 
-def _public_bytes(public_key) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+def _parse(spec: Field, value: str) -> object:
+    """Return the parsed form of a PEM field (None for other kinds); raise KeyMaterialError."""
+    if spec.kind == "pem-cert":
+        return keymaterial.load_certificates(value, at_most=1)[0]
+    if spec.kind == "pem-certs":
+        return keymaterial.load_certificates(value)
+    if spec.kind == "pem-key":
+        return keymaterial.load_private_key(value)
+    return None
 
 
-def _check_value(spec: Field, value: object) -> str:
-    """Return the normalised value of one field, or raise ValueError (message without value)."""
+def _check_value(spec: Field, value: object) -> tuple[str, object]:
+    """Return (normalised value, parsed PEM or None), or raise ValueError (no value in it)."""
     if not isinstance(value, str):
         raise ValueError("must be a string.")
     if spec.multiline:
@@ -328,13 +320,7 @@ def _check_value(spec: Field, value: object) -> str:
         raise ValueError("has leading or trailing spaces.")
     if len(value) < spec.min_length:
         raise ValueError(f"is too short (at least {spec.min_length} characters).")
-    if spec.kind in ("pem-cert", "pem-certs"):
-        certs = _load_certs(value)
-        if spec.kind == "pem-cert" and len(certs) != 1:
-            raise ValueError("must hold exactly one certificate.")
-    elif spec.kind == "pem-key":
-        _load_key(value)
-    elif spec.kind == "json-object":
+    if spec.kind == "json-object":
         try:
             parsed = json.loads(value)
         except ValueError:
@@ -347,29 +333,43 @@ def _check_value(spec: Field, value: object) -> str:
         raise ValueError("must be an IAM role ARN (arn:aws:iam::123456789012:role/name).")
     elif spec.kind == "choice" and value not in spec.choices:
         raise ValueError(f"must be one of {', '.join(spec.choices)}.")
-    return value
+    return value, _parse(spec, value)
 
 
-@dataclass(frozen=True)
-class CertificateFacts:
-    subject: str
-    expires_at: datetime
+def _parsed_or_parse(name: str, values: dict[str, str], parsed: dict[str, object]) -> object:
+    """Return a field's parsed PEM, parsing a value kept from the stored record (once)."""
+    if name not in parsed:
+        try:
+            parsed[name] = _parse(TYPES["x509"].field_named(name), values[name])  # type: ignore[arg-type]
+        except keymaterial.KeyMaterialError as exc:  # stored before today's bounds
+            raise CredentialsInvalid({f"credentials.{name}": str(exc)}) from None
+    return parsed[name]
 
 
-def certificate_facts(fields: dict[str, str]) -> CertificateFacts:
-    """Check that the key matches the certificate; return the certificate's public facts."""
-    cert = _load_certs(fields["cert"])[0]
-    key = _load_key(fields["key"])
-    if _public_bytes(key.public_key()) != _public_bytes(cert.public_key()):
-        raise CredentialsInvalid(
-            {"credentials.key": "does not match the certificate's public key."}
-        )
+def _x509_facts(values: dict[str, str], parsed: dict[str, object]) -> CertificateFacts:
+    """Check that the key matches the certificate; return the certificate's public facts.
+
+    The stored private key is parsed (the expensive part) only when a new certificate must
+    be matched against it: a stored pair was matched when it was stored.
+    """
+    given = set(parsed) & {"cert", "key"}
+    cert = cast(x509.Certificate, _parsed_or_parse("cert", values, parsed))
+    if given:
+        key = cast(keymaterial.PrivateKey, _parsed_or_parse("key", values, parsed))
+        try:
+            cert_key = keymaterial.certificate_public_key(cert)
+        except keymaterial.KeyMaterialError as exc:
+            raise CredentialsInvalid({"credentials.cert": str(exc)}) from None
+        if keymaterial.public_key_der(key.public_key()) != keymaterial.public_key_der(cert_key):
+            raise CredentialsInvalid(
+                {"credentials.key": "does not match the certificate's public key."}
+            )
     return CertificateFacts(cert.subject.rfc4514_string()[:1000], cert.not_valid_after_utc)
 
 
 def validate_fields(
     kind: object, submitted: object, current: Mapping[str, str] | None = None
-) -> dict[str, str]:
+) -> CleanFields:
     """Return the complete, normalised fields of a `kind` set, or raise CredentialsInvalid.
 
     `current` (an update that keeps the type) supplies any field that is left out or empty,
@@ -385,11 +385,12 @@ def validate_fields(
         if schema.field_named(name) is None:
             shown = name if is_valid_name(name) else "(an unknown field)"
             errors[f"credentials.{shown}"] = f"is not a field of the {kind} type."
-    result: dict[str, str] = {}
+    values: dict[str, str] = {}
+    parsed: dict[str, object] = {}
     for spec in schema.fields:
         value = submitted.get(spec.name)
         if (value is None or value == "") and current and current.get(spec.name):
-            result[spec.name] = current[spec.name]
+            values[spec.name] = current[spec.name]
             continue
         if value is None or value == "":
             if spec.name in submitted and value is None:
@@ -398,14 +399,17 @@ def validate_fields(
                 errors[f"credentials.{spec.name}"] = "is required."
             continue
         try:
-            result[spec.name] = _check_value(spec, value)
+            values[spec.name], parsed_value = _check_value(spec, value)
         except ValueError as exc:
             errors[f"credentials.{spec.name}"] = str(exc)
+            continue
+        if parsed_value is not None:
+            parsed[spec.name] = parsed_value
     if errors:
         raise CredentialsInvalid(errors)
     if kind == "x509":
-        certificate_facts(result)  # raises on a key that does not match
-    return result
+        return CleanFields(values, _x509_facts(values, parsed))
+    return CleanFields(values)
 
 
 def validate_description(description: object) -> str:

@@ -9,7 +9,7 @@ import json
 import logging
 
 from security import crypto
-from security.credential_schemas import CredentialError, certificate_facts
+from security.credential_schemas import CleanFields, CredentialError
 from security.models import CredentialSet
 
 log = logging.getLogger("latchkey.credentials")
@@ -23,22 +23,29 @@ def record_aad(operator_id: str, credentials_id: str, kind: str) -> bytes:
     return crypto.record_aad(operator_id, credentials_id, kind)
 
 
-def seal_into(cs: CredentialSet, fields: dict[str, str]) -> None:
-    plaintext = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+def seal_into(cs: CredentialSet, clean: CleanFields) -> None:
+    """Seal validated fields into the row, with the certificate facts validation found."""
+    plaintext = json.dumps(clean.values, separators=(",", ":"), sort_keys=True).encode()
     sealed = crypto.seal(plaintext, record_aad(cs.operator_id, cs.credentials_id, cs.type))
     cs.ciphertext, cs.wrapped_key, cs.master_key_id = (
         sealed.ciphertext,
         sealed.wrapped_key,
         sealed.master_key_id,
     )
-    if cs.type == "x509":
-        facts = certificate_facts(fields)
-        cs.cert_subject, cs.cert_expires_at = facts.subject, facts.expires_at
+    if clean.certificate is not None:
+        cs.cert_subject = clean.certificate.subject
+        cs.cert_expires_at = clean.certificate.expires_at
     else:
         cs.cert_subject, cs.cert_expires_at = "", None
 
 
+def master_key_configured(cs: CredentialSet) -> bool:
+    """Return whether the master key that wrapped the row is configured (nothing decrypted)."""
+    return any(key.key_id == cs.master_key_id for key in crypto.master_keys())
+
+
 def open_fields(cs: CredentialSet) -> dict[str, str]:
+    """Return the row's fields, or raise CredentialUnavailable (the log says why)."""
     sealed = crypto.Sealed(bytes(cs.ciphertext), bytes(cs.wrapped_key), cs.master_key_id)
     try:
         plaintext = crypto.open_sealed(

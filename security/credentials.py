@@ -17,8 +17,11 @@ from django.utils import timezone
 
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
-from security import audit
+from security import audit, credential_rate
+from security.credential_rate import WriteRateLimited as WriteRateLimited
 from security.credential_schemas import (
+    TYPES,
+    CleanFields,
     CredentialError,
     CredentialsInvalid,
     validate_credentials_id,
@@ -29,6 +32,10 @@ from security.credential_sealing import CredentialUnavailable, open_fields, seal
 from security.models import CredentialSet, GroupServiceConfig
 
 EXPIRY_WARNING = timedelta(days=30)
+UNREADABLE_UPDATE = (
+    "This credential set cannot be read any more, so fields left empty cannot keep their "
+    "values. Enter every field of its type to replace it."
+)
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -154,6 +161,10 @@ def _audit(
     )
 
 
+def _shown_id(credentials_id: object) -> str:
+    return credentials_id if is_valid_name(credentials_id) else ""  # type: ignore[return-value]
+
+
 def create_credential_set(
     request: HttpRequest | None,
     actor: Principal,
@@ -164,50 +175,74 @@ def create_credential_set(
     *,
     auth_key_id: str = "",
 ) -> CredentialSet:
-    """Validate, seal and store a new set within the operator's quota; return it."""
+    """Validate, seal and store a new set within the operator's quota; return it.
+
+    Raise WriteRateLimited past LATCHKEY_CREDENTIAL_WRITES_PER_HOUR (before any parsing),
+    CredentialsInvalid, CredentialExists or QuotaExceeded.
+    """
+    api = "Credential:createCredential"
+    credential_rate.count_attempt(request, actor, api, _shown_id(credentials_id), auth_key_id)
     operator_id = actor.operator_id
     errors: dict[str, str] = {}
-    for check, args in (
-        (validate_credentials_id, (credentials_id,)),
-        (validate_description, (description,)),
-        (validate_fields, (kind, fields)),
-    ):
-        try:
-            check(*args)
-        except CredentialsInvalid as exc:
-            errors.update(exc.errors)
-    if errors:
+    clean_description = clean = None
+    try:
+        validate_credentials_id(credentials_id)
+    except CredentialsInvalid as exc:
+        errors.update(exc.errors)
+    try:
+        clean_description = validate_description(description)
+    except CredentialsInvalid as exc:
+        errors.update(exc.errors)
+    try:
+        clean = validate_fields(kind, fields)  # parses each PEM value once, for good
+    except CredentialsInvalid as exc:
+        errors.update(exc.errors)
+    if errors or clean is None or clean_description is None:
         raise CredentialsInvalid(errors)
-    clean = validate_fields(kind, fields)
     cs = CredentialSet(
         operator_id=operator_id,
         credentials_id=credentials_id,
         type=kind,
-        description=validate_description(description),
+        description=clean_description,
     )
     seal_into(cs, clean)  # CPU work outside the locked section
     try:
         with transaction.atomic():
             # The operator row lock serialises creates of one operator on PostgreSQL; on
             # SQLite the IMMEDIATE transaction has already taken the database write lock.
-            operator = Operator.objects.select_for_update().get(pk=operator_id)
+            # NO KEY UPDATE: it must not block the key-share locks that inserting rows that
+            # refer to the operator takes (an audit entry written meanwhile by another
+            # request holds its chain head while it waits for one: a deadlock otherwise).
+            operator = Operator.objects.select_for_update(no_key=True).get(pk=operator_id)
             if count_for(operator_id) >= operator.credential_quota:
                 raise QuotaExceeded(quota_message(operator.credential_quota))
             with transaction.atomic():
                 cs.save(force_insert=True)
-            _audit(
-                request,
-                actor,
-                "Credential:createCredential",
-                cs.credentials_id,
-                cs.type,
-                auth_key_id=auth_key_id,
-            )
+            _audit(request, actor, api, cs.credentials_id, cs.type, auth_key_id=auth_key_id)
     except IntegrityError:
         raise CredentialExists(
             f"A credential set with the ID {credentials_id} already exists."
         ) from None
     return cs
+
+
+def _current_fields(cs: CredentialSet, kind: str, submitted: object) -> dict[str, str] | None:
+    """Return the stored fields that an update keeping the type may fall back on.
+
+    Nothing is opened when the submission gives every field of the type. A record that
+    cannot be opened (its master key retired, or damaged) may be overwritten whole: then
+    every required field must be given, and optional ones left out are dropped.
+    """
+    schema = TYPES.get(kind)
+    given = submitted if isinstance(submitted, dict) else {}
+    if schema is None or all(given.get(f.name) for f in schema.fields):
+        return None
+    try:
+        return open_fields(cs)
+    except CredentialUnavailable:
+        if all(given.get(f.name) for f in schema.fields if f.required):
+            return None
+        raise CredentialUnavailable(UNREADABLE_UPDATE) from None
 
 
 def update_credential_set(
@@ -222,6 +257,8 @@ def update_credential_set(
     auth_key_id: str = "",
 ) -> CredentialSet:
     """Change description and/or fields; empty fields keep their value when the type stays."""
+    api = "Credential:updateCredential"
+    credential_rate.count_attempt(request, actor, api, cs.credentials_id, auth_key_id)
     new_kind = cs.type if kind is None else kind
     errors: dict[str, str] = {}
     new_description = cs.description
@@ -230,12 +267,14 @@ def update_credential_set(
             new_description = validate_description(description)
         except CredentialsInvalid as exc:
             errors.update(exc.errors)
-    clean: dict[str, str] | None = None
+    clean: CleanFields | None = None
     if fields is not None or new_kind != cs.type:
-        same_type = new_kind == cs.type
-        current = open_fields(cs) if (same_type and keep_missing) else None
+        submitted = fields if fields is not None else {}
+        current = None
+        if new_kind == cs.type and keep_missing:
+            current = _current_fields(cs, cs.type, submitted)
         try:
-            clean = validate_fields(new_kind, fields if fields is not None else {}, current)
+            clean = validate_fields(new_kind, submitted, current)
         except CredentialsInvalid as exc:
             errors.update(exc.errors)
     if errors:
@@ -251,7 +290,7 @@ def update_credential_set(
         _audit(
             request,
             actor,
-            "Credential:updateCredential",
+            api,
             locked.credentials_id,
             locked.type,
             auth_key_id=auth_key_id,
@@ -264,6 +303,8 @@ def delete_credential_set(
     request: HttpRequest | None, actor: Principal, cs: CredentialSet, *, auth_key_id: str = ""
 ) -> None:
     """Delete the set, unless a group's service configuration uses it (CredentialInUse)."""
+    api = "Credential:deleteCredential"
+    credential_rate.count_attempt(request, actor, api, cs.credentials_id, auth_key_id)
     with transaction.atomic():
         locked = CredentialSet.objects.select_for_update().filter(pk=cs.pk).first()
         if locked is None:
@@ -272,14 +313,7 @@ def delete_credential_set(
         if users:
             raise CredentialInUse(locked.credentials_id, users)
         locked.delete()
-        _audit(
-            request,
-            actor,
-            "Credential:deleteCredential",
-            cs.credentials_id,
-            cs.type,
-            auth_key_id=auth_key_id,
-        )
+        _audit(request, actor, api, cs.credentials_id, cs.type, auth_key_id=auth_key_id)
 
 
 def use_credential_set(operator: Operator | str, credentials_id: str) -> dict[str, str]:
