@@ -59,7 +59,7 @@ def oversized_rsa_key_pem(bits: int = 16384) -> str:
     """
 
     def odd(n: int) -> int:
-        return secrets.randbits(n) | (1 << (n - 1)) | 1
+        return secrets.randbits(n) | (3 << (n - 2)) | 1  # top two bits: p*q has 2n bits
 
     p, q = odd(bits // 2), odd(bits // 2)
     d = odd(bits - 16)
