@@ -48,6 +48,7 @@ def _configure() -> tuple[str, str | None]:
         LATCHKEY_MASTER_KEYS=_key("old"),
         ALLOWED_HOSTS="localhost",
         LOG_LEVEL="WARNING",
+        LATCHKEY_CREDENTIAL_WRITES_PER_HOUR="1000000",  # one principal writes on purpose
     )
     return pg or url, drop
 
