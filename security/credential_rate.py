@@ -50,16 +50,14 @@ def count_attempt(
         # NO KEY UPDATE: serializes this principal's attempts without blocking inserts of
         # rows that refer to the principal (its API sessions, for one).
         Principal.objects.select_for_update(no_key=True).filter(pk=actor.pk).first()
-        recent = list(
-            CredentialWrite.objects.filter(principal_id=actor.pk, at__gt=since)
-            .order_by("-at")
-            .values_list("at", flat=True)[:limit]
-        )
-        if len(recent) < limit:
+        recent = CredentialWrite.objects.filter(principal_id=actor.pk, at__gt=since)
+        if recent.count() < limit:
             CredentialWrite.objects.filter(principal_id=actor.pk, at__lte=since).delete()
             CredentialWrite.objects.create(principal_id=actor.pk, at=now)
             return
-    oldest = recent[-1] if recent else now  # a limit of 0 refuses every write
+        # The attempt that must leave the window before another one fits in it.
+        ordered = recent.order_by("-at").values_list("at", flat=True)
+        oldest = ordered[limit - 1] if limit > 0 else now  # a limit of 0 refuses every write
     retry_after = max(1, int((oldest - since).total_seconds()) + 1)
     audit.record(
         request,
