@@ -48,6 +48,7 @@ def _configure() -> tuple[str, str | None]:
         LATCHKEY_MASTER_KEYS=_key("old"),
         ALLOWED_HOSTS="localhost",
         LOG_LEVEL="WARNING",
+        LATCHKEY_CREDENTIAL_WRITES_PER_HOUR="1000000",  # one principal writes on purpose
     )
     return pg or url, drop
 
@@ -75,7 +76,8 @@ def main() -> None:
     from django.core.management import call_command
 
     from accounts.models import Operator, Principal
-    from security import credentials, crypto
+    from security import credential_sealing, credentials, crypto
+    from security.credential_schemas import CleanFields
     from security.models import CredentialSet
 
     try:
@@ -102,7 +104,7 @@ def main() -> None:
         batch = []
         for i in range(ROWS):
             cs = CredentialSet(operator=operator, credentials_id=f"rot-{i}", type="psk")
-            credentials._seal_into(cs, {"key": f"rotation-key-{i:06d}"})
+            credential_sealing.seal_into(cs, CleanFields({"key": f"rotation-key-{i:06d}"}))
             batch.append(cs)
         CredentialSet.objects.bulk_create(batch, batch_size=1000)
         total = CredentialSet.objects.count()

@@ -252,6 +252,9 @@ LATCHKEY_AUDIT_RETENTION_DAYS = env.int("LATCHKEY_AUDIT_RETENTION_DAYS", default
 LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
 # At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
 LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
+# At most this many credential-set writes (create, update, delete) attempted per principal
+# per rolling hour (429 beyond it): each attempt may parse key material (docs/credentials.md).
+LATCHKEY_CREDENTIAL_WRITES_PER_HOUR = env.int("LATCHKEY_CREDENTIAL_WRITES_PER_HOUR", default=200)
 # Hot-path queries as server-side prepared statements on PostgreSQL (console/hotsql.py).
 # Turn off behind a transaction-pooling proxy that cannot hold prepared statements.
 LATCHKEY_PREPARED_LOOKUP = env.bool("LATCHKEY_PREPARED_LOOKUP", default=True)

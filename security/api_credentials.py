@@ -42,9 +42,12 @@ def credentials_model(cs: CredentialSet) -> dict[str, Any]:
 
 
 def _api_error(exc: credentials.CredentialError) -> ApiError:
-    """Bad input is 400; a duplicate ID, the quota and a set in use are conflicts (409)."""
+    """Bad input is 400; too many writes 429; a duplicate ID, the quota, a set in use 409."""
     if isinstance(exc, credentials.CredentialsInvalid):
         return bad_request(str(exc))
+    if isinstance(exc, credentials.WriteRateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+        return ApiError(429, "LKY0429", str(exc), headers=headers)
     return ApiError(409, "LKY0409", str(exc))
 
 

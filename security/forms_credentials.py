@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts.identifiers import NAME_RULE
 from accounts.models import Principal
-from security import credentials, groups
+from security import credential_schemas, credential_sealing, credentials, destinations, groups
 from security.models import CredentialSet, Group, GroupServiceConfig
 
 FIELD_PREFIX = "c__"
@@ -18,7 +18,7 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-def _widget(spec: credentials.Field) -> forms.Widget:
+def _widget(spec: credential_schemas.Field) -> forms.Widget:
     attrs = {"autocomplete": "off", "spellcheck": "false"}
     if spec.multiline:
         attrs |= {"rows": 6, "class": "mono"}
@@ -32,7 +32,7 @@ def _widget(spec: credentials.Field) -> forms.Widget:
 
 def add_type_fields(form: forms.Form, kind: str, *, updating: bool) -> None:
     """Add the fields of `kind` to the form (prefixed so they cannot collide with ours)."""
-    schema = credentials.TYPES.get(kind)
+    schema = credential_schemas.TYPES.get(kind)
     if schema is None:
         return
     for spec in schema.fields:
@@ -55,6 +55,8 @@ def type_field_names(form: forms.Form) -> list[str]:
 
 
 class _CredentialFormBase(forms.Form):
+    retry_after: int | None = None  # set when the service refused for the write rate
+
     def submitted_fields(self) -> dict[str, str]:
         return {
             name.removeprefix(FIELD_PREFIX): self.cleaned_data.get(name) or ""
@@ -62,6 +64,8 @@ class _CredentialFormBase(forms.Form):
         }
 
     def apply_errors(self, exc: credentials.CredentialError) -> None:
+        if isinstance(exc, credentials.WriteRateLimited):
+            self.retry_after = exc.retry_after
         if not isinstance(exc, credentials.CredentialsInvalid):
             self.add_error(None, str(exc))
             return
@@ -81,16 +85,16 @@ class _CredentialFormBase(forms.Form):
 class CredentialCreateForm(_CredentialFormBase):
     credentials_id = forms.CharField(label="Credentials ID", max_length=100, help_text=NAME_RULE)
     description = forms.CharField(
-        max_length=credentials.DESCRIPTION_MAX,
+        max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    type = forms.ChoiceField(choices=[("", "Choose a type…"), *credentials.TYPE_CHOICES])
+    type = forms.ChoiceField(choices=[("", "Choose a type…"), *credential_schemas.TYPE_CHOICES])
 
     def __init__(self, *args, actor: Principal, kind: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.actor = actor
-        self.kind = kind if kind in credentials.TYPES else ""
+        self.kind = kind if kind in credential_schemas.TYPES else ""
         self.fields["type"].initial = self.kind
         # Choosing a type swaps that type's fields in (htmx); without JS, see the view.
         self.fields["type"].widget.attrs.update(
@@ -106,7 +110,7 @@ class CredentialCreateForm(_CredentialFormBase):
     def clean_credentials_id(self) -> str:
         value = self.cleaned_data["credentials_id"]
         try:
-            credentials.validate_credentials_id(value)
+            credential_schemas.validate_credentials_id(value)
         except credentials.CredentialsInvalid:
             raise forms.ValidationError(f"Use {NAME_RULE}") from None
         if credentials.get_credential_set(self.actor.operator_id, value) is not None:
@@ -131,7 +135,7 @@ class CredentialCreateForm(_CredentialFormBase):
 
 class CredentialUpdateForm(_CredentialFormBase):
     description = forms.CharField(
-        max_length=credentials.DESCRIPTION_MAX,
+        max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -140,7 +144,10 @@ class CredentialUpdateForm(_CredentialFormBase):
         kwargs.setdefault("initial", {"description": instance.description})
         super().__init__(*args, **kwargs)
         self.actor, self.instance = actor, instance
-        add_type_fields(self, instance.type, updating=True)
+        # A set sealed under a retired master key cannot keep its values: every field
+        # must be entered again to replace it (credentials.update_credential_set).
+        self.unreadable = not credential_sealing.master_key_configured(instance)
+        add_type_fields(self, instance.type, updating=not self.unreadable)
 
     def save(self, request) -> CredentialSet | None:
         fields = {k: v for k, v in self.submitted_fields().items() if v}
@@ -161,36 +168,59 @@ class CredentialUpdateForm(_CredentialFormBase):
 # --- groups -----------------------------------------------------------------------------
 
 
+class CredentialSetChoice(forms.ChoiceField):
+    """The sets offered are those the user may use; what is posted, the service decides.
+
+    groups.py authorizes the use (and audits a refusal) before it looks the set up, so a
+    forged choice gets the same answer and the same audit entry as any other caller.
+    """
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
 class GroupForm(forms.Form):
     name = forms.CharField(label="Group name", max_length=100, help_text=NAME_RULE)
 
-    def __init__(self, *args, actor: Principal, instance: Group | None = None, **kwargs) -> None:
+    def __init__(self, *args, request, instance: Group | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.actor, self.instance = actor, instance
-        choices = [("", "— none —")] + [
+        self.request, self.actor, self.instance = request, request.user, instance
+        # Only the sets this user may attach to a destination (Credential:useCredential);
+        # a service keeps its current set as a choice so that it can stay as it is.
+        usable = [
             (cs.credentials_id, f"{cs.credentials_id} ({cs.type})")
-            for cs in credentials.credential_sets(actor.operator_id)
+            for cs in groups.usable_sets(request, self.actor)
         ]
+        self.no_usable_sets = not usable
         current = {}
         if instance is not None:
             del self.fields["name"]
             current = {s.service: s for s in instance.services.select_related("credential_set")}
         for service, label in GroupServiceConfig.Service.choices:
             config = current.get(service)
+            choices = [("", "— none —"), *usable]
+            kept = config.credential_set if config else None
+            if kept is not None and kept.credentials_id not in dict(usable):
+                choices.append((kept.credentials_id, f"{kept.credentials_id} ({kept.type})"))
+            shown = destinations.shown(config.destination_url) if config else ""
             self.fields[f"{service}_url"] = forms.CharField(
                 label=f"{label} destination URL",
                 required=False,
-                max_length=groups.URL_MAX,
-                initial=config.destination_url if config else "",
+                max_length=destinations.URL_MAX,
+                initial=shown,
+                help_text=(
+                    "The stored URL held a user name or password: they are not shown, and "
+                    "saving removes them. Keep credentials in a credential set."
+                    if config and shown != config.destination_url
+                    else ""
+                ),
                 widget=forms.URLInput(attrs={"placeholder": "https://"}),
             )
-            self.fields[f"{service}_credentials"] = forms.ChoiceField(
+            self.fields[f"{service}_credentials"] = CredentialSetChoice(
                 label=f"{label} credential set",
                 required=False,
                 choices=choices,
-                initial=(
-                    config.credential_set.credentials_id if config and config.credential_set else ""
-                ),
+                initial=kept.credentials_id if kept else "",
             )
 
     def services(self) -> list[tuple[str, forms.BoundField, forms.BoundField]]:
@@ -208,7 +238,8 @@ class GroupForm(forms.Form):
             for service in GroupServiceConfig.Service.values
         }
 
-    def save(self, request) -> Group | None:
+    def save(self) -> Group | None:
+        request = self.request
         try:
             if self.instance is None:
                 return groups.create_group(

@@ -128,6 +128,22 @@ class CredentialSet(models.Model):
         return f"<CredentialSet {self.operator_id}/{self.credentials_id} ({self.type})>"
 
 
+class CredentialWrite(models.Model):
+    """One attempt by a principal to create, update or delete a credential set.
+
+    The rows are the counter of LATCHKEY_CREDENTIAL_WRITES_PER_HOUR (security/credential_rate.py);
+    rows older than the hour are removed as new ones are written.
+    """
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="credential_writes"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["principal", "at"], name="credential_write_principal_at")]
+
+
 class Group(models.Model):
     """A named set of devices' service configurations (minimal: enough to use a credential set)."""
 

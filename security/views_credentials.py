@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts.forms import ConfirmForm
 from console.auth import ConsoleRequest, console_action
 from console.htmx import close_dialog, render_dialog
-from security import credentials
+from security import credential_schemas, credentials
 from security.forms_credentials import CredentialCreateForm, CredentialUpdateForm
 from security.models import CredentialSet
 
@@ -21,6 +21,14 @@ def _set_or_404(request: ConsoleRequest, credentials_id: str) -> CredentialSet:
     if cs is None:
         raise Http404("No such credential set.")
     return cs
+
+
+def _refused(response: HttpResponse, retry_after: int | None) -> HttpResponse:
+    """Mark a dialog refused for the write rate as 429 with Retry-After."""
+    if retry_after is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _quota(request: ConsoleRequest) -> tuple[int, int]:
@@ -74,12 +82,13 @@ def credential_create(request: ConsoleRequest) -> HttpResponse:
         "at_limit": count >= quota,
         "quota_message": credentials.quota_message(quota),
     }
-    return render_dialog(
+    response = render_dialog(
         request,
         "security/partials/credential_create_dialog.html",
         context,
         status=400 if form.errors else 200,
     )
+    return _refused(response, form.retry_after)
 
 
 @require_GET
@@ -96,29 +105,33 @@ def credential_update(request: ConsoleRequest, credentials_id: str) -> HttpRespo
     form = CredentialUpdateForm(request.POST or None, actor=request.user, instance=cs)
     if request.method == "POST" and form.is_valid() and form.save(request) is not None:
         return close_dialog(request, reverse("credentials"), "credentialsChanged")
-    return render_dialog(
+    response = render_dialog(
         request,
         "security/partials/credential_update_dialog.html",
-        {"form": form, "subject": cs, "schema": credentials.TYPES.get(cs.type)},
+        {"form": form, "subject": cs, "schema": credential_schemas.TYPES.get(cs.type)},
         status=400 if form.errors else 200,
     )
+    return _refused(response, form.retry_after)
 
 
 @require_http_methods(["GET", "POST"])
 @console_action("Credential:deleteCredential")
 def credential_delete(request: ConsoleRequest, credentials_id: str) -> HttpResponse:
     cs = _set_or_404(request, credentials_id)
-    error = ""
+    error, retry_after = "", None
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         try:
             credentials.delete_credential_set(request, request.user, cs)
+        except credentials.WriteRateLimited as exc:
+            error, retry_after = str(exc), exc.retry_after
         except credentials.CredentialInUse as exc:
             error = str(exc)
         else:
             return close_dialog(request, reverse("credentials"), "credentialsChanged")
-    return render_dialog(
+    response = render_dialog(
         request,
         "security/partials/credential_delete_dialog.html",
         {"subject": cs, "used_by": credentials.groups_using(cs), "error": error},
         status=409 if error else 200,
     )
+    return _refused(response, retry_after)

@@ -26,15 +26,15 @@ def group_list(request: ConsoleRequest) -> HttpResponse:
     template = "security/groups.html"
     if request.htmx and request.htmx.target == "group-list":
         template += "#group-list"
-    context = {"groups": groups.groups_of(request.user.operator_id), "tab": "groups"}
+    context = {"groups": groups.listed_groups(request.user.operator_id), "tab": "groups"}
     return render(request, template, context)
 
 
 @require_http_methods(["GET", "POST"])
 @console_action("Group:createGroup")
 def group_create(request: ConsoleRequest) -> HttpResponse:
-    form = GroupForm(request.POST or None, actor=request.user)
-    if request.method == "POST" and form.is_valid() and form.save(request) is not None:
+    form = GroupForm(request.POST or None, request=request)
+    if request.method == "POST" and form.is_valid() and form.save() is not None:
         return close_dialog(request, reverse("groups"), "groupsChanged")
     return render_dialog(
         request,
@@ -48,8 +48,8 @@ def group_create(request: ConsoleRequest) -> HttpResponse:
 @console_action("Group:updateGroup")
 def group_update(request: ConsoleRequest, group_name: str) -> HttpResponse:
     group = _group_or_404(request, group_name)
-    form = GroupForm(request.POST or None, actor=request.user, instance=group)
-    if request.method == "POST" and form.is_valid() and form.save(request) is not None:
+    form = GroupForm(request.POST or None, request=request, instance=group)
+    if request.method == "POST" and form.is_valid() and form.save() is not None:
         return close_dialog(request, reverse("groups"), "groupsChanged")
     return render_dialog(
         request,

@@ -7,8 +7,15 @@ from security.models import CredentialSet, Group
 from tests.browser.conftest import sign_in_root
 from tests.conftest import ROOT_PASSWORD
 from tests.security.credential_samples import make_cert, sample_fields
+from tests.security.fake_dns import fake_dns  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def public_names(fake_dns):  # noqa: F811
+    """Destination host names resolve to a public address, without the network."""
+    return fake_dns
 
 
 @pytest.fixture

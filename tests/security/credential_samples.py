@@ -1,6 +1,8 @@
 """Throwaway certificates and keys for credential-set tests (generated, never checked in)."""
 
 import datetime as dt
+import secrets
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -40,6 +42,35 @@ def make_cert(common_name: str = "device-1.example", days: int = 365, key=None):
 
 def weak_rsa_key_pem() -> str:
     return key_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))
+
+
+@lru_cache(maxsize=4)
+def rsa_key(bits: int = 2048):
+    """Return a real RSA private key (cached: generating one costs real time)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def oversized_rsa_key_pem(bits: int = 16384) -> str:
+    """Return a well-formed PEM RSA key of `bits` bits without generating primes.
+
+    The factors are random odd numbers, so the key is not valid; it is what an attacker
+    sends to make validation run (which costs seconds for a real key of this size). Its
+    size is all the bounds need to read, and no validation must ever run on it.
+    """
+
+    def odd(n: int) -> int:
+        return secrets.randbits(n) | (3 << (n - 2)) | 1  # top two bits: p*q has 2n bits
+
+    p, q = odd(bits // 2), odd(bits // 2)
+    d = odd(bits - 16)
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, d % (p - 1), d % (q - 1), 1, rsa.RSAPublicNumbers(65537, p * q)
+    )
+    return key_pem(numbers.private_key(unsafe_skip_rsa_key_validation=True))
+
+
+def ec_key_pem(curve) -> str:
+    return key_pem(ec.generate_private_key(curve))
 
 
 def sample_fields(kind: str, secret: str = "s3cret-VALUE-0001") -> dict[str, str]:

@@ -251,6 +251,60 @@ def test_it_updates_description_and_keeps_empty_fields(root_client, root):
     }
 
 
+@pytest.fixture
+def unreadable_aws(root, settings):
+    """An aws-credentials set whose master key (test1) has been retired."""
+    from tests.security.test_crypto import key_entry
+
+    create(root, "aws", "aws-credentials", {"accessKeyId": "AKIA-OLD", "secretAccessKey": "S-OLD"})
+    settings.LATCHKEY_MASTER_KEYS = key_entry("k2")
+    return CredentialSet.objects.get(credentials_id="aws")
+
+
+def test_it_overwrites_an_unreadable_set_given_every_field(root_client, root, unreadable_aws):
+    data = {"description": "", "c__accessKeyId": "AKIA-NEW", "c__secretAccessKey": "S-NEW"}
+    response = root_client.post("/security/credentials/aws/update", data, **HX)
+    assert response.status_code == 204
+    unreadable_aws.refresh_from_db()
+    assert unreadable_aws.master_key_id == "k2"
+    assert credentials.use_credential_set(root.operator, "aws") == {
+        "accessKeyId": "AKIA-NEW",
+        "secretAccessKey": "S-NEW",
+    }
+
+
+def test_it_overwrites_a_damaged_set_given_every_field(root_client, root):
+    create(root, "p")
+    cs = CredentialSet.objects.get(credentials_id="p")
+    blob = bytearray(cs.ciphertext)
+    blob[-1] ^= 1
+    CredentialSet.objects.filter(pk=cs.pk).update(ciphertext=bytes(blob))
+    data = {"description": "", "c__key": "replacement-psk-1"}
+    assert root_client.post("/security/credentials/p/update", data, **HX).status_code == 204
+    assert credentials.use_credential_set(root.operator, "p") == {"key": "replacement-psk-1"}
+
+
+def test_it_says_why_a_partial_update_of_an_unreadable_set_fails(root_client, root, unreadable_aws):
+    data = {"description": "", "c__accessKeyId": "", "c__secretAccessKey": "S-NEW"}
+    response = root_client.post("/security/credentials/aws/update", data, **HX)
+    assert response.status_code == 400
+    assert "Enter every field of its type to replace it" in response.content.decode()
+    assert CredentialSet.objects.get(credentials_id="aws").master_key_id == "test1"
+
+
+def test_it_explains_an_unreadable_set_in_the_update_dialog(root_client, root, unreadable_aws):
+    html = root_client.get("/security/credentials/aws/update", **HX).content.decode()
+    assert "data-unreadable" in html
+    assert "Leave empty to keep the current value." not in html
+    assert "test1" not in html  # the master key's ID is not the tenant's business
+
+
+def test_it_changes_only_the_description_of_an_unreadable_set(root_client, root, unreadable_aws):
+    data = {"description": "retired", "c__accessKeyId": "", "c__secretAccessKey": ""}
+    assert root_client.post("/security/credentials/aws/update", data, **HX).status_code == 204
+    assert CredentialSet.objects.get(credentials_id="aws").description == "retired"
+
+
 def test_it_shows_update_errors_by_the_field(root_client, root):
     create(root, "p")
     response = root_client.post(

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from security import credentials
+from security import credential_rotation, credential_schemas, credentials, crypto
 from security.models import AuditEntry, CredentialSet, Group, GroupServiceConfig
 from tests.security.credential_samples import make_cert, sample_fields, weak_rsa_key_pem
 from tests.security.test_crypto import key_entry
@@ -25,7 +25,7 @@ def errors_of(actor, kind, fields, cid="bad-1"):
     return info.value.errors
 
 
-@pytest.mark.parametrize("kind", sorted(credentials.TYPES))
+@pytest.mark.parametrize("kind", sorted(credential_schemas.TYPES))
 def test_it_accepts_every_contract_type(root, kind):
     fields = sample_fields(kind)
     cs = create(root, f"set-{kind}", kind, fields)
@@ -34,7 +34,7 @@ def test_it_accepts_every_contract_type(root, kind):
 
 
 def test_it_has_the_twenty_contract_types():
-    assert len(credentials.TYPES) == 20
+    assert len(credential_schemas.TYPES) == 20
 
 
 def test_it_returns_exactly_the_stored_fields(root):
@@ -287,24 +287,79 @@ def test_it_rotates_every_record_and_keeps_it_readable(root, old_records, settin
         }
 
 
-def test_it_resumes_an_interrupted_rotation(root, old_records, monkeypatch):
-    real = credentials.rewrap_record
-    calls = {"n": 0}
+@pytest.fixture
+def dies_after(monkeypatch):
+    """Make the n+1-th re-wrap of a run raise KeyboardInterrupt (the operator pressed Ctrl-C)."""
+    real = crypto.rewrap
 
-    def dies_after_three(pk):
-        calls["n"] += 1
-        if calls["n"] > 3:
-            raise KeyboardInterrupt  # the operator pressed Ctrl-C
-        return real(pk)
+    def arm(n: int) -> None:
+        calls = {"n": 0}
 
-    monkeypatch.setattr(credentials, "rewrap_record", dies_after_three)
+        def rewrap(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > n:
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(crypto, "rewrap", rewrap)
+
+    yield arm
+    monkeypatch.setattr(crypto, "rewrap", real)
+
+
+def audited_rows() -> list[int]:
+    """Return the row IDs the rotation entries say were re-wrapped, in order."""
+    entries = AuditEntry.objects.filter(action="Installation:rotateMasterKey").order_by("seq")
+    return [pk for entry in entries for pk in entry.details["rewrappedRows"]]
+
+
+def rows_on(key_id: str) -> list[int]:
+    return sorted(CredentialSet.objects.filter(master_key_id=key_id).values_list("pk", flat=True))
+
+
+def test_it_resumes_an_interrupted_rotation(root, old_records, dies_after, monkeypatch):
+    dies_after(3)
     with pytest.raises(KeyboardInterrupt):
-        call_command("rotate_master_key")
-    usage = credentials.master_key_usage()
-    assert usage == {"k2": 3, "test1": 3}
-    monkeypatch.setattr(credentials, "rewrap_record", real)
+        call_command("rotate_master_key", "--batch-size", "2")
+    assert credential_rotation.master_key_usage() == {"k2": 2, "test1": 4}
+    monkeypatch.undo()
     call_command("rotate_master_key")
-    assert credentials.master_key_usage() == {"k2": 6}
+    assert credential_rotation.master_key_usage() == {"k2": 6}
+
+
+def test_it_audits_exactly_the_rows_an_interrupted_run_rewrapped(root, old_records, dies_after):
+    dies_after(5)  # two batches of two commit; the third dies after its first record
+    with pytest.raises(KeyboardInterrupt):
+        call_command("rotate_master_key", "--batch-size", "2")
+    assert len(rows_on("k2")) == 4
+    assert sorted(audited_rows()) == rows_on("k2")
+
+
+def test_it_audits_each_batch_in_the_batchs_transaction(root, old_records):
+    call_command("rotate_master_key", "--batch-size", "4")
+    entries = list(AuditEntry.objects.filter(action="Installation:rotateMasterKey").order_by("seq"))
+    assert [len(e.details["rewrappedRows"]) for e in entries] == [4, 2]
+    assert entries[0].details["newestKeyId"] == "k2"
+    assert entries[0].details["previousKeyIds"] == {"test1": 4}
+    assert sorted(audited_rows()) == rows_on("k2") == sorted(cs.pk for cs in old_records)
+
+
+def test_it_writes_no_rotation_entry_when_a_batch_cannot_be_audited(root, old_records, monkeypatch):
+    from security import audit
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the audit trail cannot be written")
+
+    monkeypatch.setattr(audit, "record", refuse)
+    with pytest.raises(RuntimeError):
+        call_command("rotate_master_key")
+    assert credential_rotation.master_key_usage() == {"test1": 6}
+
+
+def test_it_refuses_a_batch_size_beyond_what_an_entry_can_list(root, old_records):
+    with pytest.raises(CommandError, match="--batch-size must be 1-50"):
+        call_command("rotate_master_key", "--batch-size", "51")
+    assert credential_rotation.master_key_usage() == {"test1": 6}
 
 
 def test_it_refuses_to_run_while_a_record_needs_a_retired_key(root, old_records, settings):
@@ -320,13 +375,20 @@ def test_it_reports_a_tampered_record_and_rotates_the_rest(root, old_records):
     CredentialSet.objects.filter(pk=victim.pk).update(ciphertext=bytes(blob))
     with pytest.raises(CommandError, match="1 records did not authenticate"):
         call_command("rotate_master_key")
-    assert credentials.master_key_usage() == {"k2": 5, "test1": 1}
+    assert credential_rotation.master_key_usage() == {"k2": 5, "test1": 1}
+    failed = [
+        pk
+        for e in AuditEntry.objects.filter(action="Installation:rotateMasterKey")
+        for pk in e.details["failedRows"]
+    ]
+    assert failed == [victim.pk]
+    assert victim.pk not in audited_rows()
 
 
 def test_it_only_reports_with_check(root, old_records, capsys):
     call_command("rotate_master_key", "--check")
     assert "test1 (older): 6 records" in capsys.readouterr().out
-    assert credentials.master_key_usage() == {"test1": 6}
+    assert credential_rotation.master_key_usage() == {"test1": 6}
 
 
 # --- Django admin -----------------------------------------------------------------------

@@ -2,15 +2,15 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from security import audit, credentials, crypto
-from security.models import CredentialSet
+from security import credential_rotation, crypto
 
 
 class Command(BaseCommand):
     help = (
         "Re-wrap the data key of every credential set under the newest master key in "
-        "LATCHKEY_MASTER_KEYS, one record per transaction. Safe to interrupt and run again. "
-        "Refuses to run while a record uses a master key that is no longer configured."
+        "LATCHKEY_MASTER_KEYS, in batches: each batch is one transaction with its own audit "
+        "entry naming the rows it re-wrapped. Safe to interrupt and run again. Refuses to "
+        "run while a record uses a master key that is no longer configured."
     )
 
     def add_arguments(self, parser) -> None:
@@ -19,12 +19,19 @@ class Command(BaseCommand):
             action="store_true",
             help="Only report which master keys the records use (exit 1 if one is missing).",
         )
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=credential_rotation.MAX_BATCH,
+            help=f"Records per transaction and audit entry (1-{credential_rotation.MAX_BATCH}).",
+        )
 
-    def handle(self, *args, check: bool = False, **options) -> None:
+    def handle(self, *args, check: bool = False, batch_size: int = 50, **options) -> None:
+        if not 1 <= batch_size <= credential_rotation.MAX_BATCH:
+            raise CommandError(f"--batch-size must be 1-{credential_rotation.MAX_BATCH}.")
         configured = [key.key_id for key in crypto.master_keys()]
         newest = configured[0]
-        usage = credentials.master_key_usage()
-        missing = {key_id: n for key_id, n in usage.items() if key_id not in configured}
+        missing = credential_rotation.missing_master_keys()
         if missing:
             listed = ", ".join(f"{key_id} ({n} records)" for key_id, n in sorted(missing.items()))
             raise CommandError(
@@ -32,28 +39,18 @@ class Command(BaseCommand):
                 "keys back into LATCHKEY_MASTER_KEYS (after the newest) and run this command "
                 "again before retiring them."
             )
+        usage = credential_rotation.master_key_usage()
         for key_id in configured:
             role = "newest" if key_id == newest else "older"
             self.stdout.write(f"{key_id} ({role}): {usage.get(key_id, 0)} records")
         if check:
             return
-        pending = list(
-            CredentialSet.objects.exclude(master_key_id=newest)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        pending = credential_rotation.pending_rows()
         rewrapped, broken = 0, []
-        for pk in pending:
-            try:
-                rewrapped += credentials.rewrap_record(pk)
-            except credentials.CredentialUnavailable:
-                broken.append(pk)
-        audit.record(
-            None,
-            "Installation:rotateMasterKey",
-            operator=None,
-            details={"newestKeyId": newest, "rewrapped": rewrapped, "failed": len(broken)},
-        )
+        for start in range(0, len(pending), batch_size):
+            result = credential_rotation.rewrap_batch(pending[start : start + batch_size])
+            rewrapped += len(result.rewrapped)
+            broken += result.failed
         self.stdout.write(f"Re-wrapped {rewrapped} records under {newest}.")
         if broken:
             raise CommandError(
@@ -61,7 +58,7 @@ class Command(BaseCommand):
                 f"(row IDs {', '.join(map(str, broken[:20]))}). See the log; their owners must "
                 "register those secrets again."
             )
-        left = {k: n for k, n in credentials.master_key_usage().items() if k != newest}
+        left = {k: n for k, n in credential_rotation.master_key_usage().items() if k != newest}
         if not left:
             older = [k for k in configured if k != newest]
             if older:
