@@ -21,6 +21,7 @@ from accounts.models import Principal
 from security import authkeys, credentials, groups, support
 from tests.conftest import SAM_PASSWORD
 from tests.routes import all_routes
+from tests.security.fake_dns import fake_dns  # noqa: F401  (a fixture)
 
 MANIFEST_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -72,7 +73,7 @@ def manifest(settings, static_root) -> Path:
 
 
 @pytest.fixture
-def world(root, alice):
+def world(root, alice, fake_dns):  # noqa: F811
     """One of every object a console page can show, so that every template renders."""
     alice.set_password(SAM_PASSWORD)
     alice.save()
