@@ -81,7 +81,8 @@ def meaning(known_passwords: tuple[str, ...], audit_after: int) -> dict[str, obj
             (a.role.role_id, a.principal.user_name) for a in RoleAttachment.objects.all()
         ),
         "authkeys": sorted(
-            (k.principal_id, k.slot is not None, k.revoke_reason) for k in AuthKey.objects.all()
+            (k.principal_id or 0, k.holder, k.slot is not None, k.revoke_reason)
+            for k in AuthKey.objects.all()
         ),
         "sessions": sorted(
             (s.principal_id, s.revoked_at is not None) for s in ApiSession.objects.all()
