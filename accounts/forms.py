@@ -95,13 +95,13 @@ class _NewPasswordForm(forms.Form):
 
     new_password = forms.CharField(
         label="New password",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput,
         strip=False,
         max_length=MAX_PASSWORD_LENGTH,
     )
     confirm_password = forms.CharField(
         label="Repeat the password",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        widget=forms.PasswordInput,
         strip=False,
         max_length=MAX_PASSWORD_LENGTH,
     )
