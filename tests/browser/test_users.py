@@ -2,7 +2,7 @@ import pytest
 
 from accounts.models import Principal
 from tests.browser.conftest import sign_in_root, sign_in_sam
-from tests.conftest import ROOT_PASSWORD, SAM_PASSWORD
+from tests.conftest import ROOT_PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -75,22 +75,3 @@ def test_it_signs_out(page_root):
     page_root.wait_for_url("**/login/")
     page_root.goto("/security/users/")
     assert "/login/" in page_root.url
-
-
-def test_it_changes_a_password_only_with_the_current_one(page_root, alice):
-    new = "Alice-New-Passw0rd-9"
-    page_root.goto(f"/security/users/{alice.user_name}/")
-    page_root.click("text=Change password")
-    page_root.fill("dialog #id_current_password", "wrong-Password-000")
-    page_root.fill("dialog #id_new_password", new)
-    page_root.fill("dialog #id_confirm_password", new)
-    page_root.click("dialog button[type=submit]")
-    page_root.wait_for_selector("dialog .field-error")
-    assert "current password is wrong" in page_root.inner_text("dialog .field-error")
-    page_root.fill("dialog #id_current_password", SAM_PASSWORD)
-    page_root.fill("dialog #id_new_password", new)
-    page_root.fill("dialog #id_confirm_password", new)
-    page_root.click("dialog button[type=submit]")
-    page_root.wait_for_selector("dialog[open]", state="detached")
-    alice.refresh_from_db()
-    assert alice.check_password(new)
