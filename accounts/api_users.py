@@ -28,7 +28,7 @@ from console.api import (
 
 router = Router(tags=["User"])
 
-NO_PASSWORD = "Password registration is required."
+NO_PASSWORD = users.NO_PASSWORD
 
 
 class SamUserNameConverter:
@@ -244,9 +244,10 @@ def update_user_password(
 def delete_user_password(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Remove a SAM user's password (204); 404 when it has none."""
     user = sam_user_or_404(request, user_name)
-    if not user.has_usable_password():
-        raise not_found(NO_PASSWORD)
-    users.remove_password(request, caller_of(request).principal, user)
+    try:
+        users.remove_password(request, caller_of(request).principal, user)
+    except users.NoPassword as exc:
+        raise not_found(str(exc)) from None
     return empty(204)
 
 

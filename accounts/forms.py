@@ -63,7 +63,8 @@ class UserCreateForm(forms.Form):
         users.validate_description(description)
         return description
 
-    def save(self, request) -> Principal:
+    def save(self, request) -> Principal | None:
+        """Create the user, or put the service's refusal on the form and return None."""
         try:
             return users.create_user(
                 request,
@@ -73,7 +74,9 @@ class UserCreateForm(forms.Form):
             )
         except users.UserExists as exc:  # lost a race with another request
             self.add_error("user_name", str(exc))
-            raise
+        except ValidationError as exc:  # a rule only the service knows (a reserved name)
+            self.add_error("user_name", " ".join(exc.messages))
+        return None
 
 
 class DescriptionForm(forms.Form):
@@ -87,7 +90,9 @@ class DescriptionForm(forms.Form):
         return description
 
 
-class SetPasswordForm(forms.Form):
+class _NewPasswordForm(forms.Form):
+    """A new password typed twice; the service validates it (the API's rules, not ours)."""
+
     new_password = forms.CharField(
         label="New password",
         widget=forms.PasswordInput,
@@ -100,6 +105,8 @@ class SetPasswordForm(forms.Form):
         strip=False,
         max_length=MAX_PASSWORD_LENGTH,
     )
+
+    status = 400  # what the view answers for a refusal: the API's status for it
 
     def __init__(self, *args, user: Principal, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -116,6 +123,59 @@ class SetPasswordForm(forms.Form):
             except ValidationError as exc:
                 self.add_error("new_password", exc)
         return data
+
+    def _refuse(self, status: int, message: str, field: str | None = None) -> bool:
+        self.status = status
+        self.add_error(field, message)
+        return False
+
+
+class SetPasswordForm(_NewPasswordForm):
+    """A user's first password (User:createUserPassword): refused if it has one already."""
+
+    def save(self, request, actor: Principal) -> bool:
+        """Set the password; return False with the refusal on the form (409 if one exists)."""
+        try:
+            users.create_password(request, actor, self.user, self.cleaned_data["new_password"])
+        except users.PasswordExists as exc:
+            return self._refuse(409, str(exc))
+        except ValidationError as exc:
+            return self._refuse(400, " ".join(exc.messages), "new_password")
+        return True
+
+
+class ChangePasswordForm(_NewPasswordForm):
+    """Replace a password given the current one (User:updateUserPassword), throttled."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+        max_length=MAX_PASSWORD_LENGTH,
+    )
+    field_order = ["current_password", "new_password", "confirm_password"]
+
+    retry_after = 0
+
+    def save(self, request, actor: Principal) -> bool:
+        """Change the password; return False with the API's refusal on the form."""
+        data = self.cleaned_data
+        try:
+            users.change_password(
+                request, actor, self.user, data["current_password"], data["new_password"],
+                "User:updateUserPassword",
+            )  # fmt: skip
+        except users.NoPassword as exc:
+            return self._refuse(404, str(exc))
+        except users.WrongPassword as exc:
+            if exc.retry_after:
+                self.retry_after = exc.retry_after
+                message = f"Too many failed attempts. Try again in {exc.retry_after} seconds."
+                return self._refuse(429, message, "current_password")
+            return self._refuse(400, str(exc), "current_password")
+        except ValidationError as exc:
+            return self._refuse(400, " ".join(exc.messages), "new_password")
+        return True
 
 
 class ConfirmForm(forms.Form):

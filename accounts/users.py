@@ -30,8 +30,12 @@ class PasswordExists(Exception):
     pass
 
 
+NO_PASSWORD = "Password registration is required."
+
+
 class NoPassword(Exception):
-    pass
+    def __init__(self, message: str = NO_PASSWORD) -> None:
+        super().__init__(message)
 
 
 class WrongPassword(Exception):
@@ -217,7 +221,12 @@ def change_password(
 
 @transaction.atomic
 def remove_password(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
-    """Remove a user's password, ending the sessions it opened (AuthKey sessions live on)."""
+    """Remove a user's password, ending the sessions it opened (NoPassword if it has none).
+
+    AuthKey sessions live on; nothing is written when there is no password.
+    """
+    if not user.has_usable_password():
+        raise NoPassword()
     user.set_unusable_password()
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     ended = apisessions.end_password_sessions(request, user)

@@ -1,6 +1,5 @@
 """The Security page's Users tab: list, create, detail, password, delete."""
 
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -8,7 +7,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import users
-from accounts.forms import ConfirmForm, DescriptionForm, SetPasswordForm, UserCreateForm
+from accounts.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    DescriptionForm,
+    SetPasswordForm,
+    UserCreateForm,
+)
 from console.auth import ConsoleRequest, console_action, sam_user_or_404
 from console.htmx import close_dialog, navigate, render_dialog
 
@@ -32,11 +37,8 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
 def user_create(request: ConsoleRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None, actor=request.user)
     if request.method == "POST" and form.is_valid():
-        try:
-            user = form.save(request)
-        except users.UserExists:
-            pass
-        else:
+        user = form.save(request)
+        if user is not None:
             return close_dialog(
                 request, reverse("user-detail", args=[user.user_name]), "usersChanged"
             )
@@ -81,26 +83,41 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     )
 
 
+# Passwords: the console does exactly what the API's three operations do, each under its own
+# name and through the same service function: a first password (createUserPassword, refused
+# when one exists), a change that needs the current one (updateUserPassword, throttled),
+# and removal (deleteUserPassword, refused when there is none).
+
+
+def _password_dialog(request: ConsoleRequest, form, template: str, user, status: int):
+    response = render_dialog(request, template, {"form": form, "subject": user}, status=status)
+    if getattr(form, "retry_after", 0):
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 @console_action("User:createUserPassword")
 def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
     form = SetPasswordForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
-        api = "User:updateUserPassword" if user.has_password else "User:createUserPassword"
-        try:
-            users.set_password(request, request.user, user, form.cleaned_data["new_password"], api)
-        except ValidationError as exc:
-            form.add_error("new_password", exc)
-        else:
-            return close_dialog(
-                request, reverse("user-detail", args=[user.user_name]), "userChanged"
-            )
-    return render_dialog(
-        request,
-        "accounts/partials/password_dialog.html",
-        {"form": form, "subject": user},
-        status=400 if form.errors else 200,
+    if request.method == "POST" and form.is_valid() and form.save(request, request.user):
+        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+    # Shown before any POST too: the API would refuse (409), so the console says so.
+    status = form.status if form.errors else (409 if user.has_password else 200)
+    return _password_dialog(request, form, "accounts/partials/password_dialog.html", user, status)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("User:updateUserPassword")
+def user_password_change(request: ConsoleRequest, user_name: str) -> HttpResponse:
+    user = sam_user_or_404(request, user_name)
+    form = ChangePasswordForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid() and form.save(request, request.user):
+        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+    status = form.status if form.errors else (200 if user.has_password else 404)
+    return _password_dialog(
+        request, form, "accounts/partials/password_change_dialog.html", user, status
     )
 
 
@@ -108,11 +125,22 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
 @console_action("User:deleteUserPassword")
 def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
+    missing = ""
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
-        users.remove_password(request, request.user, user)
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        try:
+            users.remove_password(request, request.user, user)
+        except users.NoPassword as exc:
+            missing = str(exc)
+        else:
+            target = reverse("user-detail", args=[user.user_name])
+            return close_dialog(request, target, "userChanged")
+    if not user.has_password:
+        missing = missing or users.NO_PASSWORD
     return render_dialog(
-        request, "accounts/partials/password_delete_dialog.html", {"subject": user}
+        request,
+        "accounts/partials/password_delete_dialog.html",
+        {"subject": user, "missing": missing},
+        status=404 if missing else 200,
     )
 
 

@@ -313,8 +313,14 @@ def role_detach(request: ConsoleRequest, user_name: str, role_id: str) -> HttpRe
     )
 
 
+# The effective permission and the simulator have no API twin. What they show is the user's
+# inline permission, its roles' documents and the default permissions, so each also needs
+# the three API reads of that data: they never show what those operations would refuse.
+POLICY_READS = ("User:getUserPermission", "Role:listUserRoles", "User:getDefaultPermissions")
+
+
 @require_GET
-@console_action("User:getEffectivePermission")
+@console_action("User:getEffectivePermission", also=POLICY_READS)
 def user_effective(request: ConsoleRequest, user_name: str) -> HttpResponse:
     subject = sam_user_or_404(request, user_name)
     context = {
@@ -327,7 +333,7 @@ def user_effective(request: ConsoleRequest, user_name: str) -> HttpResponse:
 
 
 @require_GET
-@console_action("User:simulatePermission")
+@console_action("User:simulatePermission", also=POLICY_READS)
 def user_simulate(request: ConsoleRequest, user_name: str) -> HttpResponse:
     subject = sam_user_or_404(request, user_name)
     form = SimulatorForm(request.GET)

@@ -12,6 +12,7 @@ from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Principal
 from accounts.permissions import register_operation
+from console.net import client_ip
 from security import audit
 from security.models import AuditEntry
 
@@ -24,9 +25,63 @@ class ConsoleRequest(HttpRequest):
 View = Callable[..., HttpResponse]
 
 
-def console_action(api: str) -> Callable[[View], View]:
-    """Require a signed-in tenant principal allowed to call `api` (path kwargs as variables)."""
-    register_operation(api)
+# The HTTP method a permission condition (`httpMethod(...)`) sees for a console action: the
+# method of the action's API twin, whatever the browser used (a dialog is a GET, its
+# confirmation a POST). Otherwise "deny * if httpMethod('DELETE')" would stop the API and
+# let the console delete. Derived from the operation's verb; `method=` names the others.
+_VERB_METHODS = (
+    (("list", "get", "has", "simulate"), "GET"),
+    (("create", "generate", "attach", "grant"), "POST"),
+    (("update",), "PUT"),
+    (("delete", "detach", "revoke"), "DELETE"),
+)
+# API tags whose paths carry no {operator_id} (soracom-api.md §4.8, §4.9; Soracom's groups).
+_UNSCOPED_TAGS = frozenset({"Credential", "AuditLog", "Group"})
+
+
+def twin_method(api: str) -> str:
+    """Return the HTTP method of the API operation `api` (ValueError if its verb is unknown)."""
+    operation = api.partition(":")[2]
+    for verbs, method in _VERB_METHODS:
+        if operation.startswith(verbs):
+            return method
+    raise ValueError(f"{api}: name the HTTP method of its API twin (method=...)")
+
+
+def decision_path_vars(api: str, operator_id: str, kwargs: dict) -> dict[str, str]:
+    """Return the path variables a condition sees: the API twin's, operator_id included."""
+    found = {k: str(v) for k, v in kwargs.items()}
+    if api.partition(":")[0] not in _UNSCOPED_TAGS:
+        found = {"operator_id": operator_id, **found}
+    return found
+
+
+def _refusal(request: ConsoleRequest, api: str, user: Principal, kwargs: dict) -> HttpResponse:
+    audit.record(
+        request,
+        api,
+        operator=user.operator_id,
+        principal=user,
+        outcome=AuditEntry.Outcome.DENIED,
+        target=str(kwargs.get("user_name", "")),
+    )
+    template = "console/forbidden_dialog.html" if request.htmx else "console/forbidden.html"
+    return render(request, template, {"api": api}, status=403)
+
+
+def console_action(
+    api: str, *, method: str | None = None, also: tuple[str, ...] = ()
+) -> Callable[[View], View]:
+    """Require a signed-in tenant principal allowed to call `api` (and every one of `also`).
+
+    The decision is the API's: the twin's HTTP method and path variables (operator_id
+    included). `also` names further operations whose data the action reads or whose work it
+    does (a console-only page that shows what only those operations return).
+    """
+    names = (api, *also)
+    for name in names:
+        register_operation(name)
+    decided_as = method or twin_method(api)
 
     def decorator(view: View) -> View:
         @wraps(view)
@@ -36,23 +91,22 @@ def console_action(api: str) -> Callable[[View], View]:
                 return redirect_to_login(request.get_full_path())
             if user.operator_id is None:
                 return render(request, "console/forbidden.html", {"api": api}, status=403)
-            ctx = CallContext.from_request(request, user, api, kwargs)
-            if not policy.is_allowed(ctx):
-                audit.record(
-                    request,
-                    api,
-                    operator=user.operator_id,
+            path_vars = decision_path_vars(api, user.operator_id, kwargs)
+            for name in names:
+                ctx = CallContext(
                     principal=user,
-                    outcome=AuditEntry.Outcome.DENIED,
-                    target=str(kwargs.get("user_name", "")),
+                    api=name,
+                    source_ip=client_ip(request),
+                    method=decided_as,
+                    path_vars=path_vars,
                 )
-                template = (
-                    "console/forbidden_dialog.html" if request.htmx else ("console/forbidden.html")
-                )
-                return render(request, template, {"api": api}, status=403)
+                if not policy.is_allowed(ctx):
+                    return _refusal(request, name, user, kwargs)
             return view(request, *args, **kwargs)
 
         wrapped.api_name = api  # type: ignore[attr-defined]
+        wrapped.api_names = names  # type: ignore[attr-defined]
+        wrapped.decision_method = decided_as  # type: ignore[attr-defined]
         return wrapped
 
     return decorator

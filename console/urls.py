@@ -20,6 +20,11 @@ urlpatterns = [
         "security/users/<str:user_name>/password", account_views.user_password, name="user-password"
     ),
     path(
+        "security/users/<str:user_name>/password/change",
+        account_views.user_password_change,
+        name="user-password-change",
+    ),
+    path(
         "security/users/<str:user_name>/password/delete",
         account_views.user_password_delete,
         name="user-password-delete",

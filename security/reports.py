@@ -5,21 +5,34 @@ every SAM user) with its password state and, for each of its (at most two) live 
 the key's ID, when it was created, when and from where it was last used, its age in days
 and whether it is stale (unused, or never used, for LATCHKEY_STALE_KEY_DAYS). The page
 and the CSV are rendered from the same rows, so they cannot disagree.
+
+One rule decides what of the root account a reader sees (docs/audit.md): root's AuthKey
+details (IDs, times, source address, age, staleness) and its password change time are
+what `Operator:listOperatorAuthKeys` guards, and that operation is root-only. The report
+shows them to a reader exactly when the policy allows that reader that operation; for
+anyone else the root row says only that root exists, since when and that it has a
+password, and every withheld cell reads `withheld`. `report_for` applies the rule; the
+page and the CSV are both built from its rows.
 """
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import policy
+from accounts.context import CallContext
 from accounts.models import Operator, Principal
 from security import authkeys
 from security.auditlog import csv_cell, csv_lines
 from security.models import AuthKey
 
 REPORT_API = "Report:getCredentialReport"
+ROOT_KEYS_API = "Operator:listOperatorAuthKeys"
+WITHHELD = "withheld"
 
 # The built-in read-only auditor: everything an auditor reads, nothing that changes
 # anything. Offered as a ready role template (docs/audit.md): create a role with this
@@ -99,6 +112,7 @@ class ReportRow:
     name: str
     kind: str
     keys: list[KeyCells] = field(default_factory=list)
+    withheld: bool = False  # root's key details, for a reader not allowed ROOT_KEYS_API
 
     @property
     def has_stale_key(self) -> bool:
@@ -114,13 +128,33 @@ class ReportRow:
             _iso(p.password_changed_at) if p.has_password else "",
             _iso(p.created_at),
         ]
+        if self.withheld:
+            values[3] = WITHHELD
+            values += [WITHHELD] * (MAX_KEYS * len(KEY_FIELDS))
+            return dict(zip(CSV_COLUMNS, values, strict=True))
         for n in range(MAX_KEYS):
             values += self.keys[n].cells() if n < len(self.keys) else [""] * len(KEY_FIELDS)
         return dict(zip(CSV_COLUMNS, values, strict=True))
 
 
+def may_see_root_keys(request: HttpRequest, reader: Principal) -> bool:
+    """Return whether the policy allows `reader` what guards root's keys (root-only)."""
+    path_vars = {"operator_id": reader.operator_id or ""}
+    ctx = CallContext.from_request(request, reader, ROOT_KEYS_API, path_vars)
+    ctx = replace(ctx, method="GET")
+    return policy.is_allowed(ctx)
+
+
+def report_for(request: HttpRequest, reader: Principal) -> list[ReportRow]:
+    """Return the report rows `reader` may see (the one place the root rule is applied)."""
+    rows = credential_report(reader.operator)
+    if may_see_root_keys(request, reader):
+        return rows
+    return [replace(row, keys=[], withheld=True) if row.principal.is_root else row for row in rows]
+
+
 def credential_report(operator: Operator, now: datetime | None = None) -> list[ReportRow]:
-    """Return one row per principal of the operator: root first, then SAM users by name."""
+    """Return one row per principal of the operator, unfiltered (callers use report_for)."""
     now = now or timezone.now()
     principals = list(
         Principal.objects.filter(

@@ -113,13 +113,14 @@ def audit_export(request: ConsoleRequest) -> HttpResponse:
 @require_GET
 @console_action(reports.REPORT_API)
 def credential_report(request: ConsoleRequest) -> HttpResponse:
-    rows = reports.credential_report(request.user.operator)
+    rows = reports.report_for(request, request.user)
     if request.GET.get("format") == "csv":
         return _report_csv(request, rows)
     context = {
         "tab": "reports",
         "rows": rows,
         "columns": reports.CSV_COLUMNS,
+        "root_keys_api": reports.ROOT_KEYS_API,
         "stale_days": reports.stale_days(),
         "stale_count": sum(1 for r in rows for k in r.keys if k.stale),
         "generated_at": timezone.now(),
@@ -132,7 +133,7 @@ def credential_report(request: ConsoleRequest) -> HttpResponse:
 @require_GET
 @console_action(reports.REPORT_API)
 def credential_report_csv(request: ConsoleRequest) -> HttpResponse:
-    return _report_csv(request, reports.credential_report(request.user.operator))
+    return _report_csv(request, reports.report_for(request, request.user))
 
 
 def _report_csv(request: ConsoleRequest, rows: list) -> HttpResponse:

@@ -46,9 +46,13 @@ class KeyScope:
 
 
 def _root_scope(request: ConsoleRequest) -> KeyScope:
+    # The operator's root, found as the API finds it (never "whoever is signed in").
+    root = authkeys.find_holder(request.user.operator_id)
+    if root is None:
+        raise Http404("No root account.")
     return KeyScope(
-        holder=request.user,
-        label=f"the root account ({request.user.email})",
+        holder=root,
+        label=f"the root account ({root.email})",
         list_url=reverse("authkeys"),
         generate_url=reverse("authkey-generate"),
         generate_api="Operator:generateOperatorAuthKey",

@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import Operator, Principal
+from security import destinations
+from tests.security.fake_dns import FakeDns
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM use.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -95,3 +97,13 @@ def alice_api(alice) -> dict:
 def outsider_api(outsider) -> dict:
     data = api_login(Client(), email=outsider.email, password=OUTSIDER_PASSWORD)
     return {"HTTP_X_SORACOM_API_KEY": data["apiKey"], "HTTP_X_SORACOM_TOKEN": data["token"]}
+
+
+@pytest.fixture(autouse=True)
+def _no_real_dns(monkeypatch):
+    """Resolve destination host names from a table, never from the network (tests are offline).
+
+    Tests about resolution itself take the `fake_dns` fixture (tests/security/fake_dns.py),
+    which replaces this one with answers of their choosing.
+    """
+    monkeypatch.setattr(destinations, "_resolve", FakeDns().resolve)

@@ -99,3 +99,8 @@ def is_exempt(route: Route) -> bool:
 
 def authorized_routes() -> list[Route]:
     return [r for r in all_routes() if not is_exempt(r)]
+
+
+def contract_path(route: Route) -> str:
+    """Return an API route as soracom-api.md writes it: /operators/{operator_id}/... (no /v1)."""
+    return "/" + _PARAM.sub(lambda m: "{" + m.group(2) + "}", route.route.removeprefix("v1/"))

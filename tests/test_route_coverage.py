@@ -19,8 +19,21 @@ def test_it_names_an_api_operation_for_every_route():
 
 
 def test_it_knows_every_api_name_a_route_uses():
-    unknown = [r.label for r in authorized_routes() if r.api_name not in known_operations()]
+    names = [
+        (r.label, name)
+        for r in authorized_routes()
+        for name in getattr(r.callback, "api_names", (r.api_name,))
+    ]
+    unknown = [label for label, name in names if name not in known_operations()]
     assert not unknown, unknown
+
+
+def test_it_decides_every_console_action_with_an_http_method():
+    # The method the API twin is called with (console.auth.console_action): a console
+    # action without one would let httpMethod() conditions see the browser's GET/POST.
+    consoles = [r for r in authorized_routes() if r.kind == "console"]
+    methods = {getattr(r.callback, "decision_method", None) for r in consoles}
+    assert methods <= {"GET", "POST", "PUT", "DELETE"}
 
 
 def test_it_keeps_the_exemptions_to_routes_that_exist():

@@ -219,8 +219,7 @@ def expect(response, status: int) -> None:
 
 
 def password_form(current: str) -> dict:
-    # current_password is what a change needs once the console asks for it (the parity
-    # work); a form without such a field ignores it.
+    # The console's change dialog asks for the current password, as the API does.
     return {
         "current_password": current,
         "new_password": NEW_PASSWORD,
@@ -254,7 +253,7 @@ def password_changed_by_self(w: World, via: str, kind: str) -> None:
     else:
         w.acting = console_session(w.subject)
         form = password_form(SAM_PASSWORD)
-        expect(w.acting.client.post(console_path(w, "password"), form, **HX), 204)
+        expect(w.acting.client.post(console_path(w, "password/change"), form, **HX), 204)
     assert has_new_password(w)
 
 
@@ -268,7 +267,7 @@ def password_changed_by_admin(w: World, via: str, kind: str) -> None:
         expect(call("PUT", user_path(w, "/password"), admin.headers, body), 200)
     else:
         form = password_form(SAM_PASSWORD)
-        expect(w.root_console.client.post(console_path(w, "password"), form, **HX), 204)
+        expect(w.root_console.client.post(console_path(w, "password/change"), form, **HX), 204)
     assert has_new_password(w)
 
 
@@ -436,7 +435,7 @@ def test_it_gives_the_console_session_that_changed_its_password_a_new_key(alice_
     acting = console_session(alice_world.subject)
     before = acting.client.cookies[settings.SESSION_COOKIE_NAME].value
     form = password_form(SAM_PASSWORD)
-    expect(acting.client.post(console_path(alice_world, "password"), form, **HX), 204)
+    expect(acting.client.post(console_path(alice_world, "password/change"), form, **HX), 204)
     assert acting.client.cookies[settings.SESSION_COOKIE_NAME].value != before
     assert acting.live()
 

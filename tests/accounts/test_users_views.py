@@ -224,3 +224,10 @@ def test_it_marks_the_session_cookie_httponly_and_lax(root):
     cookie = client.cookies["sessionid"]
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Lax"
+
+
+def test_it_refuses_a_reserved_user_name_as_the_api_does(root_client, operator):
+    response = root_client.post("/security/users/new", {"user_name": "default_permissions"}, **HX)
+    assert response.status_code == 400
+    assert b"reserved" in response.content
+    assert not Principal.objects.filter(operator=operator, user_name="default_permissions").exists()

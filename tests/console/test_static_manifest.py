@@ -21,7 +21,6 @@ from accounts.models import Principal
 from security import authkeys, credentials, groups, support
 from tests.conftest import SAM_PASSWORD
 from tests.routes import all_routes
-from tests.security.fake_dns import fake_dns  # noqa: F401  (a fixture)
 
 MANIFEST_STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -39,6 +38,8 @@ ANSWERS = {
     "security/reports/credentials.csv": ("GET", 200, False),
     "security/credentials/fields": ("GET", 200, False),  # an HTMX fragment of a dialog
     "staff/": ("GET", 302, False),  # redirects to the first staff page
+    # alice has a password: the first-password page says so (409), as the API would.
+    "security/users/<str:user_name>/password": ("GET", 409, True),
     # POST-only actions. Without JavaScript an empty form is refused with 400 and its page
     # rendered again; an AuthKey generate shows the page with the secret.
     "security/users/<str:user_name>/update": ("POST", 200, True),
@@ -73,7 +74,7 @@ def manifest(settings, static_root) -> Path:
 
 
 @pytest.fixture
-def world(root, alice, fake_dns):  # noqa: F811
+def world(root, alice):
     """One of every object a console page can show, so that every template renders."""
     alice.set_password(SAM_PASSWORD)
     alice.save()

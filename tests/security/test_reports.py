@@ -252,3 +252,72 @@ def test_it_lets_an_auditor_revoke_nothing(auditor, alice_client, root, robot):
     assert alice_client.post(url).status_code == 403
     key.refresh_from_db()
     assert key.is_live
+
+
+# Root's AuthKeys: one rule for the report and the API (issue 9.12, docs/audit.md) ----------
+
+
+@pytest.fixture
+def root_key(root):
+    key, _ = authkeys.generate(None, root, root)
+    AuthKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), last_used_ip="192.0.2.77")
+    return key
+
+
+def _everything(alice):
+    import json
+
+    from accounts import policy
+
+    policy.clear_cache()
+    alice.inline_permission = json.dumps({"statements": [{"effect": "allow", "api": "*"}]})
+    alice.save()
+    alice.operator.bump_policy_version()
+
+
+def _leaks(body: bytes, key) -> list[str]:
+    return [v for v in (key.key_id, "192.0.2.77") if v.encode() in body]
+
+
+@pytest.mark.parametrize(
+    "url", ["/security/reports/credentials/", "/security/reports/credentials.csv"]
+)
+def test_it_withholds_roots_keys_from_an_auditor(auditor, alice_client, root_key, url):
+    assert _leaks(alice_client.get(url).content, root_key) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["/security/reports/credentials/", "/security/reports/credentials.csv"]
+)
+def test_it_withholds_roots_keys_from_a_sam_user_allowed_everything(
+    alice, alice_client, root_key, url
+):
+    _everything(alice)
+    response = alice_client.get(url)
+    assert response.status_code == 200
+    assert _leaks(response.content, root_key) == []
+
+
+def test_it_marks_roots_withheld_cells_alike_on_page_and_csv(auditor, alice_client, root_key):
+    page, sheet = _page(alice_client)["<root>"], _csv(alice_client)["<root>"]
+    for column in ("key_1_id", "password_last_changed"):
+        assert page[column] == sheet[column] == reports.WITHHELD
+    assert sheet["key_1_last_used_from"] == sheet["key_2_id"] == reports.WITHHELD
+    assert sheet["password_set"] == "true"
+
+
+def test_it_still_shows_sam_users_keys_to_an_auditor(auditor, alice_client, keys, root_key):
+    assert _csv(alice_client)["robot"]["key_1_last_used_from"] == "198.51.100.7"
+
+
+def test_it_shows_roots_keys_to_root(root_client, root_key):
+    sheet = _csv(root_client)["<root>"]
+    assert sheet["key_1_id"] == root_key.key_id
+    assert sheet["key_1_last_used_from"] == "192.0.2.77"
+    assert _page(root_client)["<root>"]["key_1_id"].startswith(root_key.key_id)
+
+
+def test_it_applies_the_api_rule_for_roots_keys(alice, alice_api, root_key):
+    _everything(alice)
+    path = f"/v1/operators/{alice.operator_id}/auth_keys"
+    assert Client().get(path, **alice_api).status_code == 403
