@@ -1,6 +1,18 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the staff sign-in/out and staff-account audit receivers.
+        from accounts import staff  # noqa: F401
+
+
+class InstallationAdminConfig(admin_apps.AdminConfig):
+    """The Django admin, as installation administrators' site (accounts/adminsite.py)."""
+
+    default = False  # AccountsConfig stays the `accounts` app's own configuration
+    default_site = "accounts.adminsite.InstallationAdminSite"

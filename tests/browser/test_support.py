@@ -14,7 +14,7 @@ STAFF_PASSWORD = "staff-Password-4321"
 
 @pytest.fixture
 def staff(db) -> Principal:
-    return Principal.objects.create_superuser("helpdesk", STAFF_PASSWORD)
+    return Principal.objects.create_staff("helpdesk", STAFF_PASSWORD, Principal.StaffRole.SUPPORT)
 
 
 def sign_in_staff(page) -> None:
