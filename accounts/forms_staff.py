@@ -90,6 +90,12 @@ class QuotaForm(forms.Form):
         help_text="Required. The operator reads it in its audit log.",
     )
 
+    def __init__(self, data=None, *args: object, **kwargs: object) -> None:
+        if data is not None and support.contains_secret(data.get("reason", "")):
+            data = data.copy()  # never echo a secret back into the page
+            data["reason"] = support.redact_secrets(data["reason"])
+        super().__init__(data, *args, **kwargs)
+
     def clean_operator_id(self) -> str:
         operator_id = self.cleaned_data["operator_id"].strip()
         if not OPERATOR_ID_RE.match(operator_id):
