@@ -304,3 +304,11 @@ def test_it_refuses_a_weak_staff_password(db, monkeypatch):
     with pytest.raises(CommandError):
         call_command("createstaff", "kim", "--role", "support", "--password-stdin")
     assert not Principal.objects.filter(handle="kim").exists()
+
+
+@pytest.mark.parametrize(
+    ("client_fixture", "landing"), [("helpdesk_client", "/staff/"), ("ops_admin_client", "/admin/")]
+)
+def test_it_sends_each_staff_role_home_to_its_own_pages(request, client_fixture, landing):
+    response = request.getfixturevalue(client_fixture).get("/")
+    assert (response.status_code, response["Location"]) == (302, landing)
