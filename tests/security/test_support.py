@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Operator, Principal
 from security import authkeys, support
 from security.models import AuditEntry
+from tests.routes import authorized_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +359,45 @@ def test_it_records_a_lookup_that_found_nothing_in_the_installation_chain(staff_
     entry = AuditEntry.objects.get(action="Support:lookupAuthKey")
     assert (entry.chain, entry.outcome, entry.actor) == ("", "failed", "helpdesk")
     assert entry.target == "keyId-" + "0" * 32
+
+
+# --- SECURITY.md D11: staff hold no tenant operation, console or API ----------------------
+
+
+def _tenant_values(root, alice, leaked) -> dict[str, str]:
+    return {
+        "user_name": alice.user_name,
+        "auth_key_id": leaked[0].key_id,
+        "operator_id": root.operator_id,
+        "role_id": "auditor",
+        "credentials_id": "set-1",
+        "group_id": "g1",
+    }
+
+
+@pytest.mark.parametrize("role", Principal.StaffRole.values)
+def test_it_refuses_staff_every_console_action(root, alice, leaked, role):
+    staff = Principal.objects.create_staff(f"{role}-1", STAFF_PASSWORD, role)
+    client = Client()
+    client.force_login(staff, backend="accounts.backends.StaffBackend")
+    values = _tenant_values(root, alice, leaked)
+    before = AuditEntry.objects.filter(operator=root.operator).count()
+    for route in [r for r in authorized_routes() if r.kind == "console"]:
+        for method in (client.get, client.post):
+            response = method(route.url(values))
+            assert response.status_code in (403, 405), route.label
+    leaked[0].refresh_from_db()
+    assert leaked[0].is_live
+    assert AuditEntry.objects.filter(operator=root.operator).count() == before
+
+
+@pytest.mark.parametrize("role", Principal.StaffRole.values)
+def test_it_gives_a_staff_session_nothing_of_the_api(root, alice, leaked, role):
+    staff = Principal.objects.create_staff(f"{role}-1", STAFF_PASSWORD, role)
+    client = Client()
+    client.force_login(staff, backend="accounts.backends.StaffBackend")
+    values = _tenant_values(root, alice, leaked)
+    for route in [r for r in authorized_routes() if r.kind == "api"]:
+        call = getattr(client, route.method.lower())
+        response = call(route.url(values), {}, content_type="application/json")
+        assert response.status_code == 401, route.label
