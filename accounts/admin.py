@@ -11,9 +11,17 @@ from django.http import HttpRequest
 from accounts import staff
 from accounts.models import StaffAccount
 
-# The only query-string lookups a changelist accepts: Django's default allows a lookup on
-# every local field (`?password__startswith=`), an oracle on whatever the row holds.
-ALLOWED_LOOKUPS = frozenset({"staff_role", "staff_role__exact", "is_active", "is_active__exact"})
+# The only query-string lookups a changelist accepts, each with the values its filter offers:
+# Django's default allows a lookup on every local field (`?password__startswith=`), an
+# oracle on whatever the row holds, and passes any value on to the database.
+_ROLES = frozenset(StaffAccount.StaffRole.values)
+_FLAGS = frozenset({"0", "1", "True", "False"})
+ALLOWED_LOOKUPS = {
+    "staff_role": _ROLES,
+    "staff_role__exact": _ROLES,
+    "is_active": _FLAGS,
+    "is_active__exact": _FLAGS,
+}
 
 
 @admin.register(StaffAccount)
@@ -30,7 +38,7 @@ class StaffAccountAdmin(admin.ModelAdmin):
         return StaffAccount.objects.all()
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
-        return lookup in ALLOWED_LOOKUPS
+        return value in ALLOWED_LOOKUPS.get(lookup, ())
 
     def get_readonly_fields(self, request: HttpRequest, obj: StaffAccount | None = None):
         if obj is not None and obj.pk == request.user.pk:

@@ -120,12 +120,14 @@ CHANGELIST_QUERIES = [
     {"_to_field": "operator"},
     {"_popup": "1", "_to_field": "id"},
     {"staff_role__exact": "support"},
+    {"staff_role__exact": "\x00"},  # hostile values answer 4xx, never 5xx (PostgreSQL)
+    {"q": "\x00"},
 ]
 
 
 def _object_ids(t: Tenant, staff: list[Principal]) -> list[str]:
     ids = [str(p.pk) for p in staff] + [str(t.root.pk), str(t.user.pk), t.operator.pk]
-    return [*ids, str(t.live_key.pk), "999999"]
+    return [*ids, str(t.live_key.pk), "999999", "%00"]
 
 
 def _catch_all_paths(t: Tenant) -> list[str]:
@@ -171,7 +173,7 @@ def probes(t: Tenant, staff: list[Principal]) -> list[Probe]:
                     Probe("POST", "/" + route.replace("<str:key_id>", key), (("reason", ""),))
                 )
         elif "<str:operator_id>" in route:
-            for operator_id in (t.operator.pk, "OP0000000000", "x" * 200):
+            for operator_id in (t.operator.pk, "OP0000000000", "x" * 200, "%00"):
                 out.append(Probe("GET", "/" + route.replace("<str:operator_id>", operator_id)))
         elif route in ("admin/logout/", "staff/logout/"):
             out.append(Probe("GET", "/" + route))  # POST would end the walk's session

@@ -108,6 +108,19 @@ def test_it_refuses_lookups_outside_the_filters(ops_admin_client, lookup):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query",
+    [{"staff_role__exact": "\x00"}, {"staff_role__exact": "sam"}, {"is_active__exact": "x"}],
+)
+def test_it_refuses_a_filter_value_the_filter_does_not_offer(ops_admin_client, query):
+    assert ops_admin_client.get("/admin/accounts/staffaccount/", query).status_code == 400
+
+
+@pytest.mark.parametrize("query", [{"staff_role__exact": "support"}, {"is_active__exact": "0"}])
+def test_it_filters_staff_accounts(ops_admin_client, helpdesk, query):
+    assert ops_admin_client.get("/admin/accounts/staffaccount/", query).status_code == 200
+
+
 def test_it_lists_staff_accounts_and_no_tenant(ops_admin_client, helpdesk, root, alice):
     body = ops_admin_client.get("/admin/accounts/staffaccount/").content.decode()
     assert "helpdesk" in body and "ops-admin" in body
