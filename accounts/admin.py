@@ -1,44 +1,68 @@
-"""Django admin for installation staff: operators and their quotas."""
+"""Django admin for installation administrators: staff accounts, and nothing of a tenant.
+
+Operators, their principals and everything they own are not registered (the site refuses
+them: accounts/adminsite.py). Quotas are set on the site's write-only quota page.
+"""
 
 from django.contrib import admin
-from django.db.models import Count
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 
-from accounts.models import Operator
-from security import audit
+from accounts import staff
+from accounts.models import StaffAccount
+
+# The only query-string lookups a changelist accepts, each with the values its filter offers:
+# Django's default allows a lookup on every local field (`?password__startswith=`), an
+# oracle on whatever the row holds, and passes any value on to the database.
+_ROLES = frozenset(StaffAccount.StaffRole.values)
+_FLAGS = frozenset({"0", "1", "True", "False"})
+ALLOWED_LOOKUPS = {
+    "staff_role": _ROLES,
+    "staff_role__exact": _ROLES,
+    "is_active": _FLAGS,
+    "is_active__exact": _FLAGS,
+}
 
 
-@admin.register(Operator)
-class OperatorAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "credential_sets", "credential_quota")
-    search_fields = ("id",)
-    ordering = ("id",)
-    fields = ("id", "created_at", "credential_quota")
-    readonly_fields = ("id", "created_at")
+@admin.register(StaffAccount)
+class StaffAccountAdmin(admin.ModelAdmin):
+    list_display = ("handle", "staff_role", "is_active", "last_login", "created_at")
+    list_filter = ("staff_role", "is_active")
+    search_fields = ("handle",)
+    ordering = ("handle",)
+    fields = ("handle", "staff_role", "is_active", "last_login", "created_at")
+    readonly_fields = ("handle", "last_login", "created_at")
+    show_full_result_count = False
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_credential_sets=Count("credential_sets"))
+    def get_queryset(self, request: HttpRequest):
+        return StaffAccount.objects.all()
 
-    @admin.display(description="Credential sets", ordering="n_credential_sets")
-    def credential_sets(self, operator: Operator) -> int:
-        return operator.n_credential_sets
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        return value in ALLOWED_LOOKUPS.get(lookup, ())
 
-    def has_add_permission(self, request) -> bool:
-        return False  # operators are created by sign-up or `manage.py createoperator`
+    def get_readonly_fields(self, request: HttpRequest, obj: StaffAccount | None = None):
+        if obj is not None and obj.pk == request.user.pk:
+            return (*self.readonly_fields, "staff_role", "is_active")
+        return self.readonly_fields
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    # Rights come from the staff role, never from Django's model permissions or superuser.
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return staff.is_installation_admin(request.user)
 
-    def save_model(self, request, obj: Operator, form, change: bool) -> None:
-        before = (
-            Operator.objects.filter(pk=obj.pk).values_list("credential_quota", flat=True).first()
-        )
-        super().save_model(request, obj, form, change)
-        if "credential_quota" in form.changed_data:
-            audit.record(
-                request,
-                "Installation:setQuota",
-                operator=obj,
-                principal=request.user,
-                target=obj.pk,
-                details={"credentials": {"from": before, "to": obj.credential_quota}},
-            )
+    def has_view_permission(self, request: HttpRequest, obj: StaffAccount | None = None) -> bool:
+        return staff.is_installation_admin(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: StaffAccount | None = None) -> bool:
+        return staff.is_installation_admin(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # `manage.py createstaff` / `createsuperuser` (they set the password)
+
+    def has_delete_permission(self, request: HttpRequest, obj: StaffAccount | None = None) -> bool:
+        return False  # deactivate instead: the audit trail keeps naming the account
+
+    def save_model(self, request: HttpRequest, obj: StaffAccount, form, change: bool) -> None:
+        try:
+            staff.update_staff_account(request, request.user, obj, obj.staff_role, obj.is_active)
+        except staff.OwnAccount as exc:
+            raise PermissionDenied(str(exc)) from exc

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.core import checks as django_checks
 
 from accounts import checks
@@ -10,3 +11,12 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         django_checks.register(checks.signing_keys, django_checks.Tags.security)
+        # Connects the staff sign-in/out and staff-account audit receivers.
+        from accounts import staff  # noqa: F401
+
+
+class InstallationAdminConfig(admin_apps.AdminConfig):
+    """The Django admin, as installation administrators' site (accounts/adminsite.py)."""
+
+    default = False  # AccountsConfig stays the `accounts` app's own configuration
+    default_site = "accounts.adminsite.InstallationAdminSite"

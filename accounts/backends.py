@@ -1,4 +1,5 @@
-"""Authentication backends: root (email + password), SAM users (operator + name + password).
+"""Authentication backends: root (email + password), SAM users (operator + name + password),
+and installation staff (handle + password, per role).
 
 Unknown accounts and accounts without a password cost the same hash as a wrong password,
 so that response time does not reveal which accounts exist (ASVS 6.3.8).
@@ -55,16 +56,25 @@ class SamUserBackend(ModelBackend):
 
 
 class StaffBackend(ModelBackend):
-    """Installation staff sign in to the Django admin with their handle."""
+    """Installation staff sign in with their handle, on their role's own sign-in page.
+
+    The credentials name the role (`staff_role`), so that a support account cannot sign
+    in to the admin site nor an administrator to the support pages, and `staff_handle`
+    rather than Django's `username`, so that no stock form (the admin's own login form,
+    say) reaches this backend past the throttles of accounts/signin.py.
+    """
 
     def authenticate(
         self,
         request: HttpRequest | None,
-        username: str | None = None,
+        staff_handle: str | None = None,
+        staff_role: str | None = None,
         password: str | None = None,
         **kwargs: object,
     ) -> Principal | None:
-        if not isinstance(username, str) or not isinstance(password, str):
+        if not all(isinstance(v, str) for v in (staff_handle, staff_role, password)):
             return None
-        staff = Principal.objects.filter(kind=Principal.Kind.STAFF, handle=username).first()
+        staff = Principal.objects.filter(
+            kind=Principal.Kind.STAFF, staff_role=staff_role, handle=staff_handle
+        ).first()
         return _check(staff, password)

@@ -23,5 +23,26 @@ def validate_name(value: str) -> None:
         raise ValidationError(f"Invalid name. Use {NAME_RULE}", code="invalid_name")
 
 
+# SAM user names the product uses for itself, compared case-insensitively: `root` names the
+# root account wherever a principal is named (AuthKey holders, audit targets, sign-in
+# entries), and `users/default_permissions` is a route of its own (soracom-api.md §10.7),
+# so a user of that name would be unreachable. The one list: every path that creates a
+# SAM user (console, API, the model manager) checks it through validate_user_name.
+RESERVED_USER_NAMES = frozenset({"root", "default_permissions"})
+
+
+def is_reserved_user_name(value: str) -> bool:
+    return value.lower() in RESERVED_USER_NAMES
+
+
+def validate_user_name(value: str) -> None:
+    """Raise ValidationError unless value may name a new SAM user."""
+    validate_name(value)
+    if is_reserved_user_name(value):
+        raise ValidationError(
+            f"The name {value} is reserved: Latchkey uses it for itself.", code="reserved_name"
+        )
+
+
 def new_operator_id() -> str:
     return "OP" + "".join(secrets.choice("0123456789") for _ in range(10))

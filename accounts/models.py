@@ -3,12 +3,13 @@
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.identifiers import new_operator_id, validate_name
+from accounts.identifiers import is_valid_name, new_operator_id, validate_user_name
 
 
 class Operator(models.Model):
@@ -63,7 +64,7 @@ class PrincipalManager(BaseUserManager["Principal"]):
     def create_sam_user(
         self, operator: Operator, user_name: str, description: str = ""
     ) -> "Principal":
-        validate_name(user_name)
+        validate_user_name(user_name)
         user = self.model(
             operator=operator,
             kind=Principal.Kind.SAM,
@@ -75,26 +76,52 @@ class PrincipalManager(BaseUserManager["Principal"]):
         user.save()
         return user
 
-    def create_superuser(self, handle: str, password: str | None = None, **extra: object):
+    def create_staff(self, handle: str, password: str | None, role: str) -> "Principal":
+        """Create an installation staff account of one role (support or administrator).
+
+        No staff account is a Django superuser: what each role may do is decided by its
+        role on every request (accounts/staff.py), never by `is_superuser`.
+        """
+        if role not in Principal.StaffRole.values:
+            raise ValidationError(f"Unknown staff role {role!r}.")
+        if not is_valid_name(handle):
+            # Tenant handles are "root:<email>" and "sam:<op>:<name>": a staff handle never
+            # holds ":" and so can never take a tenant's place in the handle namespace.
+            raise ValidationError(
+                "A staff handle is 1-100 letters, digits, '-', '_', '.' or '@', "
+                "starting with a letter or digit."
+            )
         staff = self.model(
             kind=Principal.Kind.STAFF,
+            staff_role=role,
             handle=handle,
             user_name=handle,
             is_staff=True,
-            is_superuser=True,
+            is_superuser=False,
         )
         staff.set_password(password)
         staff.save()
         return staff
 
+    def create_superuser(self, handle: str, password: str | None = None, **extra: object):
+        """Create an installation administrator (what `manage.py createsuperuser` makes)."""
+        return self.create_staff(handle, password, Principal.StaffRole.ADMIN)
+
 
 class Principal(AbstractBaseUser, PermissionsMixin):
-    """A root account, a SAM user, or a member of the installation's support staff."""
+    """A root account, a SAM user, or an installation staff account (support or admin)."""
 
     class Kind(models.TextChoices):
         ROOT = "root", "Root"
         SAM = "sam", "SAM user"
-        STAFF = "staff", "Support staff"
+        STAFF = "staff", "Installation staff"
+
+    class StaffRole(models.TextChoices):
+        # Support staff revoke reported AuthKeys and see an operator's account only while
+        # its root has granted support access (/staff/). Installation administrators run
+        # the installation (quotas, staff accounts: /admin/) and never see tenant data.
+        SUPPORT = "support", "Support staff"
+        ADMIN = "admin", "Installation administrator"
 
     # Internal unique login key: root:<email>, sam:<operator>:<name>, or the staff name.
     handle = models.CharField(max_length=320, unique=True)
@@ -106,6 +133,8 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     user_name = models.CharField(max_length=100, blank=True, default="")
     description = models.CharField(max_length=1000, blank=True, default="")
     is_staff = models.BooleanField(default=False)
+    # Installation staff only ("" for tenants): see StaffRole.
+    staff_role = models.CharField(max_length=7, choices=StaffRole.choices, blank=True, default="")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -141,6 +170,14 @@ class Principal(AbstractBaseUser, PermissionsMixin):
                 condition=Q(kind="staff") | Q(operator__isnull=False),
                 name="tenant_principal_has_operator",
             ),
+            # Every staff account has exactly one role, tenants none; nobody is a Django
+            # superuser (a superuser would pass every ModelAdmin permission check).
+            models.CheckConstraint(
+                condition=Q(kind="staff", is_staff=True, staff_role__in=["support", "admin"])
+                | (~Q(kind="staff") & Q(is_staff=False, staff_role="")),
+                name="staff_role_only_for_staff",
+            ),
+            models.CheckConstraint(condition=Q(is_superuser=False), name="no_superusers"),
         ]
         indexes = [models.Index(fields=["operator", "kind", "user_name"])]
 
@@ -162,6 +199,14 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     @property
     def is_sam(self) -> bool:
         return self.kind == self.Kind.SAM
+
+    @property
+    def is_support_staff(self) -> bool:
+        return self.kind == self.Kind.STAFF and self.staff_role == self.StaffRole.SUPPORT
+
+    @property
+    def is_installation_admin(self) -> bool:
+        return self.kind == self.Kind.STAFF and self.staff_role == self.StaffRole.ADMIN
 
     @property
     def display_name(self) -> str:
@@ -213,6 +258,25 @@ class Principal(AbstractBaseUser, PermissionsMixin):
                 if not f.primary_key and f.name not in self.EPOCHS
             ]
         super().save(*args, **kwargs)
+
+
+class StaffAccountManager(PrincipalManager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=Principal.Kind.STAFF)
+
+
+class StaffAccount(Principal):
+    """An installation staff account: the only principals the Django admin lists.
+
+    The manager itself filters to staff, so no admin view can reach a tenant's principal
+    by its primary key.
+    """
+
+    objects = StaffAccountManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff account"
 
 
 class Role(models.Model):

@@ -1,10 +1,14 @@
-"""Password sign-in for the console and the token exchange, behind the failure throttles.
+"""Password sign-in for the console, the token exchange and installation staff, behind the
+failure throttles.
 
 Three buckets per attempt (documented in the README):
 - per source address, across accounts (spraying);
 - per account and source address (guessing from one place);
 - per account from anywhere, skipped for a browser that signed in to this account
   before (a device cookie), so that a distributed attack cannot lock the owner out.
+
+Installation staff (support staff at /staff/login/, administrators at /admin/login/) get
+the same three buckets, each sign-in page its own set, keyed apart from the tenants'.
 """
 
 import hashlib
@@ -52,14 +56,36 @@ def device_token(account: str) -> str:
     return hashlib.sha256(f"device|{account}".encode()).hexdigest()[:32]
 
 
-def _buckets(account: str, ip: str, trusted_device: bool) -> list[throttle.Bucket]:
+def staff_account_key(role: str, handle: str) -> str:
+    return f"staff-{role}:{handle}"
+
+
+def _buckets(
+    account: str, ip: str, trusted_device: bool, surface: str = ""
+) -> list[throttle.Bucket]:
     buckets = [
-        throttle.Bucket(f"ip|{ip}", settings.LATCHKEY_THROTTLE_PER_IP),
+        throttle.Bucket(f"{surface}ip|{ip}", settings.LATCHKEY_THROTTLE_PER_IP),
         throttle.Bucket(f"acct-ip|{account}|{ip}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP),
     ]
     if not trusted_device:
         buckets.append(throttle.Bucket(f"acct|{account}", settings.LATCHKEY_THROTTLE_PER_ACCOUNT))
     return buckets
+
+
+def _attempt(
+    request: HttpRequest, buckets: list[throttle.Bucket], password: str, credentials: dict
+) -> SignInResult:
+    wait = throttle.retry_after(buckets)
+    if wait:
+        return SignInResult(None, retry_after=wait)
+    principal = None
+    if len(password) <= MAX_PASSWORD_LENGTH:
+        principal = authenticate(request, password=password, **credentials)
+    if principal is None:
+        throttle.record_failure(buckets)
+        return SignInResult(None)
+    throttle.clear(buckets[1])
+    return SignInResult(principal)
 
 
 def sign_in(
@@ -74,19 +100,17 @@ def sign_in(
     """Return the principal for these credentials, or why not (None, or a retry delay)."""
     account = account_key(email=email, operator_id=operator_id, user_name=user_name)
     buckets = _buckets(account, client_ip(request), trusted_device)
-    wait = throttle.retry_after(buckets)
-    if wait:
-        return SignInResult(None, retry_after=wait)
-    principal = None
-    if len(password) <= MAX_PASSWORD_LENGTH:
-        if email is not None:
-            principal = authenticate(request, email=email, password=password)
-        else:
-            principal = authenticate(
-                request, operator_id=operator_id, user_name=user_name, password=password
-            )
-    if principal is None:
-        throttle.record_failure(buckets)
-        return SignInResult(None)
-    throttle.clear(buckets[1])
-    return SignInResult(principal)
+    if email is not None:
+        return _attempt(request, buckets, password, {"email": email})
+    return _attempt(
+        request, buckets, password, {"operator_id": operator_id, "user_name": user_name}
+    )
+
+
+def sign_in_staff(
+    request: HttpRequest, *, role: str, handle: str, password: str, trusted_device: bool = False
+) -> SignInResult:
+    """Return the staff account of that role for these credentials, or why not."""
+    account = staff_account_key(role, handle)
+    buckets = _buckets(account, client_ip(request), trusted_device, surface=f"staff-{role}|")
+    return _attempt(request, buckets, password, {"staff_handle": handle, "staff_role": role})

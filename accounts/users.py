@@ -10,16 +10,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from accounts import apisessions, signin
-from accounts.identifiers import validate_name
+from accounts import apisessions, identifiers, signin
 from accounts.models import Operator, Principal, RoleAttachment
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from security import audit, authkeys
 from security.models import AuditEntry, AuthKey
 
-# `users/default_permissions` is a route of its own (soracom-api.md §10.7): a user of that
-# name would be unreachable, so the name is not given out.
-RESERVED_NAMES = frozenset({"default_permissions"})
+RESERVED_NAMES = identifiers.RESERVED_USER_NAMES  # the one list (accounts/identifiers.py)
 
 
 class UserExists(Exception):
@@ -115,9 +112,7 @@ def auth_key_lists(principals: list[Principal]) -> dict[int, list[dict]]:
 def create_user(
     request: HttpRequest | None, actor: Principal, user_name: str, description: str = ""
 ) -> Principal:
-    validate_name(user_name)
-    if user_name in RESERVED_NAMES:
-        raise ValidationError(f"The name {user_name} is reserved.")
+    identifiers.validate_user_name(user_name)
     validate_description(description)
     try:
         with transaction.atomic():

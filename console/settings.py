@@ -56,7 +56,7 @@ LATCHKEY_ISSUER = env.str("LATCHKEY_ISSUER", default="latchkey")
 LATCHKEY_AUDIENCE = env.str("LATCHKEY_AUDIENCE", default="latchkey-api")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.InstallationAdminConfig",  # the Django admin, for installation admins
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -49,8 +49,8 @@ def home(request: HttpRequest) -> HttpResponse:
         ):
             return redirect("user-detail", user.user_name)
         return render(request, "console/welcome.html")
-    if user.is_authenticated:
-        return redirect("admin:index")
+    if user.is_authenticated:  # installation staff: each role has its own pages
+        return redirect("staff-home" if user.is_support_staff else "admin:index")
     return redirect("login")
 
 

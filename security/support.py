@@ -1,25 +1,32 @@
 """Support staff: revoking a reported AuthKey, and time-limited support access to an account.
 
-Installation staff (Principal.kind == "staff", signed in through the Django admin) may:
-- look up any AuthKey by its public ID and see which operator and principal hold it;
-- revoke it with a required reason (never see a secret, never generate a key).
-Both land in the operator's own audit trail, with the staff member and the reason.
+Support staff (accounts/staff.py: kind "staff", role "support", signed in at /staff/login/)
+may, without any grant:
+- look up an AuthKey by its exact public ID and learn only whether a live key has that
+  ID (an unknown and a revoked ID answer alike);
+- revoke a live key with a required reason (never see a secret, never generate a key).
+A leaked key must be revocable at once, whoever reports it; but who holds a key (operator,
+root e-mail, user name, times, revocation history) is the tenant's data, shown only while
+the key's operator has granted support access. Look-ups and revocations land in the
+operator's own audit trail, with the staff member and the reason.
 
 Anything more (seeing an operator's users, keys and audit trail) needs support access,
 granted by the operator's root for a limited time and withdrawable at any moment; every
-staff view during it is audited in the operator's trail.
+staff view during it is audited in the operator's trail. Support staff never read
+credential sets, mint tokens or keys, or change roles or permissions (SECURITY.md D11):
+no staff page does, and the console and the API refuse staff principals.
 """
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
-from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import staff as staff_accounts
+from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from security import audit, authkeys
 from security.models import AuditEntry, AuthKey
@@ -51,15 +58,6 @@ class SupportAccessClosed(Exception):
 
 def _now() -> datetime:
     return timezone.now()
-
-
-def is_staff(principal: Principal) -> bool:
-    return (
-        principal.is_authenticated
-        and principal.is_active
-        and principal.kind == Principal.Kind.STAFF
-        and principal.is_staff
-    )
 
 
 # --- the grant (root, on the Security page) --------------------------------------------
@@ -121,18 +119,52 @@ def open_operators(now: datetime | None = None):
 
 
 @dataclass(frozen=True)
-class KeyOwner:
-    """What staff may know about a key: never its secret or hash."""
+class KeyHolder:
+    """Who holds a key and how it was used: tenant data, only while a grant is open."""
 
-    key: AuthKey
     operator_id: str
-    holder: str  # "root" or the SAM user name
-    holder_kind: str  # "root", "sam" or "deleted"
+    holder_kind: str  # "root", "sam" or "deleted" (a deleted SAM user's tombstone)
+    user_name: str  # the SAM user's name; "" for root
     root_email: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str
+    revoke_reason: str
 
 
-def lookup_key(request: HttpRequest | None, staff: Principal, key_id: str) -> KeyOwner | None:
-    """Return who holds the key with that ID (audited in its operator's trail), or None."""
+@dataclass(frozen=True)
+class KeyLookup:
+    """What a look-up shows: never a secret or hash; the holder only under a grant."""
+
+    key_id: str
+    is_live: bool
+    holder: KeyHolder | None = None
+
+
+def _holder(key: AuthKey) -> KeyHolder:
+    principal = key.principal
+    kind = principal.kind if principal is not None else "deleted"
+    root = Principal.objects.filter(operator_id=key.operator_id, kind=Principal.Kind.ROOT).first()
+    return KeyHolder(
+        operator_id=key.operator_id,
+        holder_kind=kind,
+        user_name="" if kind == Principal.Kind.ROOT else key.holder,
+        root_email=root.email if root else "",
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+        revoked_by=key.revoked_by,
+        revoke_reason=key.revoke_reason,
+    )
+
+
+def lookup_key(request: HttpRequest | None, staff: Principal, key_id: str) -> KeyLookup | None:
+    """Return what support staff may see of the key with that exact ID (audited), or None.
+
+    Without a grant from the key's operator only a live key is found, and only as live;
+    None answers alike for an unknown and a revoked ID. With a grant, the holder is shown.
+    """
     key_id = key_id.strip()
     if not authkeys.looks_like_key_id(key_id):
         return None
@@ -147,34 +179,52 @@ def lookup_key(request: HttpRequest | None, staff: Principal, key_id: str) -> Ke
             target=key_id,
         )
         return None
-    root = Principal.objects.filter(operator_id=key.operator_id, kind=Principal.Kind.ROOT).first()
-    holder_kind = key.principal.kind if key.principal is not None else "deleted"
+    granted = access_until(key.operator) is not None
+    found = key.is_live or granted
     audit.record(
         request,
         "Support:lookupAuthKey",
         operator=key.operator_id,
         principal=staff,
+        outcome=AuditEntry.Outcome.ALLOWED if found else AuditEntry.Outcome.FAILED,
         target=key.holder,
-        details={"authKeyId": key.key_id},
+        details={"authKeyId": key.key_id, "holderShown": granted},
     )
-    return KeyOwner(key, key.operator_id, key.holder, holder_kind, root.email if root else "")
+    if not found:
+        return None
+    return KeyLookup(key.key_id, key.is_live, _holder(key) if granted else None)
+
+
+def live_key(key_id: str) -> AuthKey | None:
+    """Return the live key with that exact ID, or None (unknown and revoked alike)."""
+    if not isinstance(key_id, str) or not authkeys.looks_like_key_id(key_id):
+        return None
+    return AuthKey.objects.filter(key_id=key_id, slot__isnull=False).first()
 
 
 def revoke_key(request: HttpRequest | None, staff: Principal, key: AuthKey, reason: str) -> bool:
-    """Revoke a key for a reported leak; the reason is required and lands in the audit trail."""
+    """Revoke a key for a reported leak; the reason is required and lands in the audit trail.
+
+    No grant is needed: a leaked key must be revocable at once. The revocation reveals to
+    staff only that a live key was revoked.
+    """
     reason = " ".join(reason.split())[:MAX_REASON_LENGTH]
     if not reason:
         raise ValueError("Give a reason: the operator will read it in its audit log.")
     if contains_secret(reason):
         raise ValueError(SECRET_IN_REASON)
-    if not is_staff(staff):
+    if not staff_accounts.is_support_staff(staff):
         raise PermissionError("Only support staff revoke keys through this path.")
     return authkeys.revoke(request, staff, key, reason=reason, api="Support:revokeAuthKey")
 
 
 def view_operator(request: HttpRequest | None, staff: Principal, operator_id: str, what: str):
     """Return the operator if its support access is open (auditing the view); else raise."""
-    operator = Operator.objects.filter(pk=operator_id).first()
+    if not staff_accounts.is_support_staff(staff):
+        raise PermissionError("Only support staff view an operator's account.")
+    operator = None
+    if isinstance(operator_id, str) and OPERATOR_ID_RE.match(operator_id):
+        operator = Operator.objects.filter(pk=operator_id).first()
     if operator is None or access_until(operator) is None:
         raise SupportAccessClosed(operator_id)
     audit.record(
@@ -186,36 +236,3 @@ def view_operator(request: HttpRequest | None, staff: Principal, operator_id: st
         details={"grantEnds": operator.support_access_until.isoformat(timespec="seconds")},
     )
     return operator
-
-
-# --- staff sign-in through the Django admin (installation-level entries) ----------------
-
-
-def _is_admin_request(request: HttpRequest | None) -> bool:
-    return request is not None and request.path.startswith("/admin/")
-
-
-@receiver(user_logged_in, dispatch_uid="latchkey.support.staff_signed_in")
-def _staff_signed_in(sender, request, user, **kwargs) -> None:
-    if getattr(user, "kind", "") == Principal.Kind.STAFF:
-        audit.record(request, "Support:signIn", operator=None, principal=user, target=user.handle)
-
-
-@receiver(user_logged_out, dispatch_uid="latchkey.support.staff_signed_out")
-def _staff_signed_out(sender, request, user, **kwargs) -> None:
-    if user is not None and getattr(user, "kind", "") == Principal.Kind.STAFF:
-        audit.record(request, "Support:signOut", operator=None, principal=user, target=user.handle)
-
-
-@receiver(user_login_failed, dispatch_uid="latchkey.support.staff_sign_in_failed")
-def _staff_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
-    # Only the admin's form: the console and /v1/auth record their own failures. The
-    # credentials dict is already cleansed by Django; only the user name is kept.
-    if _is_admin_request(request):
-        audit.record(
-            request,
-            "Support:signIn",
-            operator=None,
-            outcome=AuditEntry.Outcome.FAILED,
-            target=str(credentials.get("username", ""))[:150],
-        )

@@ -1,16 +1,23 @@
-"""Support: root's grant on the Security page, and the staff pages under /staff/."""
+"""Support: root's grant on the Security page, and the support staff's pages under /staff/."""
 
 from collections.abc import Callable
 from functools import wraps
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import staff
+from accounts.forms_staff import SupportSignInForm
 from accounts.models import Principal
 from console.auth import ConsoleRequest, console_action
 from security import audit, auditlog, authkeys, support
@@ -73,20 +80,65 @@ def support_withdraw(request: ConsoleRequest) -> HttpResponse:
     return _support_page(request, GrantForm())
 
 
-# --- staff ---------------------------------------------------------------------------------
+# --- support staff: sign-in ---------------------------------------------------------------
 
 
-def staff_required(view: View) -> View:
-    """Require a signed-in member of the installation's support staff (Django admin login)."""
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure())
+    return target if allowed and target.startswith("/staff/") else reverse("staff-home")
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def staff_login(request: HttpRequest) -> HttpResponse:
+    """Support staff sign in here (throttled and audited like the console's sign-in)."""
+    if request.method == "GET" and staff.is_support_staff(request.user):
+        return redirect(_safe_next(request))
+    form = SupportSignInForm(request.POST or None, request=request)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            login(request, form.principal)  # rotates the session key (no fixation)
+            response = redirect(_safe_next(request))
+            staff.remember_device(request, response, form.principal)
+            return response
+        status = 429 if form.retry_after else 400
+    context = {"form": form, "next": _safe_next(request)}
+    response = render(request, "staff/login.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
+@require_POST
+def staff_logout(request: HttpRequest) -> HttpResponse:
+    logout(request)  # audited as Support:signOut (accounts/staff.py)
+    return redirect("staff-login")
+
+
+# --- support staff: pages --------------------------------------------------------------------
+
+
+def support_required(view: View) -> View:
+    """Require a signed-in member of the support staff; everyone else is kept out.
+
+    Anonymous visitors go to the support sign-in; installation administrators get 403
+    (their role has no support rights); tenants get 404 (they learn nothing of staff pages).
+    """
 
     @wraps(view)
     def wrapped(request: ConsoleRequest, *args: object, **kwargs: object) -> HttpResponse:
         user = request.user
         if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
-        if not support.is_staff(user):
-            raise Http404("No such page.")  # tenants learn nothing about staff pages
-        return view(request, *args, **kwargs)
+            return redirect_to_login(request.get_full_path(), login_url=reverse("staff-login"))
+        if staff.is_support_staff(user):
+            return view(request, *args, **kwargs)
+        if user.kind == Principal.Kind.STAFF:
+            return render(request, "staff/forbidden.html", status=403)
+        raise Http404("No such page.")
 
     wrapped.api_name = None  # type: ignore[attr-defined]
     wrapped.staff_only = True  # type: ignore[attr-defined]
@@ -109,59 +161,68 @@ class RevokeForm(forms.Form):
         return reason
 
 
+NOT_A_KEY_ID = "That is not an AuthKey ID (keyId- then 32 letters and digits)."
+NO_LIVE_KEY = "No live AuthKey has that ID."
+
+
 @require_GET
-@staff_required
+@support_required
 def staff_home(request: ConsoleRequest) -> HttpResponse:
     return redirect("staff-authkeys")
 
 
-@require_GET
-@staff_required
-def staff_authkeys(request: ConsoleRequest) -> HttpResponse:
-    """Look up an AuthKey by its ID and show who holds it."""
-    key_id = request.GET.get("key_id", "").strip()
-    owner, error, status = None, "", 200
+def _authkeys_page(request: ConsoleRequest, key_id: str, form: RevokeForm) -> HttpResponse:
+    found, error, status = None, "", 400 if form.is_bound else 200
     if key_id:
         if len(key_id) > 100 or not authkeys.looks_like_key_id(key_id):
-            error, status = "That is not an AuthKey ID (keyId- then 32 letters and digits).", 400
+            error, status = NOT_A_KEY_ID, 400
         else:
-            owner = support.lookup_key(request, request.user, key_id)
-            if owner is None:
-                error, status = "No AuthKey has that ID.", 404
+            found = support.lookup_key(request, request.user, key_id)
+            if found is None:
+                error, status = NO_LIVE_KEY, 404
     context = {
         "key_id": key_id,
-        "owner": owner,
+        "found": found,
         "error": error,
-        "form": RevokeForm(),
+        "form": form,
         "section": "authkeys",
     }
     return render(request, "staff/authkeys.html", context, status=status)
 
 
-@require_http_methods(["POST"])
-@staff_required
+@require_GET
+@support_required
+def staff_authkeys(request: ConsoleRequest) -> HttpResponse:
+    """Look up an AuthKey by its exact ID: live or not, and its holder under a grant."""
+    return _authkeys_page(request, request.GET.get("key_id", "").strip(), RevokeForm())
+
+
+@require_POST
+@support_required
 def staff_revoke(request: ConsoleRequest, key_id: str) -> HttpResponse:
-    key = AuthKey.objects.filter(key_id=key_id).first() if len(key_id) <= 100 else None
+    """Revoke a live key by its exact ID, with a reason; no grant needed (leaks are urgent)."""
+    key = support.live_key(key_id) if len(key_id) <= 100 else None
     if key is None:
-        raise Http404("No AuthKey has that ID.")
+        raise Http404(NO_LIVE_KEY)
     data = request.POST.copy()
-    secret_given = support.contains_secret(data.get("reason", ""))
-    if secret_given:  # never echo a secret back into the page
+    if support.contains_secret(data.get("reason", "")):  # never echo a secret back
         data["reason"] = support.redact_secrets(data["reason"])
     form = RevokeForm(data)  # a redacted reason fails validation with SECRET_IN_REASON
     if not form.is_valid():
-        owner = support.lookup_key(request, request.user, key_id)
-        context = {"key_id": key_id, "owner": owner, "form": form, "section": "authkeys"}
-        return render(request, "staff/authkeys.html", context, status=400)
+        return _authkeys_page(request, key_id, form)
     if support.revoke_key(request, request.user, key, form.cleaned_data["reason"]):
-        messages.success(request, f"{key_id} is revoked; its API sessions have ended.")
+        messages.success(
+            request,
+            f"{key_id} is revoked and its API sessions have ended; the account's audit log "
+            "shows your reason.",
+        )
     else:
-        messages.info(request, f"{key_id} was already revoked.")
-    return redirect(f"{reverse('staff-authkeys')}?key_id={key_id}")
+        messages.info(request, f"{key_id} was no longer live.")
+    return redirect("staff-authkeys")
 
 
 @require_GET
-@staff_required
+@support_required
 def staff_operators(request: ConsoleRequest) -> HttpResponse:
     """List the operators that have granted support access right now."""
     context = {"operators": support.open_operators(), "section": "operators"}
@@ -169,7 +230,7 @@ def staff_operators(request: ConsoleRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@support_required
 def staff_operator(request: ConsoleRequest, operator_id: str) -> HttpResponse:
     """Show an operator's account while (and only while) its support access is open."""
     try:
@@ -177,18 +238,13 @@ def staff_operator(request: ConsoleRequest, operator_id: str) -> HttpResponse:
     except support.SupportAccessClosed:
         raise Http404("This operator has not granted support access.") from None
     principals = Principal.objects.filter(operator=operator).order_by("kind", "user_name")
-    keys = AuthKey.objects.filter(operator=operator, slot__isnull=False).order_by("holder")
-    keys_by_holder: dict[str, list[AuthKey]] = {}
-    for key in keys:
-        keys_by_holder.setdefault(key.holder, []).append(key)
-    rows = [
-        {
-            "principal": p,
-            "name": "root" if p.is_root else p.user_name,
-            "keys": keys_by_holder.get("root" if p.is_root else p.user_name, []),
-        }
-        for p in principals
-    ]
+    # Keys are grouped by the principal that holds them, never by name: a SAM user's
+    # name may look like another principal's (issue 17, item 9).
+    keys_by_principal: dict[int, list[AuthKey]] = {}
+    live = AuthKey.objects.filter(operator=operator, slot__isnull=False).order_by("created_at")
+    for key in live:
+        keys_by_principal.setdefault(key.principal_id, []).append(key)
+    rows = [{"principal": p, "keys": keys_by_principal.get(p.pk, [])} for p in principals]
     recent = [auditlog.display(e) for e in auditlog.entries(operator)[:50]]
     context = {
         "operator": operator,

@@ -107,3 +107,35 @@ def _no_real_dns(monkeypatch):
     which replaces this one with answers of their choosing.
     """
     monkeypatch.setattr(destinations, "_resolve", FakeDns().resolve)
+
+
+# --- installation staff (accounts/staff.py): one persona per role -------------------------
+
+SUPPORT_PASSWORD = "support-Password-3456"
+ADMIN_PASSWORD = "admin-Password-7890"
+
+
+@pytest.fixture
+def helpdesk(db) -> Principal:
+    """A member of the support staff."""
+    return Principal.objects.create_staff("helpdesk", SUPPORT_PASSWORD, Principal.StaffRole.SUPPORT)
+
+
+@pytest.fixture
+def ops_admin(db) -> Principal:
+    """An installation administrator (what `createsuperuser` makes)."""
+    return Principal.objects.create_staff("ops-admin", ADMIN_PASSWORD, Principal.StaffRole.ADMIN)
+
+
+@pytest.fixture
+def helpdesk_client(helpdesk) -> Client:
+    client = Client()
+    client.force_login(helpdesk, backend="accounts.backends.StaffBackend")
+    return client
+
+
+@pytest.fixture
+def ops_admin_client(ops_admin) -> Client:
+    client = Client()
+    client.force_login(ops_admin, backend="accounts.backends.StaffBackend")
+    return client

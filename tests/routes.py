@@ -20,9 +20,13 @@ UNAUTHORIZED_ROUTES = {
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",
     "v1/": "django-ninja's API index: 404 because the docs are disabled (tested)",
+    "staff/login/": "support staff sign in (throttled and audited like the console sign-in)",
+    "staff/logout/": "signing out ends the caller's own session and needs no permission",
 }
 # Route prefixes with their own authorization: the Django admin (staff accounts only).
-UNAUTHORIZED_PREFIXES = {"admin/": "the Django admin, for installation staff, has its own login"}
+UNAUTHORIZED_PREFIXES = {
+    "admin/": "the Django admin, for installation administrators only (has_permission by role)"
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def all_routes() -> list[Route]:
 
 
 def is_staff_page(route: Route) -> bool:
-    """Installation staff pages (issue 6): authorized by `staff_required`, outside tenants."""
+    """Support staff pages (issue 6): authorized by `support_required`, outside tenants."""
     return route.kind == "console" and getattr(route.callback, "staff_only", False) is True
 
 

@@ -176,8 +176,9 @@ def test_it_lets_every_sam_user_log_out(bob):
     assert allowed(bob, "Auth:logout")
 
 
-def test_it_denies_staff(db):
-    staff = Principal.objects.create_superuser("helpdesk", "pw-123456789")
+@pytest.mark.parametrize("role", Principal.StaffRole.values)
+def test_it_denies_staff(db, role):
+    staff = Principal.objects.create_staff("helpdesk", "pw-123456789", role)
     assert not allowed(staff, "User:listUsers")
 
 

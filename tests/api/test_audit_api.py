@@ -181,7 +181,9 @@ def test_it_refuses_a_repeated_parameter(root_api):
 def test_it_shows_a_staff_actor_as_support(root_api, operator, db):
     from accounts.models import Principal
 
-    staff = Principal.objects.create_superuser("helpdesk", "x-Password-123456")
+    staff = Principal.objects.create_staff(
+        "helpdesk", "x-Password-123456", Principal.StaffRole.SUPPORT
+    )
     audit.record(
         None,
         "Support:revokeAuthKey",

@@ -32,6 +32,7 @@ ANSWERS = {
     "": ("GET", 302, False),  # redirects to the first page the caller may open
     "healthz": ("GET", 200, False),  # JSON
     "logout/": ("POST", 302, False),  # POST only
+    "staff/logout/": ("POST", 302, False),  # POST only
     "v1/": ("GET", 404, False),  # the API index (docs disabled)
     ".well-known/jwks.json": ("GET", 200, False),  # JSON
     "security/audit/export.csv": ("GET", 200, False),
@@ -87,7 +88,9 @@ def world(root, alice):
     credentials.create_credential_set(None, root, "beam-psk", "psk", "", {"key": "k" * 16})
     groups.create_group(None, root, "sensors", {"beam": ("https://b.example/in", "beam-psk")})
     support.grant(None, root, 1)
-    staff = Principal.objects.create_superuser("helpdesk", "staff-Password-4321")
+    staff = Principal.objects.create_staff(
+        "helpdesk", "staff-Password-4321", Principal.StaffRole.SUPPORT
+    )
     return {
         "user_name": "alice",
         "role_id": "ops",
@@ -109,11 +112,16 @@ def _url(route, world) -> str:
     return route.url(values)
 
 
+SIGN_IN_PAGES = {"login/", "staff/login/"}
+
+
 def _client_for(route, root, world) -> Client:
     client = Client()
+    if route.route in SIGN_IN_PAGES:
+        return client  # a signed-in caller is sent on to its pages
     if getattr(route.callback, "staff_only", False) or route.route.startswith("staff/"):
         client.force_login(world["staff"], backend="accounts.backends.StaffBackend")
-    elif route.route != "login/":
+    else:
         client.force_login(root, backend="accounts.backends.RootBackend")
     return client
 
@@ -159,10 +167,10 @@ def test_it_renders_the_forbidden_page_with_the_manifest_storage(manifest, alice
     assert _assert_static_urls_collected(response.content.decode(), manifest) >= 3
 
 
-def test_it_renders_the_admin_with_the_manifest_storage(manifest, world):
+def test_it_renders_the_admin_with_the_manifest_storage(manifest, ops_admin):
     client = Client()
     assert client.get("/admin/login/").status_code == 200
-    client.force_login(world["staff"], backend="accounts.backends.StaffBackend")
+    client.force_login(ops_admin, backend="accounts.backends.StaffBackend")
     response = client.get("/admin/")
     assert response.status_code == 200
     assert _assert_static_urls_collected(response.content.decode(), manifest) >= 1

@@ -329,7 +329,9 @@ def test_it_records_credential_set_changes_without_values(root, operator, root_h
 
 
 def test_it_records_support_access_and_staff_revocation(root, alice, operator):
-    staff = Principal.objects.create_superuser("helpdesk", "staff-Password-4321")
+    staff = Principal.objects.create_staff(
+        "helpdesk", "staff-Password-4321", Principal.StaffRole.SUPPORT
+    )
     rc, sc = client(), client()
     rc.force_login(root, backend="accounts.backends.RootBackend")
     sc.force_login(staff, backend="accounts.backends.StaffBackend")

@@ -73,7 +73,9 @@ def test_it_opens_no_support_access(root, operator, broken_audit):
 
 
 def test_it_lets_no_staff_revocation_through(root, alice, broken_audit):
-    staff = Principal.objects.create_superuser("helpdesk", "staff-Password-4321")
+    staff = Principal.objects.create_staff(
+        "helpdesk", "staff-Password-4321", Principal.StaffRole.SUPPORT
+    )
     key, _ = authkeys.generate(None, root, alice)
     broken_audit()
     with pytest.raises(DatabaseError):

@@ -35,7 +35,9 @@ def auth(key_id: str, secret: str, ip: str = "192.0.2.10"):
 
 @pytest.fixture
 def staff(db) -> Principal:
-    return Principal.objects.create_superuser("support-sam", "Support-Password-123")
+    return Principal.objects.create_staff(
+        "support-sam", "Support-Password-123", Principal.StaffRole.SUPPORT
+    )
 
 
 # --- formats ---------------------------------------------------------------------------

@@ -389,37 +389,3 @@ def test_it_only_reports_with_check(root, old_records, capsys):
     call_command("rotate_master_key", "--check")
     assert "test1 (older): 6 records" in capsys.readouterr().out
     assert credential_rotation.master_key_usage() == {"test1": 6}
-
-
-# --- Django admin -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def staff_client(db, client):
-    from accounts.models import Principal
-
-    staff = Principal.objects.create_superuser("ops-admin", "staff-Password-1234")
-    client.force_login(staff, backend="accounts.backends.StaffBackend")
-    return client
-
-
-def test_it_lists_operators_with_their_quota_in_the_admin(staff_client, root):
-    create(root, "one")
-    html = staff_client.get("/admin/accounts/operator/").content.decode()
-    assert root.operator_id in html
-
-
-def test_it_raises_a_quota_in_the_admin(staff_client, root):
-    url = f"/admin/accounts/operator/{root.operator_id}/change/"
-    assert staff_client.get(url).status_code == 200
-    response = staff_client.post(url, {"credential_quota": "150"})
-    assert response.status_code == 302
-    root.operator.refresh_from_db()
-    assert root.operator.credential_quota == 150
-    entry = AuditEntry.objects.get(action="Installation:setQuota")
-    assert entry.details == {"credentials": {"from": 100, "to": 150}}
-
-
-def test_it_keeps_the_admin_from_outsiders(root_client, root):
-    response = root_client.get(f"/admin/accounts/operator/{root.operator_id}/change/")
-    assert response.status_code == 302

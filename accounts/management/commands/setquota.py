@@ -2,10 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Operator
-from security import audit
-
-MAX_QUOTA = 100_000
+from accounts import staff
 
 
 class Command(BaseCommand):
@@ -17,22 +14,15 @@ class Command(BaseCommand):
             "--credentials",
             type=int,
             required=True,
-            help=f"The most credential sets the operator may hold (0-{MAX_QUOTA}).",
+            help=f"The most credential sets the operator may hold (0-{staff.MAX_QUOTA}).",
         )
+        parser.add_argument("--reason", default="", help="Shown to the operator in its audit log.")
 
-    def handle(self, *args, operator_id: str, credentials: int, **options) -> None:
-        if not 0 <= credentials <= MAX_QUOTA:
-            raise CommandError(f"--credentials must be between 0 and {MAX_QUOTA}.")
-        operator = Operator.objects.filter(pk=operator_id).first()
-        if operator is None:
-            raise CommandError(f"No operator {operator_id}.")
-        before = operator.credential_quota
-        Operator.objects.filter(pk=operator.pk).update(credential_quota=credentials)
-        audit.record(
-            None,
-            "Installation:setQuota",
-            operator=operator,
-            target=operator.pk,
-            details={"credentials": {"from": before, "to": credentials}},
-        )
-        self.stdout.write(f"{operator.pk}: credential sets quota {before} -> {credentials}.")
+    def handle(self, *args, operator_id: str, credentials: int, reason: str, **options) -> None:
+        if not 0 <= credentials <= staff.MAX_QUOTA:
+            raise CommandError(f"--credentials must be between 0 and {staff.MAX_QUOTA}.")
+        try:
+            staff.set_credential_quota(None, None, operator_id, credentials, reason)
+        except staff.NoSuchOperator as exc:
+            raise CommandError(f"No operator {operator_id}.") from exc
+        self.stdout.write(f"{operator_id}: credential sets quota set to {credentials}.")
