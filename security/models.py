@@ -54,6 +54,9 @@ class AuditEntry(models.Model):
     seq = models.PositiveBigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     entry_hash = models.CharField(max_length=64, blank=True, default="")
+    # The fingerprint of the key that sealed `entry_hash` (security/auditkeys.py); the entry
+    # verifies under that key only. Empty for entries written before it was recorded.
+    key_fp = models.CharField(max_length=16, blank=True, default="")
 
     objects = AuditQuerySet.as_manager()
 
