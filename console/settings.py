@@ -223,7 +223,9 @@ LATCHKEY_AUDIT_RETENTION_DAYS = env.int("LATCHKEY_AUDIT_RETENTION_DAYS", default
 # Retired peppers (comma-separated) that still verify AuthKey secrets after a rotation; each
 # key is re-hashed under LATCHKEY_PEPPER at its next exchange (README: AuthKeys). Audit
 # entries name the pepper that sealed them and verify only under it (docs/audit.md).
-LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
+# Split by hand: env.list would drop an empty entry ("a,,b") instead of refusing it.
+_fallbacks = env.str("LATCHKEY_PEPPER_FALLBACKS", default="")
+LATCHKEY_PEPPER_FALLBACKS = _fallbacks.split(",") if _fallbacks else []
 try:
     # The pepper keys the AuthKey hashes, the audit chain and the checkpoint signing key:
     # each one, current or retired, must be as strong as the other keys.
