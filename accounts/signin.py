@@ -19,12 +19,14 @@ from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.net import client_ip
+from security import failures
 
 
 @dataclass(frozen=True)
 class SignInResult:
     principal: Principal | None
     retry_after: int = 0
+    throttled_by: str = ""  # the key of the full bucket that refused the attempt
 
     @property
     def ok(self) -> bool:
@@ -74,9 +76,9 @@ def sign_in(
     """Return the principal for these credentials, or why not (None, or a retry delay)."""
     account = account_key(email=email, operator_id=operator_id, user_name=user_name)
     buckets = _buckets(account, client_ip(request), trusted_device)
-    wait = throttle.retry_after(buckets)
+    wait, full = throttle.blocking(buckets)
     if wait:
-        return SignInResult(None, retry_after=wait)
+        return SignInResult(None, retry_after=wait, throttled_by=full)
     principal = None
     if len(password) <= MAX_PASSWORD_LENGTH:
         if email is not None:
@@ -90,3 +92,26 @@ def sign_in(
         return SignInResult(None)
     throttle.clear(buckets[1])
     return SignInResult(principal)
+
+
+def record_failure(
+    request: HttpRequest,
+    action: str,
+    result: SignInResult,
+    *,
+    email: str | None = None,
+    operator_id: str = "",
+    user_name: str = "",
+) -> None:
+    """Record a failed sign-in in the attacked operator's chain, or only count it.
+
+    Bounded in volume: throttled attempts are counted per bucket and window, not recorded
+    one by one, and the caller's user name and user agent are capped (security/failures).
+    """
+    failures.record_failure(
+        request,
+        action,
+        operator=operator_of_account(email=email, operator_id=operator_id),
+        target="root" if email is not None else user_name,
+        throttled_by=result.throttled_by,
+    )

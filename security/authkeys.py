@@ -468,6 +468,12 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     return key, holder
 
 
+def throttled_bucket(request: HttpRequest, key_id: str) -> str:
+    """Return the key of the full bucket that throttles exchanges of this key from here."""
+    before, anywhere = _buckets(key_id, client_ip(request))
+    return throttle.blocking([*before, anywhere])[1]
+
+
 def exchange(
     request: HttpRequest, auth_key_id: object, auth_key: object
 ) -> tuple[Principal | None, str, int]:

@@ -92,6 +92,27 @@ class AuditChainHead(models.Model):
     pruned_through_hash = models.CharField(max_length=64, blank=True, default="")
 
 
+class AuditFailureWindow(models.Model):
+    """Failed sign-ins of one kind counted instead of recorded one by one (security/failures.py).
+
+    One row per chain, action, refusing bucket and throttle window: the first attempt of
+    the window is recorded in full, the others only counted here; when the window has
+    ended, one summary entry records the count and the row goes.
+    """
+
+    key = models.CharField(max_length=64, unique=True)  # sha256 of all of the above
+    chain = models.CharField(max_length=12, blank=True, default="")
+    action = models.CharField(max_length=100)
+    bucket_kind = models.CharField(max_length=20)  # "ip", "acct", "authkey-key", "malformed" ...
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_seq = models.PositiveBigIntegerField(default=0)  # the entry recorded in full
+
+    class Meta:
+        indexes = [models.Index(fields=["chain", "window_end"], name="audit_failure_chain_end")]
+
+
 class CredentialSet(models.Model):
     """One operator's third-party secret, sealed by security/crypto.py; never stored in clear.
 

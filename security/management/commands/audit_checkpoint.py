@@ -5,13 +5,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from security import checkpoints
+from security import checkpoints, failures
 
 
 class Command(BaseCommand):
     help = (
         "Print a signed checkpoint of every audit chain (or of one operator's) and write it "
-        "to the application log. Keep its output outside the database (run it from cron); "
+        "to the application log, after recording the counts of throttled sign-ins whose "
+        "window has ended. Keep its output outside the database (run it from cron); "
         "`verify_audit --checkpoint FILE` later proves the log still extends it."
     )
 
@@ -29,6 +30,9 @@ class Command(BaseCommand):
             for key in checkpoints.public_keys():
                 self.stdout.write(f"{key.key_id} {key.public_b64}")
             return
+        # Counts of throttled sign-ins whose window has ended go into their chains first,
+        # so that the checkpoint covers them (security/failures.py).
+        failures.flush()
         if options["operator"]:
             checkpoint = checkpoints.for_chain(str(options["operator"]))
         else:
