@@ -9,7 +9,7 @@ from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, caller_of, empty, operation
 from console.net import client_ip
-from security import audit, failures
+from security import audit
 
 router = Router(tags=["Auth"])
 
@@ -83,18 +83,8 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             )
             if principal is not None:
                 return _succeed(request, principal, timeout, key_id)
-        # Recorded in the key's operator's chain, or only counted when nothing was checked:
-        # a secret with a wrong checksum is refused before any look-up, so it must not cost
-        # the tenant an audit entry per request either (security/failures.py).
-        failures.record_failure(
-            request,
-            "Auth:auth",
-            operator=authkeys.operator_of(key_id) if key_id else None,
-            target=key_id,  # "" unless well-formed; never the secret
-            auth_key_id=key_id,
-            throttled_by=authkeys.throttled_bucket(request, key_id) if retry_after else "",
-            malformed=not (key_id and authkeys.looks_like_secret(body.authKey)),
-        )
+        if principal is None:
+            authkeys.record_failure(request, key_id, body.authKey, retry_after)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
         if not result.ok:

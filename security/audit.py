@@ -154,8 +154,8 @@ def digest_matches(entry: AuditEntry) -> bool:
     """Return whether the entry's hash is right under the key it names, and only that key.
 
     Entries written before key fingerprints were recorded (`key_fp` empty) verify under
-    any configured pepper, as they always did; verify_chain refuses such an entry after
-    the first entry that names its key, so that nobody can append "legacy" entries.
+    any configured pepper, as they always did; verify_chain treats them as sealed by the
+    oldest key, so that nobody can append such entries after fingerprinted ones.
     """
     if entry.key_fp:
         pepper = _pepper_named(entry.key_fp)
