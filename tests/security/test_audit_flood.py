@@ -9,7 +9,6 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
-from django.utils import timezone
 
 from accounts import throttle
 from accounts.models import Operator, Principal
@@ -23,10 +22,13 @@ LONG_AGENT = "Mozilla/5.0 " + "x" * 2000
 
 
 @pytest.fixture(autouse=True)
-def limits(settings):
+def limits(settings, monkeypatch):
     settings.LATCHKEY_THROTTLE_PER_IP = PER_IP
     settings.LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP = 3
     settings.LATCHKEY_THROTTLE_PER_ACCOUNT = 50
+    # The middle of a throttle window, so that no test straddles the end of one by chance.
+    start, end = throttle.window_bounds()
+    monkeypatch.setattr(throttle, "_now", lambda: start + (end - start) / 2)
 
 
 def _api_attempt(operator_id: str, user_name: str, agent: str = "flood/1.0"):
@@ -42,7 +44,7 @@ def _chain(operator: Operator) -> list[AuditEntry]:
 
 
 def _next_window(monkeypatch) -> None:
-    later = timezone.now() + timedelta(seconds=throttle._window())
+    later = throttle._now() + timedelta(seconds=throttle._window())
     monkeypatch.setattr(throttle, "_now", lambda: later)
 
 
