@@ -10,7 +10,6 @@ from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, caller_of, empty, operation
 from console.net import client_ip
 from security import audit
-from security.models import AuditEntry
 
 router = Router(tags=["Auth"])
 
@@ -84,13 +83,18 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             )
             if principal is not None:
                 return _succeed(request, principal, timeout, key_id)
+        if principal is None:
+            authkeys.record_failure(request, key_id, body.authKey, retry_after)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
+        if not result.ok:
+            signin.record_failure(request, "Auth:auth", result, email=body.email)
         principal, key_id, retry_after = result.principal, "", result.retry_after
     elif None not in (body.operatorId, body.userName, body.password) and body.email is None:
-        result = signin.sign_in(
-            request, password=body.password, operator_id=body.operatorId, user_name=body.userName
-        )
+        creds = {"operator_id": body.operatorId, "user_name": body.userName}
+        result = signin.sign_in(request, password=body.password, **creds)
+        if not result.ok:
+            signin.record_failure(request, "Auth:auth", result, **creds)
         principal, key_id, retry_after = result.principal, "", result.retry_after
     else:
         raise ApiError(
@@ -99,30 +103,10 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             "Send authKeyId + authKey, email + password, or operatorId + userName + password.",
         )
     if principal is None:
-        audit.record(
-            request,
-            "Auth:auth",
-            operator=_attacked_operator(body, key_id),
-            outcome=AuditEntry.Outcome.FAILED,
-            auth_key_id=key_id,
-            target=body.userName or key_id,  # key_id is "" unless well-formed (never a secret)
-            details={"throttled": bool(retry_after)},
-        )
         raise _throttled(retry_after) if retry_after else AUTH_FAILED
     # The session and its audit entry commit together, or neither does.
     with transaction.atomic():
         return _succeed(request, principal, timeout, key_id)
-
-
-def _attacked_operator(body: AuthRequest, key_id: str) -> str | None:
-    """Return the operator whose key or user a failed exchange named: it sees the attempt."""
-    if key_id:
-        from security import authkeys
-
-        return authkeys.operator_of(key_id)
-    if body.email is not None:
-        return signin.operator_of_account(email=body.email)
-    return signin.operator_of_account(operator_id=body.operatorId or "")
 
 
 @router.post("/auth/logout", url_name="logout")

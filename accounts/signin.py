@@ -23,12 +23,14 @@ from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.net import client_ip
+from security import failures
 
 
 @dataclass(frozen=True)
 class SignInResult:
     principal: Principal | None
     retry_after: int = 0
+    throttled_by: str = ""  # the key of the full bucket that refused the attempt
 
     @property
     def ok(self) -> bool:
@@ -75,9 +77,9 @@ def _buckets(
 def _attempt(
     request: HttpRequest, buckets: list[throttle.Bucket], password: str, credentials: dict
 ) -> SignInResult:
-    wait = throttle.retry_after(buckets)
+    wait, full = throttle.blocking(buckets)
     if wait:
-        return SignInResult(None, retry_after=wait)
+        return SignInResult(None, retry_after=wait, throttled_by=full)
     principal = None
     if len(password) <= MAX_PASSWORD_LENGTH:
         principal = authenticate(request, password=password, **credentials)
@@ -114,3 +116,26 @@ def sign_in_staff(
     account = staff_account_key(role, handle)
     buckets = _buckets(account, client_ip(request), trusted_device, surface=f"staff-{role}|")
     return _attempt(request, buckets, password, {"staff_handle": handle, "staff_role": role})
+
+
+def record_failure(
+    request: HttpRequest,
+    action: str,
+    result: SignInResult,
+    *,
+    email: str | None = None,
+    operator_id: str = "",
+    user_name: str = "",
+) -> None:
+    """Record a failed sign-in in the attacked operator's chain, or only count it.
+
+    Bounded in volume: throttled attempts are counted per bucket and window, not recorded
+    one by one, and the caller's user name and user agent are capped (security/failures).
+    """
+    failures.record_failure(
+        request,
+        action,
+        operator=operator_of_account(email=email, operator_id=operator_id),
+        target="root" if email is not None else user_name,
+        throttled_by=result.throttled_by,
+    )

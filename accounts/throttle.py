@@ -6,7 +6,7 @@ every app server sees the same counts. Keys are hashed: they may hold e-mail add
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -40,19 +40,34 @@ def retry_after(buckets: list[Bucket]) -> int:
 
     Checked before every password or AuthKey exchange: one prepared query (console/hotsql).
     """
+    return blocking(buckets)[0]
+
+
+def blocking(buckets: list[Bucket]) -> tuple[int, str]:
+    """Return (seconds until every bucket is open again, key of the first full one), or (0, "")."""
     if not buckets:
-        return 0
+        return 0, ""
     limits = {_slot(b.key): b.limit for b in buckets}
     marks = ", ".join(["%s"] * len(limits))
-    counts = hotsql.rows(
-        f"SELECT key, count FROM accounts_throttle WHERE key IN ({marks})",  # noqa: S608 (placeholders only)
-        list(limits),
+    counts = dict(
+        hotsql.rows(
+            f"SELECT key, count FROM accounts_throttle WHERE key IN ({marks})",  # noqa: S608 (placeholders only)
+            list(limits),
+        )
     )
-    if not any(count >= limits[key] for key, count in counts):
-        return 0
+    full = [b for b in buckets if counts.get(_slot(b.key), 0) >= b.limit]
+    if not full:
+        return 0, ""
     window = _window()
     now = int(_now().timestamp())
-    return max(1, window - now % window)
+    return max(1, window - now % window), full[0].key
+
+
+def window_bounds() -> tuple[datetime, datetime]:
+    """Return the start and end of the current throttle window."""
+    window = _window()
+    start = int(_now().timestamp()) // window * window
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + window, UTC)
 
 
 def record_failure(buckets: list[Bucket]) -> None:

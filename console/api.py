@@ -204,7 +204,8 @@ def operation(api_name: str) -> Callable:
     """Authorize the caller for `api_name` (path variables in context) before the handler.
 
     An `operator_id` path variable of another operator answers 404, exactly like a missing
-    object, after the permission check, so that the answer reveals nothing of other tenants.
+    object, after the permission check, so that the answer reveals nothing of other tenants;
+    the attempt is recorded as denied in the caller's own chain.
     """
 
     register_operation(api_name)
@@ -217,6 +218,12 @@ def operation(api_name: str) -> Callable:
             ctx = CallContext.from_request(
                 request, caller.principal, api_name, path_vars, caller.policy_version
             )
+            other_operator = path_vars.get("operator_id", caller.operator_id)
+            # A call on another operator's path is recorded in the caller's own chain, never
+            # the target's (that would tell the target's log readers nothing useful and the
+            # caller that the object exists); the entry is the same whether or not that
+            # operator exists, so the caller's own log is no oracle either.
+            probe = {"crossTenant": True} if other_operator != caller.operator_id else None
             if not policy.is_allowed(ctx):
                 audit.record(
                     request,
@@ -225,10 +232,21 @@ def operation(api_name: str) -> Callable:
                     principal=caller.principal,
                     auth_key_id=caller.auth_key_id,
                     outcome=AuditEntry.Outcome.DENIED,
-                    target=path_vars.get("user_name", ""),
+                    target=other_operator if probe else path_vars.get("user_name", ""),
+                    details=probe,
                 )
                 raise ApiError(403, "LKY0403", f"You do not have permission for {api_name}.")
-            if "operator_id" in path_vars and path_vars["operator_id"] != caller.operator_id:
+            if probe:
+                audit.record(
+                    request,
+                    api_name,
+                    operator=caller.operator_id,
+                    principal=caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    outcome=AuditEntry.Outcome.DENIED,
+                    target=other_operator,
+                    details=probe,
+                )
                 raise not_found()
             return handler(request, *args, **kwargs)
 

@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from console.net import ProxyNetworksError, parse_proxy_networks
+from security.auditkeys import WeakPepper, check_pepper
 from security.crypto import MasterKeyError, parse_master_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -116,6 +117,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Audit retention pruning connects as its own role (docs/audit.md): on PostgreSQL only
+# that role may delete audit entries, and the application's role is not a member of it.
+if _prune_url := env.str("LATCHKEY_AUDIT_PRUNE_DATABASE_URL", default=""):
+    DATABASES["audit_prune"] = env.db_url_config(_prune_url)
+    DATABASES["audit_prune"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -248,8 +254,21 @@ LATCHKEY_STALE_KEY_DAYS = env.int("LATCHKEY_STALE_KEY_DAYS", default=90)
 # Audit retention in days for `manage.py prune_audit`; 0 keeps every entry (docs/audit.md).
 LATCHKEY_AUDIT_RETENTION_DAYS = env.int("LATCHKEY_AUDIT_RETENTION_DAYS", default=0)
 # Retired peppers (comma-separated) that still verify AuthKey secrets after a rotation; each
-# key is re-hashed under LATCHKEY_PEPPER at its next exchange (README: AuthKeys).
-LATCHKEY_PEPPER_FALLBACKS = env.list("LATCHKEY_PEPPER_FALLBACKS", default=[])
+# key is re-hashed under LATCHKEY_PEPPER at its next exchange (README: AuthKeys). Audit
+# entries name the pepper that sealed them and verify only under it (docs/audit.md).
+# Split by hand: env.list would drop an empty entry ("a,,b") instead of refusing it.
+_fallbacks = env.str("LATCHKEY_PEPPER_FALLBACKS", default="")
+LATCHKEY_PEPPER_FALLBACKS = _fallbacks.split(",") if _fallbacks else []
+try:
+    # The pepper keys the AuthKey hashes, the audit chain and the checkpoint signing key:
+    # each one, current or retired, must be as strong as the other keys.
+    check_pepper("LATCHKEY_PEPPER", LATCHKEY_PEPPER)
+    for _n, _fallback in enumerate(LATCHKEY_PEPPER_FALLBACKS, start=1):
+        check_pepper(f"LATCHKEY_PEPPER_FALLBACKS (entry {_n})", _fallback)
+except WeakPepper as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+if LATCHKEY_PEPPER in LATCHKEY_PEPPER_FALLBACKS:
+    raise ImproperlyConfigured("LATCHKEY_PEPPER_FALLBACKS must not repeat LATCHKEY_PEPPER.")
 # At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
 LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
 # At most this many credential-set writes (create, update, delete) attempted per principal

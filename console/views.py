@@ -12,9 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import policy, tokens
 from accounts.context import CallContext
 from accounts.forms import RootSignInForm, SamSignInForm
-from accounts.signin import account_key, device_token, operator_of_account, sign_in
+from accounts.signin import account_key, device_token, record_failure, sign_in
 from security import audit
-from security.models import AuditEntry
 
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
 GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
@@ -105,17 +104,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if result.retry_after:
                 status = 429
                 error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
-            operator = operator_of_account(
-                email=creds.get("email"), operator_id=creds.get("operator_id", "")
-            )
-            audit.record(
-                request,
-                "Console:signIn",
-                operator=operator,
-                outcome=AuditEntry.Outcome.FAILED,
-                target=data.get("user_name", "") if mode == "sam" else "root",
-                details={"throttled": bool(result.retry_after)},
-            )
+            record_failure(request, "Console:signIn", result, **creds)
     response = render(
         request,
         "console/login.html",

@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
 from console.api import bad_request, caller_of, operation
-from security import auditlog
+from security import auditlog, checkpoints
 
 router = Router(tags=["AuditLog"])
 
@@ -66,3 +66,10 @@ def get_api_audit_logs(request: HttpRequest) -> JsonResponse:
     if next_key is not None:
         response["x-soracom-next-key"] = str(next_key)
     return response
+
+
+@router.get("/audit_logs/checkpoint", url_name="audit-checkpoint")
+@operation(checkpoints.API)
+def get_audit_checkpoint(request: HttpRequest) -> JsonResponse:
+    """Return a signed checkpoint of the caller's operator's audit chain (docs/audit.md)."""
+    return JsonResponse(checkpoints.for_chain(caller_of(request).operator_id))

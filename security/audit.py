@@ -9,7 +9,10 @@ the previous entry's hash. Editing, deleting or reordering an entry therefore br
 chain from that entry on, and `manage.py verify_audit` names it. The HMAC key is derived
 from the server-side pepper, which is not in the database: someone who can write to the
 database but does not hold the application's secrets cannot forge a consistent chain.
-After a pepper rotation, older entries verify under LATCHKEY_PEPPER_FALLBACKS.
+Each entry names the key that sealed it (`key_fp`, security/auditkeys.py) and verifies
+only under that key; once a newer key has sealed an entry of a chain, a retired one may
+seal entries only during a short roll-out window. A chain cannot prove its own end: signed
+checkpoints (security/checkpoints.py) held outside the database do that.
 
 Concurrency. Writers of one chain are serialized by the chain's head row
 (`AuditChainHead`), locked with SELECT ... FOR UPDATE on PostgreSQL until the surrounding
@@ -19,21 +22,20 @@ skipped. The entry is written inside the caller's transaction, so a failed audit
 rolls back the change it records (fail closed, ASVS 16.5.3).
 """
 
-import hashlib
 import hmac
 import json
 import re
-from datetime import UTC, datetime
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Operator, Principal
 from console.net import client_ip
+from security import auditkeys
 from security.models import AuditChainHead, AuditEntry
 
 INSTALLATION_CHAIN = ""
@@ -96,11 +98,6 @@ def actor_of(principal: Principal | None, auth_key_id: str = "") -> tuple[str, s
     return principal.kind, principal.user_name
 
 
-@lru_cache(maxsize=4)
-def _chain_key(pepper: str) -> bytes:
-    return hmac.new(pepper.encode(), b"latchkey.audit-chain.v1", hashlib.sha256).digest()
-
-
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -136,33 +133,52 @@ def canonical(entry: Any) -> bytes:
 
 def entry_digest(entry: Any, pepper: str | None = None) -> str:
     """Return the chained hash an entry must carry (under the current pepper by default)."""
-    key = _chain_key(pepper or settings.LATCHKEY_PEPPER)
+    key = auditkeys.chain_key(pepper or settings.LATCHKEY_PEPPER)
     return hmac.new(key, canonical(entry), "sha256").hexdigest()
 
 
-def digest_matches(entry: AuditEntry) -> bool:
-    """Return whether the entry's hash is right under the pepper or one of its fallbacks.
+def peppers() -> list[str]:
+    """Return the configured peppers, newest first (the current one, then the fallbacks)."""
+    return [settings.LATCHKEY_PEPPER, *getattr(settings, "LATCHKEY_PEPPER_FALLBACKS", [])]
 
-    After a pepper rotation (LATCHKEY_PEPPER_FALLBACKS), entries written under an older
-    pepper verify for as long as that pepper stays among the fallbacks.
+
+def _pepper_named(key_fp: str) -> str | None:
+    """Return the configured pepper whose chain key has this fingerprint, or None."""
+    for pepper in peppers():
+        if hmac.compare_digest(auditkeys.fingerprint(pepper), key_fp):
+            return pepper
+    return None
+
+
+def digest_matches(entry: AuditEntry) -> bool:
+    """Return whether the entry's hash is right under the key it names, and only that key.
+
+    Entries written before key fingerprints were recorded (`key_fp` empty) verify under
+    any configured pepper, as they always did; verify_chain treats them as sealed by the
+    oldest key, so that nobody can append such entries after fingerprinted ones.
     """
-    peppers = [settings.LATCHKEY_PEPPER, *getattr(settings, "LATCHKEY_PEPPER_FALLBACKS", [])]
+    if entry.key_fp:
+        pepper = _pepper_named(entry.key_fp)
+        return pepper is not None and hmac.compare_digest(
+            entry.entry_hash, entry_digest(entry, pepper)
+        )
     found = False
-    for pepper in peppers:  # no early exit: the same work whichever pepper matches
+    for pepper in peppers():  # no early exit: the same work whichever pepper matches
         found |= hmac.compare_digest(entry.entry_hash, entry_digest(entry, pepper))
     return found
 
 
-def _locked_head(chain: str) -> AuditChainHead:
+def _locked_head(chain: str, using: str = DEFAULT_DB_ALIAS) -> AuditChainHead:
     """Return the chain's head row, locked until the surrounding transaction ends."""
-    head = AuditChainHead.objects.select_for_update().filter(pk=chain).first()
+    heads = AuditChainHead.objects.using(using)
+    head = heads.select_for_update().filter(pk=chain).first()
     if head is not None:
         return head
     try:
-        with transaction.atomic():
-            return AuditChainHead.objects.create(chain=chain)
+        with transaction.atomic(using=using):
+            return heads.create(chain=chain)
     except IntegrityError:  # another writer created it first; wait for its lock
-        return AuditChainHead.objects.select_for_update().get(pk=chain)
+        return heads.select_for_update().get(pk=chain)
 
 
 def record(
@@ -177,6 +193,7 @@ def record(
     details: dict | None = None,
     source_ip: str | None = None,
     user_agent: str | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> AuditEntry:
     """Append one entry to its operator's chain and return it (raises if it cannot)."""
     actor_kind, actor = actor_of(principal, auth_key_id)
@@ -204,15 +221,17 @@ def record(
         entry.user_agent = _storable(user_agent, 300)
     # No savepoint when nested: the entry and the change it records stand or fall together,
     # and nobody catches an audit failure to carry on (fail closed).
-    with transaction.atomic(savepoint=False):
-        head = _locked_head(entry.chain)
+    pepper = settings.LATCHKEY_PEPPER
+    entry.key_fp = auditkeys.fingerprint(pepper)
+    with transaction.atomic(using=using, savepoint=False):
+        head = _locked_head(entry.chain, using)
         entry.seq = head.seq + 1
         entry.prev_hash = head.last_hash
         # Taken under the lock, so that time never runs backwards along a chain.
         entry.at = timezone.now()
-        entry.entry_hash = entry_digest(entry)
-        entry.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=entry.chain).update(
+        entry.entry_hash = entry_digest(entry, pepper)
+        entry.save(force_insert=True, using=using)
+        AuditChainHead.objects.using(using).filter(pk=entry.chain).update(
             seq=entry.seq, last_hash=entry.entry_hash
         )
     return entry
@@ -221,32 +240,60 @@ def record(
 # Retention (manage.py prune_audit) ---------------------------------------------------------
 
 PRUNE_ACTION = "Audit:pruneAuditLog"
+# On PostgreSQL the append-only trigger lets a DELETE through only when the statement runs
+# as this role (current_user), and the application's role must not be a member of it:
+# then no setting an application connection can make disarms the guard. prune_audit
+# connects through LATCHKEY_AUDIT_PRUNE_DATABASE_URL as a member and switches to it.
+PRUNE_ROLE = "latchkey_audit_pruner"
+PRUNE_DATABASE = "audit_prune"
 
 
-def prune_chain(chain: str, before: datetime) -> int:
+def prune_role_sql() -> list[str]:
+    """Return the SQL that creates the pruning role and its grants (run as the tables' owner)."""
+    entries, heads = AuditEntry._meta.db_table, AuditChainHead._meta.db_table
+    return [
+        f"CREATE ROLE {PRUNE_ROLE} NOLOGIN",
+        f"GRANT SELECT, INSERT, DELETE ON {entries} TO {PRUNE_ROLE}",
+        f"GRANT SELECT, INSERT, UPDATE ON {heads} TO {PRUNE_ROLE}",
+        f"GRANT USAGE ON SEQUENCE {entries}_id_seq TO {PRUNE_ROLE}",
+    ]
+
+
+def prune_database() -> str:
+    """Return the connection alias prune_audit uses (its own role when configured)."""
+    return PRUNE_DATABASE if PRUNE_DATABASE in connections.settings else DEFAULT_DB_ALIAS
+
+
+def prune_chain(chain: str, before: datetime, using: str = DEFAULT_DB_ALIAS) -> int:
     """Remove the chain's oldest entries written before `before`, as one whole prefix.
 
     The head records where the kept suffix starts (seq and hash of the last removed entry)
     and a new entry in the same chain records the prune with the same values, so that
-    verify_audit can tell a prune from a deletion. Return how many entries were removed.
+    verify_audit can tell a prune from a deletion, and a checkpoint whose entry was pruned
+    from a truncation. Return how many entries were removed. On PostgreSQL every statement
+    runs as PRUNE_ROLE; a connection that cannot switch to it fails here, changing nothing.
     """
-    with transaction.atomic():
-        head = _locked_head(chain)
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL ROLE {PRUNE_ROLE}")
+        head = _locked_head(chain, using)
         last = (
-            AuditEntry.objects.filter(chain=chain, at__lt=before, seq__gt=head.pruned_through_seq)
+            AuditEntry.objects.using(using)
+            .filter(chain=chain, at__lt=before, seq__gt=head.pruned_through_seq)
             .order_by("-seq")
             .first()
         )
         if last is None:
             return 0
-        doomed = AuditEntry.objects.filter(chain=chain, seq__lte=last.seq)
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL latchkey.audit_delete = 'on'")
-            removed = doomed._raw_delete(doomed.db)
-            if connection.vendor == "postgresql":
-                cursor.execute("SET LOCAL latchkey.audit_delete = 'off'")
-        AuditChainHead.objects.filter(pk=chain).update(
+            cursor.execute(
+                f"DELETE FROM {AuditEntry._meta.db_table} WHERE chain = %s AND seq <= %s",  # noqa: S608 (a model's table name)
+                [chain, last.seq],
+            )
+            removed = cursor.rowcount
+        AuditChainHead.objects.using(using).filter(pk=chain).update(
             pruned_through_seq=last.seq, pruned_through_hash=last.entry_hash
         )
         record(
@@ -260,6 +307,7 @@ def prune_chain(chain: str, before: datetime) -> int:
                 "removed": removed,
                 "before": before.isoformat(timespec="seconds"),
             },
+            using=using,
         )
     return removed
 
@@ -288,12 +336,61 @@ def chains() -> list[str]:
     return sorted(names)
 
 
+# After a pepper rotation, app servers not yet restarted keep sealing with the retired
+# key for a while (a rolling restart). That is accepted for this long after the first
+# entry of the chain sealed with the newer key; later, an entry sealed with a retired key
+# is what someone holding a leaked retired pepper would append, and verification fails.
+KEY_ROLLOUT = timedelta(minutes=15)
+# App servers' clocks may differ this much; an entry claiming an earlier time than that
+# before the newest entry ahead of it is backdated (a way to sneak into the roll-out window).
+CLOCK_SKEW = timedelta(seconds=60)
+
+
+class _KeyOrder:
+    """Follow which key sealed each entry of a chain, oldest entry first."""
+
+    def __init__(self) -> None:
+        configured = peppers()
+        self.ranks: dict[str, int] = {"": len(configured)}  # entries older than fingerprints
+        for rank, pepper in enumerate(configured):
+            self.ranks.setdefault(auditkeys.fingerprint(pepper), rank)
+        self.newest: int | None = None
+        self.newest_since: datetime | None = None
+        self.latest_at: datetime | None = None
+
+    def unknown(self, entry: AuditEntry) -> str:
+        if entry.key_fp in self.ranks:
+            return ""
+        return (
+            f"it is sealed with the key {entry.key_fp!r}, which is neither LATCHKEY_PEPPER "
+            "nor one of LATCHKEY_PEPPER_FALLBACKS"
+        )
+
+    def out_of_order(self, entry: AuditEntry) -> str:
+        rank = self.ranks[entry.key_fp]
+        problem = ""
+        if self.newest is None or rank < self.newest:
+            self.newest, self.newest_since = rank, entry.at
+        elif rank > self.newest and self.newest_since is not None:
+            late = entry.at - self.newest_since > KEY_ROLLOUT
+            backdated = self.latest_at is not None and entry.at < self.latest_at - CLOCK_SKEW
+            if late or backdated:
+                key = entry.key_fp or "(no key recorded)"
+                problem = (
+                    f"it is sealed with the retired key {key} although entries sealed with a "
+                    f"newer key precede it (since {_iso(self.newest_since)})"
+                )
+        self.latest_at = entry.at if self.latest_at is None else max(self.latest_at, entry.at)
+        return problem
+
+
 def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
     """Return (entries checked, first break or None) for one chain."""
     head = AuditChainHead.objects.filter(pk=chain).first()
     expected_seq = (head.pruned_through_seq if head else 0) + 1
     prev_hash = head.pruned_through_hash if head else ""
     checked = 0
+    keys = _KeyOrder()
     entries = AuditEntry.objects.filter(chain=chain).order_by("seq", "id")
     for entry in entries.iterator(chunk_size=2000):
         if entry.seq > expected_seq:
@@ -303,10 +400,14 @@ def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
             return checked, ChainBreak(chain, f"entries before it are missing ({missing})", entry)
         if entry.seq < expected_seq:
             return checked, ChainBreak(chain, "duplicate or reordered sequence number", entry)
+        if problem := keys.unknown(entry):
+            return checked, ChainBreak(chain, problem, entry)
         if not digest_matches(entry):
             return checked, ChainBreak(chain, "its contents do not match its hash", entry)
         if not hmac.compare_digest(entry.prev_hash, prev_hash):
             return checked, ChainBreak(chain, "it does not link to the entry before it", entry)
+        if problem := keys.out_of_order(entry):
+            return checked, ChainBreak(chain, problem, entry)
         prev_hash = entry.entry_hash
         expected_seq += 1
         checked += 1

@@ -38,7 +38,7 @@ from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from console import hotsql
 from console.net import client_ip
-from security import audit
+from security import audit, failures
 from security.models import AuditEntry, AuthKey
 
 KEY_ID_PREFIX = "keyId-"
@@ -468,6 +468,28 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
         session_epoch=epoch,  # the session opened from this key is bound to it
     )
     return key, holder
+
+
+def record_failure(request: HttpRequest, key_id: str, secret: object, retry_after: int) -> None:
+    """Record a failed exchange in the key's operator's chain, or only count it.
+
+    A throttled attempt, and a malformed one (a secret whose checksum is wrong, refused
+    before any look-up: it costs the caller nothing), must not cost the tenant an audit
+    entry per request either: security/failures.py counts them per bucket and window.
+    """
+    throttled_by = ""
+    if retry_after:
+        before, anywhere = _buckets(key_id, client_ip(request))
+        throttled_by = throttle.blocking([*before, anywhere])[1]
+    failures.record_failure(
+        request,
+        "Auth:auth",
+        operator=operator_of(key_id) if key_id else None,
+        target=key_id,  # "" unless well-formed; never the secret
+        auth_key_id=key_id,
+        throttled_by=throttled_by,
+        malformed=not (key_id and looks_like_secret(secret)),
+    )
 
 
 def exchange(

@@ -54,6 +54,9 @@ class AuditEntry(models.Model):
     seq = models.PositiveBigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     entry_hash = models.CharField(max_length=64, blank=True, default="")
+    # The fingerprint of the key that sealed `entry_hash` (security/auditkeys.py); the entry
+    # verifies under that key only. Empty for entries written before it was recorded.
+    key_fp = models.CharField(max_length=16, blank=True, default="")
 
     objects = AuditQuerySet.as_manager()
 
@@ -87,6 +90,27 @@ class AuditChainHead(models.Model):
     # Retention pruning removes whole prefixes; it records where the kept suffix starts.
     pruned_through_seq = models.PositiveBigIntegerField(default=0)
     pruned_through_hash = models.CharField(max_length=64, blank=True, default="")
+
+
+class AuditFailureWindow(models.Model):
+    """Failed sign-ins of one kind counted instead of recorded one by one (security/failures.py).
+
+    One row per chain, action, refusing bucket and throttle window: the first attempt of
+    the window is recorded in full, the others only counted here; when the window has
+    ended, one summary entry records the count and the row goes.
+    """
+
+    key = models.CharField(max_length=64, unique=True)  # sha256 of all of the above
+    chain = models.CharField(max_length=12, blank=True, default="")
+    action = models.CharField(max_length=100)
+    bucket_kind = models.CharField(max_length=20)  # "ip", "acct", "authkey-key", "malformed" ...
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=1)
+    first_seq = models.PositiveBigIntegerField(default=0)  # the entry recorded in full
+
+    class Meta:
+        indexes = [models.Index(fields=["chain", "window_end"], name="audit_failure_chain_end")]
 
 
 class CredentialSet(models.Model):

@@ -44,6 +44,7 @@ AUDITOR_PERMISSION: dict = {
             "effect": "allow",
             "api": [
                 "AuditLog:getApiAuditLogs",
+                "AuditLog:getAuditCheckpoint",
                 REPORT_API,
                 "User:listUsers",
                 "User:getUser",

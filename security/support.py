@@ -226,6 +226,17 @@ def view_operator(request: HttpRequest | None, staff: Principal, operator_id: st
     if isinstance(operator_id, str) and OPERATOR_ID_RE.match(operator_id):
         operator = Operator.objects.filter(pk=operator_id).first()
     if operator is None or access_until(operator) is None:
+        # In the staff member's own (installation) chain, never the operator's, and the same
+        # entry whether or not the operator exists: a refused look is traceable, not an oracle.
+        audit.record(
+            request,
+            "Support:viewOperator",
+            operator=None,
+            principal=staff,
+            outcome=AuditEntry.Outcome.DENIED,
+            target=operator_id[:40],
+            details={"what": what, "refused": "no open support access"},
+        )
         raise SupportAccessClosed(operator_id)
     audit.record(
         request,

@@ -7,6 +7,7 @@ from security import views_audit, views_support
 urlpatterns: list = [
     path("audit/", views_audit.audit_log, name="audit-log"),
     path("audit/export.csv", views_audit.audit_export, name="audit-export"),
+    path("audit/checkpoint.json", views_audit.audit_checkpoint, name="audit-checkpoint"),
     path("reports/credentials/", views_audit.credential_report, name="credential-report"),
     path(
         "reports/credentials.csv", views_audit.credential_report_csv, name="credential-report-csv"

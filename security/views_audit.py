@@ -1,5 +1,7 @@
 """The Audit log tab (filter, page, export) and the Credential report tab (page and CSV)."""
 
+import json
+
 from django import forms
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
@@ -8,14 +10,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import roles
+from accounts import policy, roles
+from accounts.context import CallContext
 from console.auth import ConsoleRequest, console_action
 from console.htmx import navigate
-from security import auditlog, reports
+from security import auditlog, checkpoints, reports
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50
 API = "AuditLog:getApiAuditLogs"
+CHECKPOINT_API = checkpoints.API
 
 
 class AuditFilterForm(forms.Form):
@@ -91,8 +95,25 @@ def audit_log(request: ConsoleRequest) -> HttpResponse:
         "query": _query(request),
         "filtered": not flt.is_empty(),
         "known_actions": auditlog.known_actions(request.user.operator),
+        "may_checkpoint": policy.is_allowed(
+            CallContext.from_request(request, request.user, CHECKPOINT_API, {})
+        ),
     }
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+@require_GET
+@console_action(CHECKPOINT_API)
+def audit_checkpoint(request: ConsoleRequest) -> HttpResponse:
+    """Download a signed checkpoint of this operator's chain (docs/audit.md)."""
+    checkpoint = checkpoints.for_chain(request.user.operator_id)
+    response = HttpResponse(
+        json.dumps(checkpoint, indent=2, sort_keys=True) + "\n", content_type="application/json"
+    )
+    seq = checkpoint["chains"][0]["seq"]
+    name = f"audit-checkpoint-{request.user.operator_id}-seq{seq}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
 
 
 @require_GET

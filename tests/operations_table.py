@@ -65,6 +65,8 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/credentials/{credentials_id}"): "Credential:deleteCredential",
     # §4.9 audit log
     ("GET", "/audit_logs/api"): "AuditLog:getApiAuditLogs",
+    # Latchkey's own: a signed checkpoint of the caller's audit chain (docs/audit.md)
+    ("GET", "/audit_logs/checkpoint"): "AuditLog:getAuditCheckpoint",
 }
 
 # No statement may grant these to a SAM user (DESIGN.md "Permissions"; docs/permissions.md).
@@ -173,6 +175,7 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     # Audit, reports, support
     S + "audit/": twin("GET", "/audit_logs/api"),
     S + "audit/export.csv": twin("GET", "/audit_logs/api"),
+    S + "audit/checkpoint.json": twin("GET", "/audit_logs/checkpoint"),
     S + "reports/credentials/": console_only(
         "the credential report has no API", "Report:getCredentialReport"
     ),

@@ -183,6 +183,7 @@ SCENARIOS: dict[str, list[Scenario]] = {
     ],
     S + "audit/": READ,
     S + "audit/export.csv": READ,
+    S + "audit/checkpoint.json": READ,
 }
 
 

@@ -63,3 +63,52 @@ def test_it_refuses_a_master_key_equal_to_the_secret_key():
     env = _production_env()
     env["LATCHKEY_MASTER_KEYS"] = env["SECRET_KEY"]
     assert _manage(env, "check").returncode != 0
+
+
+# The pepper and its fallbacks (docs/audit.md): 32 random bytes, like the other keys.
+WEAK_PEPPERS = {
+    "one character": "a",
+    "short base64url": secrets.token_urlsafe(16),
+    "short hex": secrets.token_hex(24),
+    "repeated character": "a" * 60,
+    "not base64url": "p@ssw0rd-" + secrets.token_urlsafe(40),
+}
+
+
+@pytest.mark.parametrize("value", WEAK_PEPPERS.values(), ids=WEAK_PEPPERS.keys())
+def test_it_refuses_a_weak_pepper(value):
+    result = _manage(_production_env(LATCHKEY_PEPPER=value), "check")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "LATCHKEY_PEPPER must be at least 32 random bytes" in result.stderr
+    if len(value) > 8:
+        assert value not in result.stderr  # never echo a key
+
+
+def test_it_accepts_a_pepper_of_64_hex_digits():
+    env = _production_env(LATCHKEY_PEPPER=secrets.token_hex(32))
+    assert _manage(env, "check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "fallbacks", ["", f"{secrets.token_urlsafe(32)},,", "a"], ids=["blank", "empty entry", "weak"]
+)
+def test_it_refuses_a_weak_or_blank_pepper_fallback(fallbacks):
+    env = _production_env(LATCHKEY_PEPPER_FALLBACKS=fallbacks or " ")
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "LATCHKEY_PEPPER_FALLBACKS (entry" in result.stderr
+
+
+def test_it_accepts_strong_pepper_fallbacks():
+    fallbacks = f"{secrets.token_urlsafe(32)},{secrets.token_hex(32)}"
+    result = _manage(_production_env(LATCHKEY_PEPPER_FALLBACKS=fallbacks), "check", "--deploy")
+    assert result.returncode == 0, result.stderr
+
+
+def test_it_refuses_a_fallback_equal_to_the_pepper():
+    env = _production_env()
+    env["LATCHKEY_PEPPER_FALLBACKS"] = env["LATCHKEY_PEPPER"]
+    result = _manage(env, "check")
+    assert result.returncode != 0
+    assert "must not repeat LATCHKEY_PEPPER" in result.stderr

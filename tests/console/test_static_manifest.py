@@ -36,6 +36,7 @@ ANSWERS = {
     "v1/": ("GET", 404, False),  # the API index (docs disabled)
     ".well-known/jwks.json": ("GET", 200, False),  # JSON
     "security/audit/export.csv": ("GET", 200, False),
+    "security/audit/checkpoint.json": ("GET", 200, False),  # a signed checkpoint (JSON)
     "security/reports/credentials.csv": ("GET", 200, False),
     "security/credentials/fields": ("GET", 200, False),  # an HTMX fragment of a dialog
     "staff/": ("GET", 302, False),  # redirects to the first staff page

@@ -10,20 +10,9 @@ from django.utils import timezone
 
 from security import audit
 from security.models import AuditChainHead, AuditEntry
+from tests.security.auditsupport import age, reseal
 
-pytestmark = pytest.mark.django_db
-
-
-def _age(entry: AuditEntry, days: int) -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        cursor.execute(
-            "UPDATE security_auditentry SET at = %s WHERE id = %s",
-            [timezone.now() - timedelta(days=days), entry.pk],
-        )
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("audit_prune_role")]
 
 
 @pytest.fixture
@@ -37,29 +26,10 @@ def aged(operator, root):
     return entries
 
 
-def _reseal(chain: str) -> None:
-    """Recompute hashes after ageing entries in a test (what a forger cannot do)."""
-    prev = ""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = replica")
-        for entry in AuditEntry.objects.filter(chain=chain).order_by("seq"):
-            entry.prev_hash = prev
-            entry.entry_hash = audit.entry_digest(entry)
-            cursor.execute(
-                "UPDATE security_auditentry SET prev_hash = %s, entry_hash = %s WHERE id = %s",
-                [prev, entry.entry_hash, entry.pk],
-            )
-            prev = entry.entry_hash
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
-    AuditChainHead.objects.filter(pk=chain).update(last_hash=prev)
-
-
 def _prepare(aged, operator):
     for entry in aged[:3]:
-        _age(entry, 400)
-    _reseal(operator.pk)
+        age(entry, 400)
+    reseal(operator.pk)
     assert audit.verify_chain(operator.pk)[1] is None
 
 

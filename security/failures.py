@@ -1,0 +1,139 @@
+"""Audit entries of failed sign-ins and token exchanges: the evidence kept, the volume bounded.
+
+Anyone can fail to sign in, so without a bound anyone could write to a tenant's audit
+chain: every failed or throttled `/v1/auth` or console sign-in naming an operator lands in
+that operator's chain, with a user name and user agent of the caller's choosing. So:
+
+- an attempt that reached a credential check is recorded on its own; the sign-in
+  throttles already bound how many of those one source can make (README: throttling);
+- an attempt that did not (refused by a full throttle bucket, or malformed: an AuthKey
+  secret whose checksum is wrong, refused before any look-up) is aggregated per chain,
+  action, refusing bucket (for a malformed one, its source address) and throttle window:
+  the first is recorded in full, the others only counted (AuditFailureWindow). Once the
+  window is over, the next failure recorded in that chain, or `manage.py
+  audit_checkpoint`, writes one summary entry with the count (`throttledSummary`);
+- the caller's free text is capped: a user name at 100 characters (no longer name can
+  exist), a user agent at 200, and a cut value is marked `truncated`.
+
+From one source address and one chain, a throttle window therefore holds at most
+LATCHKEY_THROTTLE_PER_IP entries of checked attempts, one per refusing bucket of throttled
+ones, one of malformed ones, and their summaries, however many requests arrive.
+"""
+
+import hashlib
+
+from django.db import IntegrityError, models, transaction
+from django.http import HttpRequest
+
+from accounts import throttle
+from console.net import client_ip
+from security import audit
+from security.models import AuditEntry, AuditFailureWindow
+
+MAX_TARGET = 100
+MAX_USER_AGENT = 200
+MALFORMED = "malformed"
+
+
+def _cap(value: str, limit: int) -> tuple[str, bool]:
+    return (value[: limit - 1] + "…", True) if len(value) > limit else (value, False)
+
+
+def record_failure(
+    request: HttpRequest,
+    action: str,
+    *,
+    operator: str | None,
+    target: str = "",
+    auth_key_id: str = "",
+    throttled_by: str = "",
+    malformed: bool = False,
+) -> AuditEntry | None:
+    """Record a failed sign-in or exchange, or only count it (see above); return the entry."""
+    chain = operator or audit.INSTALLATION_CHAIN
+    target, cut_target = _cap(str(target), MAX_TARGET)
+    agent, cut_agent = _cap(request.META.get("HTTP_USER_AGENT", ""), MAX_USER_AGENT)
+    details: dict = {"throttled": bool(throttled_by)}
+    if cut_target or cut_agent:
+        details["truncated"] = True
+    group = throttled_by or (f"{MALFORMED}|{client_ip(request)}" if malformed else "")
+    with transaction.atomic():
+        window = None
+        if group:
+            window = _count(chain, action, group)
+            if window is None:
+                return None  # counted; the summary at the end of the window says how often
+            details["aggregated"] = {
+                "bucket": window.bucket_kind,
+                "windowEnds": window.window_end.isoformat(timespec="seconds"),
+            }
+        flush(chain)
+        entry = audit.record(
+            request,
+            action,
+            operator=operator,
+            outcome=AuditEntry.Outcome.FAILED,
+            target=target,
+            auth_key_id=auth_key_id,
+            details=details,
+            user_agent=agent,
+        )
+        if window is not None:
+            AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
+    return entry
+
+
+def _count(chain: str, action: str, group: str) -> AuditFailureWindow | None:
+    """Count one attempt in its window; return the window if this attempt opened it."""
+    start, end = throttle.window_bounds()
+    # Hashed: a bucket key may hold an e-mail address or a source address.
+    key = hashlib.sha256(f"{chain}|{action}|{group}|{start.isoformat()}".encode()).hexdigest()
+    windows = AuditFailureWindow.objects.filter(key=key)
+    if windows.update(attempts=models.F("attempts") + 1):
+        return None
+    try:
+        with transaction.atomic():
+            return AuditFailureWindow.objects.create(
+                key=key,
+                chain=chain,
+                action=action,
+                bucket_kind=group.split("|", 1)[0][:20],
+                window_start=start,
+                window_end=end,
+            )
+    except IntegrityError:  # another request opened the window first: count this one there
+        windows.update(attempts=models.F("attempts") + 1)
+        return None
+
+
+def flush(chain: str | None = None) -> int:
+    """Record the count of every ended window (of one chain, or of all); return how many."""
+    current_start, _ = throttle.window_bounds()
+    summaries = 0
+    with transaction.atomic():
+        ended = AuditFailureWindow.objects.filter(window_end__lte=current_start)
+        if chain is not None:
+            ended = ended.filter(chain=chain)
+        # skip_locked: two flushers never write the same summary twice.
+        rows = list(ended.select_for_update(skip_locked=True).order_by("window_end", "id")[:500])
+        for window in rows:
+            if window.attempts > 1:
+                summaries += 1
+                audit.record(
+                    None,
+                    window.action,
+                    operator=window.chain or None,
+                    outcome=AuditEntry.Outcome.FAILED,
+                    details={
+                        "throttledSummary": {
+                            "attempts": window.attempts,
+                            "recordedInFull": 1,
+                            "firstSeq": window.first_seq,
+                            "bucket": window.bucket_kind,
+                            "windowStart": window.window_start.isoformat(timespec="seconds"),
+                            "windowEnd": window.window_end.isoformat(timespec="seconds"),
+                        }
+                    },
+                )
+        AuditFailureWindow.objects.filter(pk__in=[w.pk for w in rows]).delete()
+    return summaries
