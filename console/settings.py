@@ -227,10 +227,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"no_template_context": {"()": "console.logfilters.NoTemplateContext"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Never log request bodies; django.request logs paths only.
         "django.db.backends": {"level": "WARNING"},
+        # A failed variable lookup is logged with the whole template context (secrets).
+        "django.template": {"filters": ["no_template_context"]},
     },
 }

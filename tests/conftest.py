@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Operator, Principal
+from tests.canary import Canary
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM use.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -95,3 +96,22 @@ def alice_api(alice) -> dict:
 def outsider_api(outsider) -> dict:
     data = api_login(Client(), email=outsider.email, password=OUTSIDER_PASSWORD)
     return {"HTTP_X_SORACOM_API_KEY": data["apiKey"], "HTTP_X_SORACOM_TOKEN": data["token"]}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed  # the canary fixture's teardown reads it
+    return report
+
+
+@pytest.fixture
+def canary(request, capfd, monkeypatch, db):
+    """The canary scanner (tests/canary.py): plant secrets, run a flow, `assert_nowhere()`."""
+    scanner = Canary(capfd)
+    scanner.start(monkeypatch)
+    yield scanner
+    scanner.stop()
+    if scanner.planted and not scanner.scanned and not getattr(request.node, "call_failed", 1):
+        pytest.fail("a canary was planted but never scanned: call canary.assert_nowhere()")
