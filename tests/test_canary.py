@@ -19,8 +19,8 @@ from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import mail, signing
-from django.core.mail import EmailMessage
 from django.core.cache import caches
+from django.core.mail import EmailMessage
 from django.http import HttpResponse, StreamingHttpResponse
 from django.test import Client
 from django.urls import path
