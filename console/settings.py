@@ -222,6 +222,11 @@ LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HO
 # Hot-path queries as server-side prepared statements on PostgreSQL (console/hotsql.py).
 # Turn off behind a transaction-pooling proxy that cannot hold prepared statements.
 LATCHKEY_PREPARED_LOOKUP = env.bool("LATCHKEY_PREPARED_LOOKUP", default=True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and LATCHKEY_PREPARED_LOOKUP:
+    # Django connects with prepare_threshold=None, and then psycopg prepares nothing, not
+    # even a query run with prepare=True. A threshold no query reaches keeps Django's own
+    # queries unprepared and lets hotsql prepare the ones it asks for.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 LOGGING = {
     "version": 1,
