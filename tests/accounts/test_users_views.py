@@ -204,7 +204,11 @@ def test_it_does_not_delete_on_get(root_client, alice):
 def test_it_refuses_a_post_without_the_csrf_token(root):
     client = Client(enforce_csrf_checks=True)
     client.force_login(root, backend="accounts.backends.RootBackend")
+    principals = Principal.objects.count()
     assert client.post("/security/users/new", {"user_name": "bob"}).status_code == 403
+    assert not Principal.objects.filter(user_name="bob").exists()
+    assert Principal.objects.count() == principals
+    assert not AuditEntry.objects.filter(action="User:createUser").exists()
 
 
 def test_it_sends_the_security_headers(root_client):
