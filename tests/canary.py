@@ -13,12 +13,14 @@ place a secret could reach:
   of the database and its value);
 - the session store, every session decoded;
 - the audit trail, every field of every entry, details included;
-- the mail outbox;
+- the mail outbox (a mail named with `shown_in`, such as a reset link's, may hold its secret
+  in its body);
 - every response the process produced during the flow, body and headers (signed and
-  compressed cookies such as messages decoded), except the body of the one response that
-  shows a secret once, named with `shown_in`;
-- later pages: after the flow, every GET route of the console and the API (tests/routes.py)
-  fetched as the operator's root, with path values taken from the operator's own objects.
+  compressed cookies such as messages decoded); the body of the one response that shows a
+  secret once, named with `shown_in`, may hold that secret (and no other);
+- later pages (`revisit`): after the flow, every GET route of the console and the API
+  (tests/routes.py) fetched as the operator's root and every staff page as a member of the
+  support staff, with path values taken from the operator's own objects.
 
 It looks for the whole secret and for every 12-character window of it, as written, as HTML
 escapes it and as JSON escapes it; and for the whole secret hex-, URL- and base64-encoded
@@ -67,6 +69,7 @@ class Place:
     probe: str  # logs, output, database, cache, sessions, audit, mail, responses, later
     where: str
     data: bytes
+    excused: frozenset[str] = frozenset()  # secrets this one place is meant to show
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,11 @@ def _body(response: HttpResponseBase) -> bytes:
     return getattr(response, "content", b"")
 
 
+def _mail_body(message) -> bytes:
+    parts = [message.body, *(str(content) for content, _ in getattr(message, "alternatives", []))]
+    return _b("\n".join(parts)) + b"\n" + message.message().as_bytes()
+
+
 def _headers(response: HttpResponseBase) -> str:
     lines = [f"{name}: {value}" for name, value in response.headers.items()]
     for morsel in response.cookies.values():
@@ -232,7 +240,7 @@ class Canary:
     scanned: bool = False
     _handler: _RecordingHandler = field(default_factory=_RecordingHandler)
     _seen: list[_Seen] = field(default_factory=list)
-    _shown: dict[int, str] = field(default_factory=dict)  # id(response) -> the secret shown
+    _shown: dict[int, set[str]] = field(default_factory=dict)  # id(response or mail) -> secrets
     _out: str = ""
     _err: str = ""
     _revisiting: bool = False
@@ -249,12 +257,16 @@ class Canary:
         return self.add(secret, label=label or "planted")
 
     def add(self, secret: str, *, label: str = "given", shown_in=None) -> str:
-        """Register a secret the flow produced; `shown_in` is the one response that shows it."""
+        """Register a secret the flow produced.
+
+        `shown_in`: the one response (or outbox mail) whose body is meant to show it.
+        """
         assert len(secret) >= WINDOW, "a canary must be at least one window long"
         self.planted[secret] = label
         if shown_in is not None:
-            assert _b(secret) in _body(shown_in), "the response named in shown_in lacks it"
-            self._shown[id(shown_in)] = secret
+            body = _mail_body(shown_in) if hasattr(shown_in, "subject") else _body(shown_in)
+            assert _b(secret) in body, "what shown_in names does not show the secret"
+            self._shown.setdefault(id(shown_in), set()).add(secret)
         return secret
 
     # -- capture (started and stopped by the fixture) --
@@ -366,10 +378,11 @@ class Canary:
 
     def mail_places(self) -> Iterator[Place]:
         for index, message in enumerate(getattr(mail, "outbox", [])):
-            parts = [message.subject, message.body, repr(message.to), repr(message.extra_headers)]
-            parts += [str(content) for content, _ in getattr(message, "alternatives", [])]
-            data = _b("\n".join(parts)) + b"\n" + message.message().as_bytes()
-            yield Place("mail", f"mail {index}: {message.subject}", data)
+            where = f"mail {index}: {message.subject}"
+            headers = _b(f"{message.subject}\n{message.to!r}\n{message.extra_headers!r}")
+            yield Place("mail", f"headers of {where}", headers)
+            excused = frozenset(self._shown.get(id(message), ()))
+            yield Place("mail", f"body of {where}", _mail_body(message), excused)
 
     def responses_places(self, *, later: bool = False) -> Iterator[Place]:
         for seen in self._seen:
@@ -377,8 +390,8 @@ class Canary:
                 continue
             probe = "later" if later else "responses"
             yield Place(probe, f"headers of {seen.label}", _b(_headers(seen.response)))
-            if id(seen.response) not in self._shown:
-                yield Place(probe, f"body of {seen.label}", seen.body)
+            excused = frozenset(self._shown.get(id(seen.response), ()))
+            yield Place(probe, f"body of {seen.label}", seen.body, excused)
 
     def later_places(self) -> Iterator[Place]:
         yield from self.responses_places(later=True)
@@ -407,6 +420,8 @@ class Canary:
         found: list[Finding] = []
         for place in self.places(probes):
             for secret, forms in needles.items():
+                if secret in place.excused:
+                    continue
                 hit = next((form for needle, form in forms.items() if needle in place.data), None)
                 if hit is not None:
                     found.append(Finding(place, self.planted[secret], hit))

@@ -229,6 +229,20 @@ def test_it_finds_a_window_in_any_field_of_the_audit_trail(canary, operator, roo
     assert_caught(canary, "audit", "User:updateUser")
 
 
+def _mail(body: str) -> EmailMessage:
+    message = EmailMessage("Your reset link", body, "a@example.com", ["b@example.com"])
+    mail.outbox.append(message)  # what the locmem mail backend does with a sent mail
+    return message
+
+
+def test_it_allows_a_secret_only_in_the_one_mail_that_carries_it(canary):
+    token = canary.plant("tok")
+    canary.add(token, shown_in=_mail(f"https://latchkey.example/reset/{token}"))
+    assert places_found(canary, "mail") == []
+    _mail(f"Again: {token}")
+    assert_caught(canary, "mail", "body of mail 1")
+
+
 def test_it_finds_a_window_in_a_mail(canary):
     secret = canary.plant()
     # What the locmem mail backend does with every message sent in a test.
@@ -300,6 +314,14 @@ def test_it_allows_the_secret_only_in_the_one_response_that_shows_it(canary, db)
     canary.add(secret, shown_in=shown)
     assert places_found(canary, "responses") == []
     Client().get("/body", {"v": secret})  # shown a second time
+    assert_caught(canary, "responses", "body of GET /body")
+
+
+@pytest.mark.urls("tests.test_canary")
+def test_it_finds_another_secret_in_the_response_that_shows_one(canary, db):
+    shown, other = canary.plant("key"), canary.plant("pw")
+    response = Client().get("/body", {"v": f"{shown} {window_of(other)}"})
+    canary.add(shown, shown_in=response)
     assert_caught(canary, "responses", "body of GET /body")
 
 
