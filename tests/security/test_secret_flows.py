@@ -56,7 +56,7 @@ def _shown_secret(response) -> str:
     return html[start : html.index("<", start)].strip()
 
 
-def _use_and_revoke(canary, root, holder, secret: str) -> None:
+def _use_and_revoke(root, holder, secret: str) -> None:
     """Exchange the key, fail at it in every way, then revoke it."""
     key = authkeys.live_keys(holder).last()
     session = exchange(key.key_id, secret)
@@ -78,7 +78,7 @@ def test_it_keeps_a_root_authkey_secret_generated_in_the_console_to_its_dialog(
     response = root_client.post("/security/authkeys/generate", **(HX if htmx else {}))
     assert response.status_code == 200
     secret = canary.add(_shown_secret(response), label="root AuthKey", shown_in=response)
-    _use_and_revoke(canary, root, root, secret)
+    _use_and_revoke(root, root, secret)
     canary.assert_nowhere(revisit=root)
 
 
@@ -88,7 +88,7 @@ def test_it_keeps_a_users_authkey_secret_generated_in_the_console_to_its_dialog(
     response = root_client.post("/security/users/robot/authkeys/generate", **HX)
     assert response.status_code == 200
     secret = canary.add(_shown_secret(response), label="robot AuthKey", shown_in=response)
-    _use_and_revoke(canary, root, robot, secret)
+    _use_and_revoke(root, robot, secret)
     canary.assert_nowhere(revisit=root)
 
 
@@ -98,7 +98,7 @@ def test_it_keeps_a_root_authkey_secret_generated_by_the_api_to_its_response(
     response = call("POST", f"{ops(root)}/auth_keys", root_api)
     assert response.status_code == 201
     secret = canary.add(response.json()["authKey"], label="root AuthKey", shown_in=response)
-    _use_and_revoke(canary, root, root, secret)
+    _use_and_revoke(root, root, secret)
     canary.assert_nowhere(revisit=root)
 
 
@@ -109,7 +109,7 @@ def test_it_keeps_a_users_authkey_secret_generated_by_the_api_to_its_response(
     response = call("POST", f"{ops(alice)}/users/alice/auth_keys", alice_api)
     assert response.status_code == 200
     secret = canary.add(response.json()["authKey"], label="alice AuthKey", shown_in=response)
-    _use_and_revoke(canary, root, alice, secret)
+    _use_and_revoke(root, alice, secret)
     canary.assert_nowhere(revisit=root)
 
 
