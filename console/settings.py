@@ -277,15 +277,23 @@ LATCHKEY_CREDENTIAL_WRITES_PER_HOUR = env.int("LATCHKEY_CREDENTIAL_WRITES_PER_HO
 # Hot-path queries as server-side prepared statements on PostgreSQL (console/hotsql.py).
 # Turn off behind a transaction-pooling proxy that cannot hold prepared statements.
 LATCHKEY_PREPARED_LOOKUP = env.bool("LATCHKEY_PREPARED_LOOKUP", default=True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and LATCHKEY_PREPARED_LOOKUP:
+    # Django connects with prepare_threshold=None, and then psycopg prepares nothing, not
+    # even a query run with prepare=True. A threshold no query reaches keeps Django's own
+    # queries unprepared and lets hotsql prepare the ones it asks for.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"no_template_context": {"()": "console.logfilters.NoTemplateContext"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Never log request bodies; django.request logs paths only.
         "django.db.backends": {"level": "WARNING"},
+        # A failed variable lookup is logged with the whole template context (secrets).
+        "django.template": {"filters": ["no_template_context"]},
     },
 }

@@ -7,6 +7,7 @@ from django.test import Client
 
 from accounts.models import Operator, Principal
 from security import destinations
+from tests.canary import Canary
 from tests.security.fake_dns import FakeDns
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM use.
@@ -139,3 +140,22 @@ def ops_admin_client(ops_admin) -> Client:
     client = Client()
     client.force_login(ops_admin, backend="accounts.backends.StaffBackend")
     return client
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed  # the canary fixture's teardown reads it
+    return report
+
+
+@pytest.fixture
+def canary(request, capfd, monkeypatch, db):
+    """The canary scanner (tests/canary.py): plant secrets, run a flow, `assert_nowhere()`."""
+    scanner = Canary(capfd)
+    scanner.start(monkeypatch)
+    yield scanner
+    scanner.stop()
+    if scanner.planted and not scanner.scanned and not getattr(request.node, "call_failed", 1):
+        pytest.fail("a canary was planted but never scanned: call canary.assert_nowhere()")

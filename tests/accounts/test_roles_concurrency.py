@@ -29,7 +29,7 @@ def _in_threads(*jobs) -> list[object]:
         try:
             barrier.wait()
             outcomes[index] = job()
-        except Exception as exc:  # recorded, and asserted on below
+        except BaseException as exc:  # recorded; every caller asserts on it
             outcomes[index] = exc
         finally:
             connections.close_all()
@@ -66,5 +66,11 @@ def test_it_bumps_the_policy_version_once_per_concurrent_change(db):
     root = Principal.objects.create_root(operator, "root@bump.example", "root-Pw-123456")
     users = [Principal.objects.create_sam_user(operator, f"v{i}") for i in range(8)]
     before = Operator.objects.get(pk=operator.pk).policy_version
-    _in_threads(*[lambda u=u: roles.set_inline_permission(None, root, u, DOC) for u in users])
+    outcomes = _in_threads(
+        *[lambda u=u: roles.set_inline_permission(None, root, u, DOC) for u in users]
+    )
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failures, failures  # a thread that raised must fail the test, not vanish
     assert Operator.objects.get(pk=operator.pk).policy_version == before + len(users)
+    saved = Principal.objects.filter(pk__in=[u.pk for u in users], inline_permission=DOC)
+    assert saved.count() == len(users)

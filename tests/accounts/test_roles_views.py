@@ -89,12 +89,16 @@ def test_it_creates_a_role_from_the_dialog(root_client, operator):
     assert Role.objects.get(operator=operator, role_id="ops").permission == ALL_USERS
 
 
-def test_it_creates_a_role_without_javascript(root_client, operator):
+def test_it_creates_a_role_without_javascript(root_client, root, operator):
     response = root_client.post(
-        "/security/roles/new", {"role_id": "ops", "description": "", "permission": EMPTY}
+        "/security/roles/new", {"role_id": "ops", "description": "Ops", "permission": EMPTY}
     )
     assert response.status_code == 302
     assert response["Location"] == "/security/roles/ops/"
+    role = Role.objects.get(operator=operator, role_id="ops")
+    assert (role.description, role.permission) == ("Ops", EMPTY)
+    entry = AuditEntry.objects.get(action="Role:createRole")
+    assert (entry.operator_id, entry.actor, entry.outcome) == (operator.pk, root.email, "allowed")
 
 
 def test_it_shows_the_error_at_the_offending_statement(root_client):

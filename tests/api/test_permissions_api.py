@@ -74,6 +74,9 @@ def test_it_accepts_the_contracts_description_field(root_api, operator, alice):
     assert (
         call("PUT", f"{base(operator)}/users/alice/permission", root_api, body).status_code == 200
     )
+    alice.refresh_from_db()
+    assert alice.inline_permission == LIST_USERS
+    assert AuditEntry.objects.filter(action="User:updateUserPermission", target="alice").exists()
 
 
 def test_it_deletes_an_inline_permission_with_204(root_api, operator, alice, root):
@@ -128,6 +131,7 @@ def test_it_deletes_default_permissions_with_204(root_api, operator, root):
     assert (
         call("DELETE", f"{base(operator)}/users/default_permissions", root_api).status_code == 204
     )
+    assert Operator.objects.get(pk=operator.pk).default_permissions == ""
     body = call("GET", f"{base(operator)}/users/default_permissions", root_api).json()
     assert body == {"defaultPermissions": EMPTY}
 

@@ -427,18 +427,21 @@ needs_postgres = pytest.mark.skipif(
 
 
 def concurrently(count: int, send) -> list[int]:
-    """Fire `send` from `count` threads at once; return the statuses."""
+    """Fire `send` from `count` threads at once; return the statuses (a thread's error raises)."""
     import threading
 
     from django.db import connection
 
     barrier = threading.Barrier(count)
     statuses: list[int] = []
+    errors: list[BaseException] = []
 
     def worker() -> None:
         try:
             barrier.wait()
             statuses.append(send().status_code)
+        except BaseException as exc:
+            errors.append(exc)
         finally:
             connection.close()
 
@@ -447,6 +450,7 @@ def concurrently(count: int, send) -> list[int]:
         thread.start()
     for thread in threads:
         thread.join()
+    assert not errors, errors
     return statuses
 
 

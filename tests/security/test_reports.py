@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Operator, Principal, Role
 from security import authkeys, reports
-from security.models import AuthKey
+from security.models import AuditEntry, AuthKey, CredentialSet
 
 pytestmark = pytest.mark.django_db
 
@@ -198,20 +199,54 @@ def test_it_lets_an_auditor_read(auditor, alice_client, robot, url):
     assert alice_client.get(url).status_code == 200
 
 
+def _tenant_state(operator) -> tuple:
+    """Return everything an auditor's POST could change, and the allowed audit entries."""
+    operator = Operator.objects.get(pk=operator.pk)
+    return (
+        sorted(
+            Principal.objects.filter(operator=operator).values_list(
+                "user_name", "description", "password", "is_active", "inline_permission"
+            )
+        ),
+        sorted(AuthKey.objects.filter(operator_id=operator.pk).values_list("key_id", "slot")),
+        sorted(Role.objects.filter(operator=operator).values_list("role_id", "permission")),
+        CredentialSet.objects.filter(operator=operator).count(),
+        (operator.support_access_until, operator.default_permissions),
+        AuditEntry.objects.filter(operator=operator, outcome="allowed").count(),
+    )
+
+
+NEW_PASSWORD = "Auditor-Would-Set-This-1"
+
+
 @pytest.mark.parametrize(
-    ("method", "url"),
+    ("url", "data"),
     [
-        ("post", "/security/users/new"),
-        ("post", "/security/users/robot/update"),
-        ("post", "/security/users/robot/delete"),
-        ("post", "/security/users/robot/password"),
-        ("post", "/security/users/robot/authkeys/generate"),
-        ("post", "/security/support/grant"),
+        # Each body is valid: were the auditor allowed, the change would happen.
+        ("/security/users/new", {"user_name": "x", "description": "x"}),
+        ("/security/users/robot/update", {"description": "x"}),
+        ("/security/users/robot/delete", {}),
+        (
+            "/security/users/robot/password",
+            {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        ),
+        ("/security/users/robot/authkeys/generate", {}),
+        ("/security/users/robot/permissions/update", {"permission": '{"statements":[]}'}),
+        (
+            "/security/roles/new",
+            {"role_id": "x", "description": "", "permission": '{"statements":[]}'},
+        ),
+        ("/security/default-permissions/update", {"permission": '{"statements":[]}'}),
+        ("/security/support/grant", {"hours": "1"}),
     ],
 )
-def test_it_lets_an_auditor_change_nothing(auditor, alice_client, robot, method, url):
-    response = getattr(alice_client, method)(url, {"user_name": "x", "description": "x"})
+def test_it_lets_an_auditor_change_nothing(auditor, alice_client, robot, operator, url, data):
+    before = _tenant_state(operator)
+    response = alice_client.post(url, data)
     assert response.status_code == 403
+    assert _tenant_state(operator) == before
+    denied = AuditEntry.objects.filter(operator=operator, outcome="denied").latest("id")
+    assert denied.actor == "alice"
 
 
 def test_it_lets_an_auditor_read_the_audit_api(auditor, alice_api):
