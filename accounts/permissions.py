@@ -20,6 +20,7 @@ MAX_DOCUMENT_LENGTH = 32_768  # characters of the JSON text
 MAX_STATEMENTS = 100
 MAX_PATTERNS = 100  # API names or globs in one statement
 MAX_PATTERN_LENGTH = 200
+MAX_WILDCARDS = 8  # `*` in one API name glob
 EFFECTS = ("allow", "deny")
 EMPTY_DOCUMENT = '{"statements":[]}'
 
@@ -87,14 +88,31 @@ def _load_routes() -> None:
     get_resolver().url_patterns  # noqa: B018
 
 
-@lru_cache(maxsize=4096)
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Return the regex of an API-name glob: `*` matches any run of characters."""
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
-
-
 def matches(pattern: str, api: str) -> bool:
-    return pattern_regex(pattern).match(api) is not None
+    """Return whether the API name `api` matches the glob `pattern` (`*`: any run of characters).
+
+    No regex and no backtracking (a `*` compiled to a backtracking `.*` once let one
+    tenant's pattern of stars stall every worker): the first and last pieces are anchored
+    at the ends, and the pieces between stars are found in order, each at its leftmost
+    place after the one before. Leftmost is always right for a glob whose only wildcard is
+    `*` (ending a piece earlier never hurts the pieces after it), so one pass decides, in
+    time proportional to len(api) for each piece.
+    """
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return pattern == api
+    first, last = pieces[0], pieces[-1]
+    if len(first) + len(last) > len(api) or not api.startswith(first) or not api.endswith(last):
+        return False
+    position, end = len(first), len(api) - len(last)
+    for piece in pieces[1:-1]:
+        if not piece:
+            continue
+        found = api.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 class InvalidPermission(ValueError):
@@ -213,6 +231,8 @@ def pattern_problem(pattern: str) -> str:
         return "an API name is empty."
     if len(pattern) > MAX_PATTERN_LENGTH:
         return f"an API name is longer than {MAX_PATTERN_LENGTH} characters."
+    if pattern.count("*") > MAX_WILDCARDS:
+        return f"an API name has more than {MAX_WILDCARDS} wildcards (*)."
     if not _PATTERN_RE.match(pattern):
         shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
         return (
@@ -228,8 +248,7 @@ def warnings(document: Document) -> list[tuple[int, str]]:
     found = []
     for number, statement in enumerate(document.statements, 1):
         for pattern in statement.patterns:
-            regex = pattern_regex(pattern)
-            if not any(regex.match(name) for name in known):
+            if not any(matches(pattern, name) for name in known):
                 found.append((number, f"{pattern!r} matches no known API operation."))
     return found
 
@@ -304,7 +323,7 @@ def review(text: str) -> Review:
             row.warnings = [
                 f"{p!r} matches no known API operation."
                 for p in statement.patterns
-                if not any(pattern_regex(p).match(name) for name in known)
+                if not any(matches(p, name) for name in known)
             ]
         rows.append(row)
     return Review(first, "", rows)
