@@ -5,6 +5,8 @@ import secrets
 
 from django.core.exceptions import ValidationError
 
+from console import secretscan
+
 # SAM user names, role IDs, credentials IDs: 1-100 characters of letters, digits,
 # "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}\Z", re.ASCII)
@@ -18,9 +20,22 @@ def is_valid_name(value: object) -> bool:
     return isinstance(value, str) and NAME_RE.match(value) is not None
 
 
-def validate_name(value: str) -> None:
+def validate_name(value: str, label: str = "name") -> None:
+    """Raise ValidationError unless value may name a new user, role, credential set or group.
+
+    An AuthKey secret (`secret-` + 64 base62) and an API key fit the name rule: a name is
+    shown everywhere, so one that is really a secret is refused like any secret in free text.
+    """
     if not is_valid_name(value):
         raise ValidationError(f"Invalid name. Use {NAME_RULE}", code="invalid_name")
+    refuse_secret(value, label)
+
+
+def refuse_secret(text: str, label: str) -> None:
+    """Raise ValidationError (naming the field, never the secret) if text holds a secret."""
+    kind = secretscan.first_kind(text)
+    if kind is not None:
+        raise ValidationError(secretscan.message(label, kind), code="secret")
 
 
 def new_operator_id() -> str:

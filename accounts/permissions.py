@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from accounts.conditions import Condition, ConditionSyntaxError
-from console import strictjson
+from console import secretscan, strictjson
 
 MAX_DOCUMENT_LENGTH = 32_768  # characters of the JSON text
 MAX_STATEMENTS = 100
@@ -155,8 +155,13 @@ class Document:
     statements: tuple[Statement, ...]
 
 
-def parse_document(text: object) -> Document:
-    """Return the validated document in `text`, or raise InvalidPermission."""
+def parse_document(text: object, *, refuse_secrets: bool = False) -> Document:
+    """Return the validated document in `text`, or raise InvalidPermission.
+
+    `refuse_secrets` (every save, and the console's check): a condition holding an AuthKey
+    secret, API key or token is refused. Stored documents are read without it, so that a
+    document saved before the rule keeps deciding as it did.
+    """
     if not isinstance(text, str):
         raise InvalidPermission("The permission must be a JSON string.")
     if len(text) > MAX_DOCUMENT_LENGTH:
@@ -182,10 +187,10 @@ def parse_document(text: object) -> Document:
         raise InvalidPermission(
             f"{len(statements)} statements; a permission holds at most {MAX_STATEMENTS}."
         )
-    return Document(tuple(_statement(s, i) for i, s in enumerate(statements, 1)))
+    return Document(tuple(_statement(s, i, refuse_secrets) for i, s in enumerate(statements, 1)))
 
 
-def _statement(raw: object, number: int) -> Statement:
+def _statement(raw: object, number: int, refuse_secrets: bool = False) -> Statement:
     if not isinstance(raw, dict):
         raise InvalidPermission("a statement must be a JSON object.", number)
     unknown = sorted(set(raw) - {"effect", "api", "condition"})
@@ -215,6 +220,9 @@ def _statement(raw: object, number: int) -> Statement:
         text = raw["condition"]
         if not isinstance(text, str):
             raise InvalidPermission('"condition" must be a string.', number)
+        kind = secretscan.first_kind(text) if refuse_secrets else None
+        if kind is not None:
+            raise InvalidPermission(secretscan.message("condition", kind), number)
         if text.strip():
             try:
                 condition = Condition.parse(text)
@@ -234,6 +242,8 @@ def pattern_problem(pattern: str) -> str:
     if pattern.count("*") > MAX_WILDCARDS:
         return f"an API name has more than {MAX_WILDCARDS} wildcards (*)."
     if not _PATTERN_RE.match(pattern):
+        if secretscan.contains_secret(pattern):  # the message quotes the pattern: not this one
+            return secretscan.message("API name", secretscan.first_kind(pattern))
         shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
         return (
             f"{shown!r} is not an API name: use Tag:operationId, with * as a wildcard "
@@ -296,7 +306,7 @@ class Review:
 def review(text: str) -> Review:
     """Validate a document statement by statement, for an editor that marks each one."""
     try:
-        parse_document(text)
+        parse_document(text, refuse_secrets=True)
         first = None
     except InvalidPermission as exc:
         first = exc
@@ -312,11 +322,11 @@ def review(text: str) -> Review:
         if isinstance(raw, dict):
             row.effect = raw.get("effect") if isinstance(raw.get("effect"), str) else ""
             api = raw.get("api")
-            row.api = api if isinstance(api, str) else json.dumps(api)[:300]
+            row.api = secretscan.redact(api if isinstance(api, str) else json.dumps(api)[:300])
             cond = raw.get("condition")
-            row.condition = cond[:1000] if isinstance(cond, str) else ""
+            row.condition = secretscan.redact(cond[:1000]) if isinstance(cond, str) else ""
         try:
-            statement = _statement(raw, number)
+            statement = _statement(raw, number, refuse_secrets=True)
         except InvalidPermission as exc:
             row.error, row.position = exc.reason, exc.position
         else:

@@ -64,7 +64,7 @@ def user_roles(user: Principal) -> QuerySet[Role]:
 
 def validate_permission(text: str) -> Document:
     """Return the parsed document, or raise accounts.permissions.InvalidPermission."""
-    return parse_document(text)
+    return parse_document(text, refuse_secrets=True)
 
 
 def _audit(
@@ -102,7 +102,7 @@ def create_role(
     permission: str,
     description: str = "",
 ) -> Role:
-    validate_name(role_id)
+    validate_name(role_id, "role ID")
     validate_description(description)
     document = validate_permission(permission)
     now = timezone.now()

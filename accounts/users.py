@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from accounts import apisessions, signin
-from accounts.identifiers import validate_name
+from accounts.identifiers import refuse_secret, validate_name
 from accounts.models import Operator, Principal, RoleAttachment
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from security import audit, authkeys
@@ -67,6 +67,7 @@ def validate_description(description: str) -> None:
         raise ValidationError("The description is too long (at most 1000 characters).")
     if any(ord(c) < 32 and c not in "\t\n\r" for c in description):
         raise ValidationError("The description contains control characters.")
+    refuse_secret(description, "description")
 
 
 def validate_new_password(password: str, user: Principal) -> None:
@@ -111,7 +112,7 @@ def auth_key_lists(principals: list[Principal]) -> dict[int, list[dict]]:
 def create_user(
     request: HttpRequest | None, actor: Principal, user_name: str, description: str = ""
 ) -> Principal:
-    validate_name(user_name)
+    validate_name(user_name, "user name")
     if user_name in RESERVED_NAMES:
         raise ValidationError(f"The name {user_name} is reserved.")
     validate_description(description)

@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import zlib
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -36,22 +35,23 @@ from django.utils import timezone
 from accounts import apisessions, throttle
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal
-from console import hotsql
+from console import hotsql, secretscan
 from console.net import client_ip
 from security import audit
 from security.models import AuditEntry, AuthKey
 
 KEY_ID_PREFIX = "keyId-"
-SECRET_PREFIX = "secret-"
+# The secret's format belongs to console/secretscan.py, the one detector of leaked secrets.
+SECRET_PREFIX = secretscan.AUTHKEY_SECRET_PREFIX
 KEY_ID_LENGTH = 32
-SECRET_LENGTH = 64
-CHECKSUM_LENGTH = 6
+SECRET_LENGTH = secretscan.AUTHKEY_SECRET_LENGTH
+CHECKSUM_LENGTH = secretscan.CHECKSUM_LENGTH
 MAX_LIVE_KEYS = 2
 SLOTS = (1, 2)
 LIMIT_MESSAGE = "This principal already holds two AuthKeys: revoke one to generate a new one."
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+BASE62 = secretscan.BASE62
 KEY_ID_RE = re.compile(rf"^{KEY_ID_PREFIX}[a-z0-9]{{{KEY_ID_LENGTH}}}\Z", re.ASCII)
 SECRET_RE = re.compile(rf"^{SECRET_PREFIX}[A-Za-z0-9]{{{SECRET_LENGTH}}}\Z", re.ASCII)
 _PURPOSE = b"latchkey.security.authkeys.secret-hash.v1"
@@ -86,16 +86,8 @@ def _now() -> datetime:
 # --- formats ---------------------------------------------------------------------------
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, rest = divmod(number, 62)
-        digits.append(BASE62[rest])
-    return "".join(reversed(digits))
-
-
 def _checksum(body: str) -> str:
-    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+    return secretscan.authkey_checksum(body)
 
 
 def new_key_id() -> str:
@@ -115,10 +107,7 @@ def looks_like_key_id(value: object) -> bool:
 
 def looks_like_secret(value: object) -> bool:
     """Return whether value has the secret's shape and checksum (no database involved)."""
-    if not isinstance(value, str) or SECRET_RE.match(value) is None:
-        return False
-    body, tail = value[:-CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
-    return hmac.compare_digest(_checksum(body), tail)
+    return secretscan.is_authkey_secret(value)
 
 
 # --- hashing ---------------------------------------------------------------------------
@@ -370,6 +359,8 @@ def revoke(
     """
     now = _now()
     reason = reason.strip()[:400]
+    # A reason is shown on the Authentication tab, to auditors and to staff: never a secret.
+    secretscan.refuse(reason, "reason")
     revoked = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
         slot=None, revoked_at=now, revoked_by=_who(actor, via_key)[:400], revoke_reason=reason
     )

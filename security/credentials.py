@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.identifiers import NAME_RULE, is_valid_name
 from accounts.models import Operator, Principal
+from console import secretscan
 from security import audit, crypto
 from security.models import CredentialSet, GroupServiceConfig
 
@@ -418,7 +419,11 @@ def validate_fields(
     errors: dict[str, str] = {}
     for name in submitted:
         if schema.field_named(name) is None:
-            shown = name if is_valid_name(name) else "(an unknown field)"
+            shown = (
+                name
+                if is_valid_name(name) and not secretscan.contains_secret(name)
+                else "(an unknown field)"
+            )
             errors[f"credentials.{shown}"] = f"is not a field of the {kind} type."
     result: dict[str, str] = {}
     for spec in schema.fields:
@@ -450,12 +455,18 @@ def validate_description(description: object) -> str:
         raise CredentialsInvalid({"description": f"is too long (at most {DESCRIPTION_MAX})."})
     if _CONTROL.search(description):
         raise CredentialsInvalid({"description": "contains control characters."})
+    kind = secretscan.first_kind(description)
+    if kind is not None:
+        raise CredentialsInvalid({"description": secretscan.fragment(kind)})
     return description.replace("\r\n", "\n")
 
 
 def validate_credentials_id(credentials_id: object) -> str:
     if not is_valid_name(credentials_id):
         raise CredentialsInvalid({"credentialsId": f"must be {NAME_RULE}"})
+    kind = secretscan.first_kind(credentials_id)
+    if kind is not None:
+        raise CredentialsInvalid({"credentialsId": secretscan.fragment(kind)})
     return credentials_id  # type: ignore[return-value]
 
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.identifiers import NAME_RULE
 from accounts.models import Principal
+from console.fields import FreeTextField
 from security import credentials, groups
 from security.models import CredentialSet, Group, GroupServiceConfig
 
@@ -79,11 +80,14 @@ class _CredentialFormBase(forms.Form):
 
 
 class CredentialCreateForm(_CredentialFormBase):
-    credentials_id = forms.CharField(label="Credentials ID", max_length=100, help_text=NAME_RULE)
-    description = forms.CharField(
+    credentials_id = FreeTextField(
+        label="Credentials ID", max_length=100, help_text=NAME_RULE, secret_label="credentials ID"
+    )
+    description = FreeTextField(
         max_length=credentials.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        secret_label="description",
     )
     type = forms.ChoiceField(choices=[("", "Choose a type…"), *credentials.TYPE_CHOICES])
 
@@ -130,10 +134,11 @@ class CredentialCreateForm(_CredentialFormBase):
 
 
 class CredentialUpdateForm(_CredentialFormBase):
-    description = forms.CharField(
+    description = FreeTextField(
         max_length=credentials.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        secret_label="description",
     )
 
     def __init__(self, *args, actor: Principal, instance: CredentialSet, **kwargs) -> None:
@@ -162,7 +167,9 @@ class CredentialUpdateForm(_CredentialFormBase):
 
 
 class GroupForm(forms.Form):
-    name = forms.CharField(label="Group name", max_length=100, help_text=NAME_RULE)
+    name = FreeTextField(
+        label="Group name", max_length=100, help_text=NAME_RULE, secret_label="group name"
+    )
 
     def __init__(self, *args, actor: Principal, instance: Group | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -177,7 +184,8 @@ class GroupForm(forms.Form):
             current = {s.service: s for s in instance.services.select_related("credential_set")}
         for service, label in GroupServiceConfig.Service.choices:
             config = current.get(service)
-            self.fields[f"{service}_url"] = forms.CharField(
+            self.fields[f"{service}_url"] = FreeTextField(
+                secret_label="URL",
                 label=f"{label} destination URL",
                 required=False,
                 max_length=groups.URL_MAX,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.identifiers import NAME_RULE, is_valid_name
 from accounts.models import Principal
+from console import secretscan
 from security import audit
 from security.models import CredentialSet, Group, GroupServiceConfig
 
@@ -65,6 +66,9 @@ def _validated_configs(
         except ValidationError:
             errors[f"{service}_url"] = "Enter an http:// or https:// URL."
             continue
+        if secretscan.contains_secret(url):
+            errors[f"{service}_url"] = secretscan.message("URL", secretscan.first_kind(url))
+            continue
         cs = None
         if credentials_id:
             # Locked so that a concurrent delete of the set waits for this change.
@@ -108,6 +112,8 @@ def create_group(
 ) -> Group:
     if not is_valid_name(name):
         raise GroupInvalid({"name": f"Use {NAME_RULE}"})
+    if secretscan.contains_secret(name):
+        raise GroupInvalid({"name": secretscan.message("group name", secretscan.first_kind(name))})
     clean, errors = _validated_configs(actor.operator_id, configs)
     if errors:
         raise GroupInvalid(errors)

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import Principal
+from console import secretscan
 from console.auth import ConsoleRequest, console_action
-from security import audit, auditlog, authkeys, support
+from security import auditlog, authkeys, support
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]
@@ -104,7 +105,7 @@ class RevokeForm(forms.Form):
         reason = " ".join(self.cleaned_data["reason"].split())
         if not reason:
             raise forms.ValidationError("Give a reason.")
-        if support.contains_secret(reason) or audit.REDACTED in reason:
+        if support.contains_secret(reason) or secretscan.is_redacted(reason):
             raise forms.ValidationError(support.SECRET_IN_REASON)
         return reason
 

@@ -8,6 +8,7 @@ touch the database: load what it needs in the test first, then hand over a funct
 
 import multiprocessing
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,10 @@ def run_bounded(work: Callable[[], Any], seconds: float = DEADLINE_SECONDS) -> A
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(sender, work), daemon=True)
-    child.start()
+    with warnings.catch_warnings():
+        # The child runs only `work` (no locks, no threads, no database), then _exit()s.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        child.start()
     sender.close()
     try:
         if not receiver.poll(seconds):
