@@ -15,6 +15,7 @@ from accounts import roles, users
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
+from console import secretscan
 from console.api import (
     ApiError,
     StrictSchema,
@@ -170,7 +171,7 @@ def attach_role(
     user = sam_user_or_404(request, user_name)
     role = roles.get_role(operator_id, body.roleId) if is_valid_name(body.roleId) else None
     if role is None:
-        raise bad_request(f"The role {body.roleId[:100]} was not found.")
+        raise bad_request(f"The role {secretscan.redact(body.roleId[:100])} was not found.")
     try:
         roles.attach_role(request, _actor(request), user, role)
     except roles.AttachRefused as exc:

@@ -546,3 +546,12 @@ def test_it_keeps_the_tables_to_fields_that_exist(root, alice):
         for n in _schema_text_fields(m)
     }
     assert (set(REFUSED) | set(EXEMPT)) - console - api == set()
+
+
+def test_it_echoes_an_unknown_role_id_with_the_secret_taken_out(ctx):
+    secret = authkeys.new_secret()
+    response = call(
+        "POST", f"/v1/operators/{ctx['op']}/users/alice/roles", ctx["api"], {"roleId": secret}
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "The role secret-[REDACTED] was not found."
