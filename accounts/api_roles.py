@@ -29,10 +29,10 @@ from console.api import (
 
 router = Router(tags=["Role"])
 
-ROLES = "/operators/{operator_id}/roles"
-ROLE = "/operators/{operator_id}/roles/{role_id}"
-USER = "/operators/{operator_id}/users/{user_name}"
-DEFAULTS = "/operators/{operator_id}/users/default_permissions"
+ROLES = "/operators/{v1opid:operator_id}/roles"
+ROLE = "/operators/{v1opid:operator_id}/roles/{v1name:role_id}"
+USER = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}"
+DEFAULTS = "/operators/{v1opid:operator_id}/users/default_permissions"
 ROLE_NOT_FOUND = "Role not found."
 OWNERS = ("operator", "soracom", "all")
 
@@ -179,7 +179,7 @@ def attach_role(
     return empty(200)
 
 
-@router.delete(USER + "/roles/{role_id}", url_name="detachRole")
+@router.delete(USER + "/roles/{v1name:role_id}", url_name="detachRole")
 @operation("Role:detachRole")
 def detach_role(
     request: HttpRequest, operator_id: str, user_name: str, role_id: str

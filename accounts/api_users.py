@@ -1,4 +1,4 @@
-"""SAM users, their passwords and the operator under /v1/operators/{operator_id} (§4.2-4.4).
+"""SAM users, their passwords and the operator under /v1/operators/{v1opid:operator_id} (§4.2-4.4).
 
 Handlers parse, authorize through `@operation`, call one `accounts.users` function and
 shape the contract's answer. A user name that cannot exist answers like a missing user.
@@ -8,7 +8,6 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import register_converter
 from ninja import Router
 
 from accounts import users
@@ -31,21 +30,7 @@ router = Router(tags=["User"])
 NO_PASSWORD = "Password registration is required."
 
 
-class SamUserNameConverter:
-    """Any path segment except `default_permissions`, which has routes of its own (§10.7)."""
-
-    regex = r"(?!default_permissions(?:/|\Z))[^/]+"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(SamUserNameConverter, "samuser")
-
-USER = "/operators/{operator_id}/users/{samuser:user_name}"
+USER = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}"
 
 
 class DescriptionBody(StrictSchema):
@@ -116,7 +101,7 @@ def _change_password(
 MAX_PAGE = 1000
 
 
-@router.get("/operators/{operator_id}/users", url_name="listUsers")
+@router.get("/operators/{v1opid:operator_id}/users", url_name="listUsers")
 @operation("User:listUsers")
 def list_users(
     request: HttpRequest,
@@ -264,7 +249,7 @@ def _date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@router.get("/operators/{operator_id}", url_name="getOperator", tags=["Operator"])
+@router.get("/operators/{v1opid:operator_id}", url_name="getOperator", tags=["Operator"])
 @operation("Operator:getOperator")
 def get_operator(request: HttpRequest, operator_id: str) -> dict:
     """Return the operator (every field a string, as the contract requires)."""
@@ -281,7 +266,7 @@ def get_operator(request: HttpRequest, operator_id: str) -> dict:
 
 
 @router.post(
-    "/operators/{operator_id}/password", url_name="updateOperatorPassword", tags=["Operator"]
+    "/operators/{v1opid:operator_id}/password", url_name="updateOperatorPassword", tags=["Operator"]
 )
 @operation("Operator:updateOperatorPassword")
 def update_operator_password(
@@ -293,7 +278,7 @@ def update_operator_password(
 
 
 @router.delete(
-    "/operators/{operator_id}/tokens", url_name="revokeOperatorAuthTokens", tags=["Operator"]
+    "/operators/{v1opid:operator_id}/tokens", url_name="revokeOperatorAuthTokens", tags=["Operator"]
 )
 @operation("Operator:revokeOperatorAuthTokens")
 def revoke_operator_tokens(request: HttpRequest, operator_id: str) -> HttpResponse:

@@ -7,10 +7,16 @@ from django.core.exceptions import ValidationError
 
 from console import secretscan
 
-# SAM user names, role IDs, credentials IDs: 1-100 characters of letters, digits,
-# "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}\Z", re.ASCII)
-OPERATOR_ID_RE = re.compile(r"^OP[0-9]{10}\Z", re.ASCII)
+# SAM user names, role IDs, credentials IDs, group names: 1-100 characters of letters,
+# digits, "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
+# The *_PATTERN forms are what URL paths accept (accounts/converters.py): a path value that
+# cannot be an identifier answers 404 before any view or query sees it.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}"
+OPERATOR_ID_PATTERN = r"OP[0-9]{10}"
+KEY_ID_PATTERN = r"keyId-[a-z0-9]{32}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}\Z", re.ASCII)
+OPERATOR_ID_RE = re.compile(rf"^{OPERATOR_ID_PATTERN}\Z", re.ASCII)
+KEY_ID_RE = re.compile(rf"^{KEY_ID_PATTERN}\Z", re.ASCII)
 NAME_RULE = (
     "1 to 100 characters: letters, digits, '-', '_', '.' or '@', starting with a letter or digit."
 )

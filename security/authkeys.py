@@ -33,7 +33,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import apisessions, throttle
-from accounts.identifiers import is_valid_name
+from accounts.identifiers import KEY_ID_RE, is_valid_name
 from accounts.models import Principal
 from console import hotsql, secretscan
 from console.net import client_ip
@@ -52,7 +52,6 @@ LIMIT_MESSAGE = "This principal already holds two AuthKeys: revoke one to genera
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 BASE62 = secretscan.BASE62
-KEY_ID_RE = re.compile(rf"^{KEY_ID_PREFIX}[a-z0-9]{{{KEY_ID_LENGTH}}}\Z", re.ASCII)
 SECRET_RE = re.compile(rf"^{SECRET_PREFIX}[A-Za-z0-9]{{{SECRET_LENGTH}}}\Z", re.ASCII)
 _PURPOSE = b"latchkey.security.authkeys.secret-hash.v1"
 

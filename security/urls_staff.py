@@ -7,7 +7,7 @@ from security import views_support
 urlpatterns: list = [
     path("", views_support.staff_home, name="staff-home"),
     path("authkeys/", views_support.staff_authkeys, name="staff-authkeys"),
-    path("authkeys/<str:key_id>/revoke", views_support.staff_revoke, name="staff-revoke"),
+    path("authkeys/<keyid:key_id>/revoke", views_support.staff_revoke, name="staff-revoke"),
     path("operators/", views_support.staff_operators, name="staff-operators"),
-    path("operators/<str:operator_id>/", views_support.staff_operator, name="staff-operator"),
+    path("operators/<opid:operator_id>/", views_support.staff_operator, name="staff-operator"),
 ]
