@@ -14,6 +14,7 @@ from accounts import users
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
 from console.api import (
+    USER_NOT_FOUND,
     ApiError,
     StrictSchema,
     bad_request,
@@ -175,7 +176,12 @@ def update_user(
 @operation("User:deleteUser")
 def delete_user(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Delete a SAM user, ending its AuthKeys and API sessions at once (204)."""
-    users.delete_user(request, caller_of(request).principal, sam_user_or_404(request, user_name))
+    try:
+        users.delete_user(
+            request, caller_of(request).principal, sam_user_or_404(request, user_name)
+        )
+    except users.UserGone:
+        raise not_found(USER_NOT_FOUND) from None
     return empty(204)
 
 

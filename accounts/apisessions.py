@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import tokens
+from accounts import rowlocks, tokens
 from accounts.models import ApiSession, Principal
 from console import hotsql
 
@@ -45,10 +45,20 @@ def srn(principal: Principal) -> str:
     return f"srn:soracom:{principal.operator_id}::User:{principal.user_name}"
 
 
+class PrincipalGone(Exception):
+    """The principal was deleted while its session was being opened."""
+
+
 def create_session(
     principal: Principal, *, timeout: int, auth_key_id: str = "", source_ip: str = ""
 ) -> tuple[str, str]:
-    """Open an API session and return (apiKey, token)."""
+    """Open an API session and return (apiKey, token); call inside a transaction.
+
+    The principal's row is held until commit (accounts/rowlocks.py): a concurrent delete
+    either ends this session or makes this raise PrincipalGone.
+    """
+    if not rowlocks.hold(principal.pk):
+        raise PrincipalGone()
     now = _now()
     api_key = f"api-{uuid.uuid4()}"
     jti = secrets.token_hex(16)

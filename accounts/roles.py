@@ -16,7 +16,7 @@ from django.db.models import ProtectedError, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import policy
+from accounts import policy, rowlocks
 from accounts.identifiers import validate_name
 from accounts.models import Operator, Principal, Role, RoleAttachment
 from accounts.permissions import Document, parse_document
@@ -163,7 +163,11 @@ def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> No
 def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, role: Role) -> None:
     if user.operator_id != role.operator_id or not user.is_sam:
         raise ValidationError("The role and the user belong to different accounts.")
-    # Lock the role first, as delete_role does: the foreign keys are checked only at commit
+    # The user's row first (accounts/rowlocks.py): a concurrent delete of the user either
+    # removes this attachment with the user or has happened, and the user is gone.
+    if not rowlocks.hold(user.pk):
+        raise AttachRefused(f"The user {user.user_name} was not found.")
+    # Then the role, as delete_role does: the foreign keys are checked only at commit
     # (deferred), so without this an attach and a delete of the same role can deadlock on
     # the operator row, or an attachment could land on a role being deleted.
     if not Role.objects.select_for_update().filter(pk=role.pk).exists():

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
-from accounts import apisessions, signin
+from accounts import apisessions, rowlocks, signin
 from accounts.identifiers import refuse_secret, validate_name
 from accounts.models import Operator, Principal, RoleAttachment
 from accounts.passwords import MAX_PASSWORD_LENGTH
@@ -24,6 +24,10 @@ RESERVED_NAMES = frozenset({"default_permissions"})
 
 class UserExists(Exception):
     pass
+
+
+class UserGone(Exception):
+    """The user was deleted by a concurrent request: answer as for a missing user."""
 
 
 class PasswordExists(Exception):
@@ -242,7 +246,14 @@ def revoke_tokens(
 
 @transaction.atomic
 def delete_user(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
-    """Delete a SAM user after ending its AuthKeys and API sessions."""
+    """Delete a SAM user after ending its AuthKeys and API sessions (UserGone if it is gone).
+
+    The user's row is locked first (accounts/rowlocks.py), so a key generated, a session
+    opened or a role attached at the same moment either commits first, and is ended here,
+    or finds the user gone.
+    """
+    if not rowlocks.take(user.pk):
+        raise UserGone(user.user_name)
     name = user.user_name
     authkeys.revoke_all(user, request=request, actor=actor, reason="The user was deleted.")
     apisessions.revoke_for_principal(user)

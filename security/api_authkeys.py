@@ -41,6 +41,8 @@ def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpRespo
         )
     except authkeys.AuthKeyLimitReached as exc:
         raise conflict(str(exc)) from None
+    except authkeys.HolderGone:
+        raise not_found(USER_NOT_FOUND if holder.is_sam else "Not found.") from None
     except authkeys.GenerateRateLimited as exc:
         headers = {"Retry-After": str(exc.retry_after)}
         raise ApiError(429, "LKY0429", str(exc), headers=headers) from None

@@ -32,7 +32,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import apisessions, throttle
+from accounts import apisessions, rowlocks, throttle
 from accounts.identifiers import KEY_ID_RE, is_valid_name
 from accounts.models import Principal
 from console import hotsql, secretscan
@@ -72,6 +72,10 @@ class GenerateRateLimited(Exception):
             f"Try again in {retry_after} seconds."
         )
         self.retry_after = retry_after
+
+
+class HolderGone(Exception):
+    """The holder was deleted by a concurrent request: answer as for a missing user."""
 
 
 class NotAKeyHolder(Exception):
@@ -307,9 +311,12 @@ def _check_generate_rate(
 
 @transaction.atomic
 def _insert(holder: Principal) -> tuple[AuthKey, str]:
-    # Serialize generates for one holder on PostgreSQL (the constraint is the guarantee;
-    # the lock only spares concurrent requests a failed insert).
-    Principal.objects.select_for_update().filter(pk=holder.pk).first()
+    # The holder's row first (accounts/rowlocks.py): a delete of the holder either waits
+    # for this key and revokes it, or has happened and this answers HolderGone. The lock
+    # also serializes generates for one holder on PostgreSQL (the unique slot constraint is
+    # the guarantee; the lock only spares concurrent requests a failed insert).
+    if not rowlocks.claim(holder.pk):
+        raise HolderGone()
     for _ in range(MAX_LIVE_KEYS + 1):
         taken = set(live_keys(holder).values_list("slot", flat=True))
         free = [slot for slot in SLOTS if slot not in taken]
@@ -493,15 +500,18 @@ def exchange(
         if match:  # verified by a retired pepper: store the hash under the current one
             changes["secret_hash"] = hash_secret(key_id, auth_key)
         # Locks the row until the caller's transaction commits, and refuses a key revoked
-        # since it was read. last_used_at never moves backwards.
+        # since it was read. last_used_at never moves backwards. The holder's row is held
+        # first, as everywhere (accounts/rowlocks.py): a concurrent delete of the holder
+        # either ends this session or makes the exchange fail.
         # No savepoint: the caller's transaction is all-or-nothing already.
         with transaction.atomic(savepoint=False):
-            used = (
+            held = rowlocks.hold(principal.pk)
+            used = held and (
                 AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
                 .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
                 .update(**changes)
             )
-            live = bool(used) or _locked_live(key)
+            live = held and (bool(used) or _locked_live(key))
         if live:
             throttle.clear(before[1])
             return principal, key_id, 0
