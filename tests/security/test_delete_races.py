@@ -194,11 +194,7 @@ def test_it_never_answers_500_when_deletes_and_creates_race(root_api, operator, 
         results: dict = {}
         body = {"operatorId": operator.pk, "userName": "victim", "password": VICTIM_PASSWORD}
         sign_in = lambda: (
-            Client()
-            .post(  # noqa: E731
-                "/v1/auth", body, content_type="application/json"
-            )
-            .status_code
+            Client().post("/v1/auth", body, content_type="application/json").status_code
         )
         work = {
             "delete": _delete(root_api, operator),
