@@ -193,9 +193,10 @@ def test_it_never_answers_500_when_deletes_and_creates_race(root_api, operator, 
         barrier = threading.Barrier(3)
         results: dict = {}
         body = {"operatorId": operator.pk, "userName": "victim", "password": VICTIM_PASSWORD}
-        sign_in = lambda: (
-            Client().post("/v1/auth", body, content_type="application/json").status_code
-        )
+
+        def sign_in(body: dict = body) -> int:
+            return Client().post("/v1/auth", body, content_type="application/json").status_code
+
         work = {
             "delete": _delete(root_api, operator),
             "generate": _generate(root_api, operator),
