@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator
 from security import audit
 
@@ -14,6 +15,13 @@ class OperatorAdmin(admin.ModelAdmin):
     ordering = ("id",)
     fields = ("id", "created_at", "credential_quota")
     readonly_fields = ("id", "created_at")
+
+    def get_object(self, request, object_id, from_field=None):
+        # The admin's <path:object_id> takes any text; one that cannot be an operator ID
+        # (NUL, which PostgreSQL refuses in a query, 10 kB ...) is a missing operator.
+        if not OPERATOR_ID_RE.match(str(object_id)):
+            return None
+        return super().get_object(request, object_id, from_field)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_credential_sets=Count("credential_sets"))
