@@ -8,7 +8,7 @@ audit entry commit together or not at all.
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from accounts import apisessions, rowlocks, signin
 from accounts.identifiers import refuse_secret, validate_name
@@ -26,8 +26,18 @@ class UserExists(Exception):
     pass
 
 
-class UserGone(Exception):
-    """The user was deleted by a concurrent request: answer as for a missing user."""
+class UserGone(Http404):
+    """The user was deleted by a concurrent request: it answers as a missing user (404)."""
+
+
+def _still_there(user: Principal) -> None:
+    """Hold the user's row until commit (accounts/rowlocks.py), or raise UserGone.
+
+    A change to a user that a concurrent request has just deleted would otherwise update
+    no row and fail as a 500 ("did not affect any rows").
+    """
+    if not rowlocks.hold(user.pk):
+        raise UserGone(user.user_name)
 
 
 class PasswordExists(Exception):
@@ -136,6 +146,7 @@ def update_description(
     request: HttpRequest | None, actor: Principal, user: Principal, description: str
 ) -> None:
     validate_description(description)
+    _still_there(user)
     user.description = description
     user.save(update_fields=["description", "updated_at"])
     audit.record(
@@ -153,6 +164,7 @@ def set_password(
 ) -> None:
     """Set a principal's password after the validators accept it (ValidationError if not)."""
     validate_new_password(password, user)
+    _still_there(user)
     user.set_password(password)
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     audit.record(
@@ -170,7 +182,9 @@ def create_password(
     """Give a user without a password its first one (PasswordExists if it has one)."""
     with transaction.atomic():
         # Lock the row so that two concurrent creates cannot both pass the check.
-        locked = Principal.objects.select_for_update().get(pk=user.pk)
+        locked = Principal.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None:
+            raise UserGone(user.user_name)
         if locked.has_usable_password():
             raise PasswordExists("The user already has a password; change it instead.")
         set_password(request, actor, locked, password, "User:createUserPassword")
@@ -216,6 +230,7 @@ def change_password(
 
 @transaction.atomic
 def remove_password(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
+    _still_there(user)
     user.set_unusable_password()
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     audit.record(
