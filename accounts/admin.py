@@ -34,6 +34,13 @@ class StaffAccountAdmin(admin.ModelAdmin):
     readonly_fields = ("handle", "last_login", "created_at")
     show_full_result_count = False
 
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        # The admin's <path:object_id> takes any text; one that cannot be a primary key
+        # (NUL, which PostgreSQL refuses in a query, 10 kB ...) is a missing account.
+        if not str(object_id).isdigit():
+            return None
+        return super().get_object(request, object_id, from_field)
+
     def get_queryset(self, request: HttpRequest):
         return StaffAccount.objects.all()
 

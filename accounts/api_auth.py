@@ -77,12 +77,15 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
             raise ApiError(400, "LKY0400", "Send authKeyId + authKey alone, without a password.")
         # One transaction with the new session: a concurrent revoke of the key either ends
         # this session too or makes the exchange fail (see security/authkeys.exchange).
-        with transaction.atomic():
-            principal, key_id, retry_after = authkeys.exchange(
-                request, body.authKeyId, body.authKey
-            )
-            if principal is not None:
-                return _succeed(request, principal, timeout, key_id)
+        try:
+            with transaction.atomic():
+                principal, key_id, retry_after = authkeys.exchange(
+                    request, body.authKeyId, body.authKey
+                )
+                if principal is not None:
+                    return _succeed(request, principal, timeout, key_id)
+        except apisessions.PrincipalGone:  # the exchange holds the row: only in theory
+            raise AUTH_FAILED from None
         if principal is None:
             authkeys.record_failure(request, key_id, body.authKey, retry_after)
     elif body.email is not None and body.password is not None and body.userName is None:
@@ -105,8 +108,11 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     if principal is None:
         raise _throttled(retry_after) if retry_after else AUTH_FAILED
     # The session and its audit entry commit together, or neither does.
-    with transaction.atomic():
-        return _succeed(request, principal, timeout, key_id)
+    try:
+        with transaction.atomic():
+            return _succeed(request, principal, timeout, key_id)
+    except apisessions.PrincipalGone:  # deleted since its password was checked
+        raise AUTH_FAILED from None
 
 
 @router.post("/auth/logout", url_name="logout")

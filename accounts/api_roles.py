@@ -15,6 +15,7 @@ from accounts import roles, users
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
+from console import secretscan
 from console.api import (
     ApiError,
     StrictSchema,
@@ -28,10 +29,10 @@ from console.api import (
 
 router = Router(tags=["Role"])
 
-ROLES = "/operators/{operator_id}/roles"
-ROLE = "/operators/{operator_id}/roles/{role_id}"
-USER = "/operators/{operator_id}/users/{user_name}"
-DEFAULTS = "/operators/{operator_id}/users/default_permissions"
+ROLES = "/operators/{v1opid:operator_id}/roles"
+ROLE = "/operators/{v1opid:operator_id}/roles/{v1name:role_id}"
+USER = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}"
+DEFAULTS = "/operators/{v1opid:operator_id}/users/default_permissions"
 ROLE_NOT_FOUND = "Role not found."
 OWNERS = ("operator", "soracom", "all")
 
@@ -170,7 +171,7 @@ def attach_role(
     user = sam_user_or_404(request, user_name)
     role = roles.get_role(operator_id, body.roleId) if is_valid_name(body.roleId) else None
     if role is None:
-        raise bad_request(f"The role {body.roleId[:100]} was not found.")
+        raise bad_request(f"The role {secretscan.redact(body.roleId[:100])} was not found.")
     try:
         roles.attach_role(request, _actor(request), user, role)
     except roles.AttachRefused as exc:
@@ -178,7 +179,7 @@ def attach_role(
     return empty(200)
 
 
-@router.delete(USER + "/roles/{role_id}", url_name="detachRole")
+@router.delete(USER + "/roles/{v1name:role_id}", url_name="detachRole")
 @operation("Role:detachRole")
 def detach_role(
     request: HttpRequest, operator_id: str, user_name: str, role_id: str

@@ -1,4 +1,4 @@
-"""SAM users, their passwords and the operator under /v1/operators/{operator_id} (§4.2-4.4).
+"""SAM users, their passwords and the operator under /v1/operators/{v1opid:operator_id} (§4.2-4.4).
 
 Handlers parse, authorize through `@operation`, call one `accounts.users` function and
 shape the contract's answer. A user name that cannot exist answers like a missing user.
@@ -8,13 +8,13 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.urls import register_converter
 from ninja import Router
 
 from accounts import users
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
 from console.api import (
+    USER_NOT_FOUND,
     ApiError,
     StrictSchema,
     bad_request,
@@ -31,21 +31,7 @@ router = Router(tags=["User"])
 NO_PASSWORD = users.NO_PASSWORD
 
 
-class SamUserNameConverter:
-    """Any path segment except `default_permissions`, which has routes of its own (§10.7)."""
-
-    regex = r"(?!default_permissions(?:/|\Z))[^/]+"
-
-    def to_python(self, value: str) -> str:
-        return value
-
-    def to_url(self, value: str) -> str:
-        return value
-
-
-register_converter(SamUserNameConverter, "samuser")
-
-USER = "/operators/{operator_id}/users/{samuser:user_name}"
+USER = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}"
 
 
 class DescriptionBody(StrictSchema):
@@ -116,7 +102,7 @@ def _change_password(
 MAX_PAGE = 1000
 
 
-@router.get("/operators/{operator_id}/users", url_name="listUsers")
+@router.get("/operators/{v1opid:operator_id}/users", url_name="listUsers")
 @operation("User:listUsers")
 def list_users(
     request: HttpRequest,
@@ -190,7 +176,12 @@ def update_user(
 @operation("User:deleteUser")
 def delete_user(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Delete a SAM user, ending its AuthKeys and API sessions at once (204)."""
-    users.delete_user(request, caller_of(request).principal, sam_user_or_404(request, user_name))
+    try:
+        users.delete_user(
+            request, caller_of(request).principal, sam_user_or_404(request, user_name)
+        )
+    except users.UserGone:
+        raise not_found(USER_NOT_FOUND) from None
     return empty(204)
 
 
@@ -265,7 +256,7 @@ def _date(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@router.get("/operators/{operator_id}", url_name="getOperator", tags=["Operator"])
+@router.get("/operators/{v1opid:operator_id}", url_name="getOperator", tags=["Operator"])
 @operation("Operator:getOperator")
 def get_operator(request: HttpRequest, operator_id: str) -> dict:
     """Return the operator (every field a string, as the contract requires)."""
@@ -282,7 +273,7 @@ def get_operator(request: HttpRequest, operator_id: str) -> dict:
 
 
 @router.post(
-    "/operators/{operator_id}/password", url_name="updateOperatorPassword", tags=["Operator"]
+    "/operators/{v1opid:operator_id}/password", url_name="updateOperatorPassword", tags=["Operator"]
 )
 @operation("Operator:updateOperatorPassword")
 def update_operator_password(
@@ -294,7 +285,7 @@ def update_operator_password(
 
 
 @router.delete(
-    "/operators/{operator_id}/tokens", url_name="revokeOperatorAuthTokens", tags=["Operator"]
+    "/operators/{v1opid:operator_id}/tokens", url_name="revokeOperatorAuthTokens", tags=["Operator"]
 )
 @operation("Operator:revokeOperatorAuthTokens")
 def revoke_operator_tokens(request: HttpRequest, operator_id: str) -> HttpResponse:

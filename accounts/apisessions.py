@@ -23,7 +23,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import tokens
+from accounts import rowlocks, tokens
 from accounts.models import ApiSession, Principal
 from console import hotsql
 
@@ -55,6 +55,10 @@ def srn(principal: Principal) -> str:
     return f"srn:soracom:{principal.operator_id}::User:{principal.user_name}"
 
 
+class PrincipalGone(Exception):
+    """The principal was deleted while its session was being opened."""
+
+
 def create_session(
     principal: Principal, *, timeout: int, auth_key_id: str = "", source_ip: str = ""
 ) -> tuple[str, str]:
@@ -63,6 +67,8 @@ def create_session(
     `principal` must be the object the credential was checked against (its epochs were
     read with its password hash or its key): the session is bound to those epochs.
     """
+    if not rowlocks.hold(principal.pk):
+        raise PrincipalGone()
     now = _now()
     api_key = f"api-{uuid.uuid4()}"
     jti = secrets.token_hex(16)

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.core import checks as django_checks
 
-from accounts import checks
+from accounts import checks, converters
 
 
 class AccountsConfig(AppConfig):
@@ -13,6 +13,8 @@ class AccountsConfig(AppConfig):
         django_checks.register(checks.signing_keys, django_checks.Tags.security)
         # Connects the staff sign-in/out and staff-account audit receivers.
         from accounts import staff  # noqa: F401
+
+        converters.register()
 
 
 class InstallationAdminConfig(admin_apps.AdminConfig):

@@ -34,6 +34,7 @@ from decimal import Decimal, InvalidOperation
 MAX_LENGTH = 1000  # characters in one condition
 MAX_DEPTH = 32  # nesting of parentheses and `not`
 MAX_ARGUMENTS = 32  # literals in one function call
+MAX_NODES = 128  # operands, calls, comparisons and connectives in one tree
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -404,7 +405,23 @@ def parse(source: str) -> Node:
         raise ConditionSyntaxError(f"longer than {MAX_LENGTH} characters", MAX_LENGTH)
     if not source.strip():
         raise ConditionSyntaxError("the condition is empty", 0)
-    return _Parser(source).parse()
+    tree = _Parser(source).parse()
+    _check_size(tree)
+    return tree
+
+
+def _check_size(tree: Node) -> None:
+    # Evaluation visits each node at most once (no loops, no regex, nothing that grows with
+    # the request's data beyond comparing two strings): its cost is bounded by this count.
+    count, stack = 0, [tree]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ConditionSyntaxError(
+                f"more than {MAX_NODES} operands and operators", node.position
+            )
+        stack.extend(node.children)
 
 
 # --- evaluation -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from accounts import users
 from accounts.identifiers import NAME_RULE, is_valid_name, validate_user_name
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
+from console.fields import FreeTextField
 
 
 class RootSignInForm(forms.Form):
@@ -41,9 +42,14 @@ class SamSignInForm(forms.Form):
 
 
 class UserCreateForm(forms.Form):
-    user_name = forms.CharField(label="User name", max_length=100, help_text=NAME_RULE)
-    description = forms.CharField(
-        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    user_name = FreeTextField(
+        label="User name", max_length=100, help_text=NAME_RULE, secret_label="user name"
+    )
+    description = FreeTextField(
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        secret_label="description",
     )
 
     def __init__(self, *args, actor: Principal, **kwargs) -> None:
@@ -81,8 +87,11 @@ class UserCreateForm(forms.Form):
 
 
 class DescriptionForm(forms.Form):
-    description = forms.CharField(
-        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    description = FreeTextField(
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        secret_label="description",
     )
 
     def clean_description(self) -> str:

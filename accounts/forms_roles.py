@@ -18,6 +18,7 @@ from accounts.permissions import (
     known_operations,
     review,
 )
+from console.fields import FreeTextField
 
 # The ready statement for "manage your own password and AuthKeys only" (issue 4, item 7).
 SELF_SERVICE_STATEMENT = {
@@ -47,7 +48,7 @@ def pretty(text: str) -> str:
         return text
 
 
-class PermissionField(forms.CharField):
+class PermissionField(FreeTextField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("label", "Permission (JSON)")
         kwargs.setdefault("max_length", MAX_DOCUMENT_LENGTH)
@@ -57,7 +58,8 @@ class PermissionField(forms.CharField):
                 attrs={"rows": 12, "spellcheck": "false", "class": "mono", "data-json-editor": ""}
             ),
         )
-        super().__init__(strip=False, **kwargs)
+        # The review refuses a secret naming its statement; the field never echoes one.
+        super().__init__(strip=False, refuse=False, secret_label="permission", **kwargs)
 
 
 class PermissionForm(forms.Form):
@@ -76,8 +78,11 @@ class PermissionForm(forms.Form):
 
 
 class RoleForm(PermissionForm):
-    description = forms.CharField(
-        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    description = FreeTextField(
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        secret_label="description",
     )
     field_order = ["description", "permission"]
 
@@ -88,7 +93,9 @@ class RoleForm(PermissionForm):
 
 
 class RoleCreateForm(RoleForm):
-    role_id = forms.CharField(label="Role ID", max_length=100, help_text=NAME_RULE)
+    role_id = FreeTextField(
+        label="Role ID", max_length=100, help_text=NAME_RULE, secret_label="role ID"
+    )
     field_order = ["role_id", "description", "permission"]
 
     def __init__(self, *args, actor: Principal, **kwargs) -> None:

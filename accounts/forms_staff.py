@@ -9,7 +9,8 @@ from accounts import staff
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
-from security import audit, support
+from console import secretscan
+from security import support
 
 GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
 
@@ -106,7 +107,7 @@ class QuotaForm(forms.Form):
         reason = " ".join(self.cleaned_data["reason"].split())
         if not reason:
             raise ValidationError("Give a reason.")
-        if support.contains_secret(reason) or audit.REDACTED in reason:
+        if support.contains_secret(reason) or secretscan.is_redacted(reason):
             raise ValidationError(support.SECRET_IN_REASON)
         return reason
 

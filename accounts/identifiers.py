@@ -5,10 +5,18 @@ import secrets
 
 from django.core.exceptions import ValidationError
 
-# SAM user names, role IDs, credentials IDs: 1-100 characters of letters, digits,
-# "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}\Z", re.ASCII)
-OPERATOR_ID_RE = re.compile(r"^OP[0-9]{10}\Z", re.ASCII)
+from console import secretscan
+
+# SAM user names, role IDs, credentials IDs, group names: 1-100 characters of letters,
+# digits, "-", "_", ".", "@", starting with a letter or digit (DESIGN.md, Conventions).
+# The *_PATTERN forms are what URL paths accept (accounts/converters.py): a path value that
+# cannot be an identifier answers 404 before any view or query sees it.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}"
+OPERATOR_ID_PATTERN = r"OP[0-9]{10}"
+KEY_ID_PATTERN = r"keyId-[a-z0-9]{32}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}\Z", re.ASCII)
+OPERATOR_ID_RE = re.compile(rf"^{OPERATOR_ID_PATTERN}\Z", re.ASCII)
+KEY_ID_RE = re.compile(rf"^{KEY_ID_PATTERN}\Z", re.ASCII)
 NAME_RULE = (
     "1 to 100 characters: letters, digits, '-', '_', '.' or '@', starting with a letter or digit."
 )
@@ -18,9 +26,22 @@ def is_valid_name(value: object) -> bool:
     return isinstance(value, str) and NAME_RE.match(value) is not None
 
 
-def validate_name(value: str) -> None:
+def validate_name(value: str, label: str = "name") -> None:
+    """Raise ValidationError unless value may name a new user, role, credential set or group.
+
+    An AuthKey secret (`secret-` + 64 base62) and an API key fit the name rule: a name is
+    shown everywhere, so one that is really a secret is refused like any secret in free text.
+    """
     if not is_valid_name(value):
         raise ValidationError(f"Invalid name. Use {NAME_RULE}", code="invalid_name")
+    refuse_secret(value, label)
+
+
+def refuse_secret(text: str, label: str) -> None:
+    """Raise ValidationError (naming the field, never the secret) if text holds a secret."""
+    kind = secretscan.first_kind(text)
+    if kind is not None:
+        raise ValidationError(secretscan.message(label, kind), code="secret")
 
 
 # SAM user names the product uses for itself, compared case-insensitively: `root` names the
@@ -37,7 +58,7 @@ def is_reserved_user_name(value: str) -> bool:
 
 def validate_user_name(value: str) -> None:
     """Raise ValidationError unless value may name a new SAM user."""
-    validate_name(value)
+    validate_name(value, "user name")
     if is_reserved_user_name(value):
         raise ValidationError(
             f"The name {value} is reserved: Latchkey uses it for itself.", code="reserved_name"

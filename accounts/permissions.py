@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from accounts.conditions import Condition, ConditionSyntaxError
-from console import strictjson
+from console import secretscan, strictjson
 
 MAX_DOCUMENT_LENGTH = 32_768  # characters of the JSON text
 MAX_STATEMENTS = 100
 MAX_PATTERNS = 100  # API names or globs in one statement
 MAX_PATTERN_LENGTH = 200
+MAX_WILDCARDS = 8  # `*` in one API name glob
 EFFECTS = ("allow", "deny")
 EMPTY_DOCUMENT = '{"statements":[]}'
 
@@ -87,14 +88,31 @@ def _load_routes() -> None:
     get_resolver().url_patterns  # noqa: B018
 
 
-@lru_cache(maxsize=4096)
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Return the regex of an API-name glob: `*` matches any run of characters."""
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
-
-
 def matches(pattern: str, api: str) -> bool:
-    return pattern_regex(pattern).match(api) is not None
+    """Return whether the API name `api` matches the glob `pattern` (`*`: any run of characters).
+
+    No regex and no backtracking (a `*` compiled to a backtracking `.*` once let one
+    tenant's pattern of stars stall every worker): the first and last pieces are anchored
+    at the ends, and the pieces between stars are found in order, each at its leftmost
+    place after the one before. Leftmost is always right for a glob whose only wildcard is
+    `*` (ending a piece earlier never hurts the pieces after it), so one pass decides, in
+    time proportional to len(api) for each piece.
+    """
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return pattern == api
+    first, last = pieces[0], pieces[-1]
+    if len(first) + len(last) > len(api) or not api.startswith(first) or not api.endswith(last):
+        return False
+    position, end = len(first), len(api) - len(last)
+    for piece in pieces[1:-1]:
+        if not piece:
+            continue
+        found = api.find(piece, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
 
 
 class InvalidPermission(ValueError):
@@ -137,8 +155,13 @@ class Document:
     statements: tuple[Statement, ...]
 
 
-def parse_document(text: object) -> Document:
-    """Return the validated document in `text`, or raise InvalidPermission."""
+def parse_document(text: object, *, refuse_secrets: bool = False) -> Document:
+    """Return the validated document in `text`, or raise InvalidPermission.
+
+    `refuse_secrets` (every save, and the console's check): a condition holding an AuthKey
+    secret, API key or token is refused. Stored documents are read without it, so that a
+    document saved before the rule keeps deciding as it did.
+    """
     if not isinstance(text, str):
         raise InvalidPermission("The permission must be a JSON string.")
     if len(text) > MAX_DOCUMENT_LENGTH:
@@ -164,10 +187,10 @@ def parse_document(text: object) -> Document:
         raise InvalidPermission(
             f"{len(statements)} statements; a permission holds at most {MAX_STATEMENTS}."
         )
-    return Document(tuple(_statement(s, i) for i, s in enumerate(statements, 1)))
+    return Document(tuple(_statement(s, i, refuse_secrets) for i, s in enumerate(statements, 1)))
 
 
-def _statement(raw: object, number: int) -> Statement:
+def _statement(raw: object, number: int, refuse_secrets: bool = False) -> Statement:
     if not isinstance(raw, dict):
         raise InvalidPermission("a statement must be a JSON object.", number)
     unknown = sorted(set(raw) - {"effect", "api", "condition"})
@@ -197,6 +220,9 @@ def _statement(raw: object, number: int) -> Statement:
         text = raw["condition"]
         if not isinstance(text, str):
             raise InvalidPermission('"condition" must be a string.', number)
+        kind = secretscan.first_kind(text) if refuse_secrets else None
+        if kind is not None:
+            raise InvalidPermission(secretscan.message("condition", kind), number)
         if text.strip():
             try:
                 condition = Condition.parse(text)
@@ -213,7 +239,11 @@ def pattern_problem(pattern: str) -> str:
         return "an API name is empty."
     if len(pattern) > MAX_PATTERN_LENGTH:
         return f"an API name is longer than {MAX_PATTERN_LENGTH} characters."
+    if pattern.count("*") > MAX_WILDCARDS:
+        return f"an API name has more than {MAX_WILDCARDS} wildcards (*)."
     if not _PATTERN_RE.match(pattern):
+        if secretscan.contains_secret(pattern):  # the message quotes the pattern: not this one
+            return secretscan.message("API name", secretscan.first_kind(pattern))
         shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
         return (
             f"{shown!r} is not an API name: use Tag:operationId, with * as a wildcard "
@@ -228,8 +258,7 @@ def warnings(document: Document) -> list[tuple[int, str]]:
     found = []
     for number, statement in enumerate(document.statements, 1):
         for pattern in statement.patterns:
-            regex = pattern_regex(pattern)
-            if not any(regex.match(name) for name in known):
+            if not any(matches(pattern, name) for name in known):
                 found.append((number, f"{pattern!r} matches no known API operation."))
     return found
 
@@ -277,7 +306,7 @@ class Review:
 def review(text: str) -> Review:
     """Validate a document statement by statement, for an editor that marks each one."""
     try:
-        parse_document(text)
+        parse_document(text, refuse_secrets=True)
         first = None
     except InvalidPermission as exc:
         first = exc
@@ -293,18 +322,18 @@ def review(text: str) -> Review:
         if isinstance(raw, dict):
             row.effect = raw.get("effect") if isinstance(raw.get("effect"), str) else ""
             api = raw.get("api")
-            row.api = api if isinstance(api, str) else json.dumps(api)[:300]
+            row.api = secretscan.redact(api if isinstance(api, str) else json.dumps(api)[:300])
             cond = raw.get("condition")
-            row.condition = cond[:1000] if isinstance(cond, str) else ""
+            row.condition = secretscan.redact(cond[:1000]) if isinstance(cond, str) else ""
         try:
-            statement = _statement(raw, number)
+            statement = _statement(raw, number, refuse_secrets=True)
         except InvalidPermission as exc:
             row.error, row.position = exc.reason, exc.position
         else:
             row.warnings = [
                 f"{p!r} matches no known API operation."
                 for p in statement.patterns
-                if not any(pattern_regex(p).match(name) for name in known)
+                if not any(matches(p, name) for name in known)
             ]
         rows.append(row)
     return Review(first, "", rows)

@@ -30,7 +30,6 @@ from accounts.permissions import (
     Statement,
     matches,
     parse_document,
-    pattern_regex,
 )
 
 log = logging.getLogger("latchkey.policy")
@@ -118,11 +117,7 @@ class CompiledPolicy:
     def _rules_for(self, api: str) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
         found = self._by_api.get(api)
         if found is None:
-            hits = [
-                r
-                for r in self.rules
-                if any(pattern_regex(p).match(api) for p in r.statement.patterns)
-            ]
+            hits = [r for r in self.rules if any(matches(p, api) for p in r.statement.patterns)]
             found = (
                 tuple(r for r in hits if r.statement.effect == "deny"),
                 tuple(r for r in hits if r.statement.effect == "allow"),

@@ -13,14 +13,14 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from accounts import policy
+from accounts import policy, rowlocks
 from accounts.identifiers import validate_name
 from accounts.models import Operator, Principal, Role, RoleAttachment
 from accounts.permissions import Document, parse_document
-from accounts.users import validate_description
+from accounts.users import UserGone, validate_description
 from security import audit
 
 
@@ -33,6 +33,10 @@ class RoleInUse(Exception):
         shown = ", ".join(user_names[:10]) + (" …" if len(user_names) > 10 else "")
         super().__init__(f"The role is still in use (attached to {shown}). Detach it first.")
         self.user_names = user_names
+
+
+class RoleGone(Http404):
+    """The role was deleted by a concurrent request: it answers as a missing role (404)."""
 
 
 class AttachRefused(Exception):
@@ -64,7 +68,7 @@ def user_roles(user: Principal) -> QuerySet[Role]:
 
 def validate_permission(text: str) -> Document:
     """Return the parsed document, or raise accounts.permissions.InvalidPermission."""
-    return parse_document(text)
+    return parse_document(text, refuse_secrets=True)
 
 
 def _audit(
@@ -102,7 +106,7 @@ def create_role(
     permission: str,
     description: str = "",
 ) -> Role:
-    validate_name(role_id)
+    validate_name(role_id, "role ID")
     validate_description(description)
     document = validate_permission(permission)
     now = timezone.now()
@@ -134,6 +138,8 @@ def update_role(
     if description is not None:
         validate_description(description)
         role.description = description
+    if not Role.objects.select_for_update().filter(pk=role.pk).exists():
+        raise RoleGone(role.role_id)  # deleted meanwhile: a missing role, not a 500
     role.permission = permission
     role.updated_at = timezone.now()
     role.save(update_fields=["permission", "description", "updated_at"])
@@ -146,7 +152,9 @@ def update_role(
 @transaction.atomic
 def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> None:
     """Delete a role that no user holds (RoleInUse names the users otherwise)."""
-    locked = Role.objects.select_for_update().get(pk=role.pk)
+    locked = Role.objects.select_for_update().filter(pk=role.pk).first()
+    if locked is None:
+        raise RoleGone(role.role_id)
     names = list(attached_users(locked).values_list("user_name", flat=True))
     if names:
         raise RoleInUse(names)
@@ -163,7 +171,11 @@ def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> No
 def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, role: Role) -> None:
     if user.operator_id != role.operator_id or not user.is_sam:
         raise ValidationError("The role and the user belong to different accounts.")
-    # Lock the role first, as delete_role does: the foreign keys are checked only at commit
+    # The user's row first (accounts/rowlocks.py): a concurrent delete of the user either
+    # removes this attachment with the user or has happened, and the user is gone.
+    if not rowlocks.hold(user.pk):
+        raise AttachRefused(f"The user {user.user_name} was not found.")
+    # Then the role, as delete_role does: the foreign keys are checked only at commit
     # (deferred), so without this an attach and a delete of the same role can deadlock on
     # the operator row, or an attachment could land on a role being deleted.
     if not Role.objects.select_for_update().filter(pk=role.pk).exists():
@@ -195,6 +207,8 @@ def set_inline_permission(
     request: HttpRequest | None, actor: Principal, user: Principal, permission: str
 ) -> None:
     document = validate_permission(permission)
+    if not rowlocks.hold(user.pk):  # deleted meanwhile: a missing user, not a 500
+        raise UserGone(user.user_name)
     user.inline_permission = permission
     user.save(update_fields=["inline_permission", "updated_at"])
     _changed(user.operator_id)
@@ -209,6 +223,8 @@ def set_inline_permission(
 def delete_inline_permission(
     request: HttpRequest | None, actor: Principal, user: Principal
 ) -> None:
+    if not rowlocks.hold(user.pk):
+        raise UserGone(user.user_name)
     user.inline_permission = ""
     user.save(update_fields=["inline_permission", "updated_at"])
     _changed(user.operator_id)

@@ -8,9 +8,10 @@ audit entry commit together or not at all.
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
-from accounts import apisessions, identifiers, signin
+from accounts import apisessions, identifiers, rowlocks, signin
+from accounts.identifiers import refuse_secret
 from accounts.models import Operator, Principal, RoleAttachment
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from security import audit, authkeys
@@ -21,6 +22,20 @@ RESERVED_NAMES = identifiers.RESERVED_USER_NAMES  # the one list (accounts/ident
 
 class UserExists(Exception):
     pass
+
+
+class UserGone(Http404):
+    """The user was deleted by a concurrent request: it answers as a missing user (404)."""
+
+
+def _still_there(user: Principal) -> None:
+    """Hold the user's row until commit (accounts/rowlocks.py), or raise UserGone.
+
+    A change to a user that a concurrent request has just deleted would otherwise update
+    no row and fail as a 500 ("did not affect any rows").
+    """
+    if not rowlocks.hold(user.pk):
+        raise UserGone(user.user_name)
 
 
 class PasswordExists(Exception):
@@ -68,6 +83,7 @@ def validate_description(description: str) -> None:
         raise ValidationError("The description is too long (at most 1000 characters).")
     if any(ord(c) < 32 and c not in "\t\n\r" for c in description):
         raise ValidationError("The description contains control characters.")
+    refuse_secret(description, "description")
 
 
 def validate_new_password(password: str, user: Principal) -> None:
@@ -130,6 +146,7 @@ def update_description(
     request: HttpRequest | None, actor: Principal, user: Principal, description: str
 ) -> None:
     validate_description(description)
+    _still_there(user)
     user.description = description
     user.save(update_fields=["description", "updated_at"])
     audit.record(
@@ -151,6 +168,7 @@ def set_password(
     and API; AuthKey sessions live on (docs/sessions.md).
     """
     validate_new_password(password, user)
+    _still_there(user)
     user.set_password(password)
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     ended = apisessions.end_password_sessions(request, user)
@@ -170,7 +188,9 @@ def create_password(
     """Give a user without a password its first one (PasswordExists if it has one)."""
     with transaction.atomic():
         # Lock the row so that two concurrent creates cannot both pass the check.
-        locked = Principal.objects.select_for_update().get(pk=user.pk)
+        locked = Principal.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None:
+            raise UserGone(user.user_name)
         if locked.has_usable_password():
             raise PasswordExists("The user already has a password; change it instead.")
         set_password(request, actor, locked, password, "User:createUserPassword")
@@ -222,6 +242,7 @@ def remove_password(request: HttpRequest | None, actor: Principal, user: Princip
     """
     if not user.has_usable_password():
         raise NoPassword()
+    _still_there(user)
     user.set_unusable_password()
     user.save(update_fields=["password", "password_changed_at", "updated_at"])
     ended = apisessions.end_password_sessions(request, user)
@@ -258,7 +279,14 @@ def revoke_tokens(
 
 @transaction.atomic
 def delete_user(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
-    """Delete a SAM user after ending its AuthKeys and API sessions."""
+    """Delete a SAM user after ending its AuthKeys and API sessions (UserGone if it is gone).
+
+    The user's row is locked first (accounts/rowlocks.py), so a key generated, a session
+    opened or a role attached at the same moment either commits first, and is ended here,
+    or finds the user gone.
+    """
+    if not rowlocks.take(user.pk):
+        raise UserGone(user.user_name)
     name = user.user_name
     authkeys.revoke_all(user, request=request, actor=actor, reason="The user was deleted.")
     apisessions.revoke_for_principal(user)

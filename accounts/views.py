@@ -1,7 +1,7 @@
 """The Security page's Users tab: list, create, detail, password, delete."""
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -149,6 +149,9 @@ def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpRespons
 def user_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
-        users.delete_user(request, request.user, user)
+        try:
+            users.delete_user(request, request.user, user)
+        except users.UserGone:
+            raise Http404("No such user.") from None
         return navigate(request, reverse("users"))
     return render_dialog(request, "accounts/partials/user_delete_dialog.html", {"subject": user})

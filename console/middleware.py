@@ -1,4 +1,5 @@
-"""Cross-cutting middleware: request IDs, the API body cap, no caching of authenticated pages."""
+"""Cross-cutting middleware: request IDs, JSON errors under /v1, the API body cap, no caching
+of authenticated pages."""
 
 import secrets
 from collections.abc import Callable
@@ -20,6 +21,54 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id
         return response
+
+
+API_ERROR_MESSAGES = {
+    400: "Bad request.",
+    401: "Authentication failed.",
+    403: "Forbidden.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "Request body too large.",
+    500: "Internal error.",
+}
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+
+class ApiJsonErrorsMiddleware:
+    """Under /v1, answer every error as a flat JSON `{"code", "message"}`, in every mode.
+
+    Clients parse every 4xx body as JSON (soracom-api.md §2). Outside DEBUG the error
+    handlers do it (console/errors.py); with DEBUG on, Django answers an unknown path with
+    its HTML technical 404 page, which also lists every route, and an exception raised
+    outside a handler with the HTML traceback page (handler404/500 are not used in DEBUG).
+    Whatever produced an error response that is not JSON, it is replaced here (status and
+    headers kept; the body says only what the status says). The console's pages are not
+    touched.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or not request.path_info.startswith("/v1/")
+            or _is_json(response)
+            or getattr(response, "streaming", False)
+        ):
+            return response
+        status = response.status_code
+        message = API_ERROR_MESSAGES.get(status, "Internal error." if status >= 500 else "Error.")
+        replacement = JsonResponse({"code": f"LKY0{status}", "message": message}, status=status)
+        for name, value in response.items():
+            if name.lower() not in ("content-type", "content-length"):
+                replacement[name] = value
+        return replacement
 
 
 class ApiBodyLimitMiddleware:

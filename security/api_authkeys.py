@@ -13,8 +13,8 @@ from security import authkeys
 
 router = Router(tags=["AuthKeys"])
 
-OPERATOR_KEYS = "/operators/{operator_id}/auth_keys"
-USER_KEYS = "/operators/{operator_id}/users/{user_name}/auth_keys"
+OPERATOR_KEYS = "/operators/{v1opid:operator_id}/auth_keys"
+USER_KEYS = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}/auth_keys"
 KEY_NOT_FOUND = "AuthKey not found."
 USER_NOT_FOUND = "SAM User not found."
 
@@ -41,6 +41,8 @@ def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpRespo
         )
     except authkeys.AuthKeyLimitReached as exc:
         raise conflict(str(exc)) from None
+    except authkeys.HolderGone:
+        raise not_found(USER_NOT_FOUND if holder.is_sam else "Not found.") from None
     except authkeys.GenerateRateLimited as exc:
         headers = {"Retry-After": str(exc.retry_after)}
         raise ApiError(429, "LKY0429", str(exc), headers=headers) from None
@@ -71,7 +73,7 @@ def generate_operator_auth_key(request: HttpRequest, operator_id: str) -> HttpRe
     return _generate(request, _root(operator_id), 201)
 
 
-@router.delete(OPERATOR_KEYS + "/{auth_key_id}", url_name="deleteOperatorAuthKey")
+@router.delete(OPERATOR_KEYS + "/{v1keyid:auth_key_id}", url_name="deleteOperatorAuthKey")
 @operation("Operator:deleteOperatorAuthKey")
 def delete_operator_auth_key(
     request: HttpRequest, operator_id: str, auth_key_id: str
@@ -94,7 +96,7 @@ def generate_user_auth_key(request: HttpRequest, operator_id: str, user_name: st
     return _generate(request, _user(operator_id, user_name), 200)
 
 
-@router.get(USER_KEYS + "/{auth_key_id}", url_name="getUserAuthKey")
+@router.get(USER_KEYS + "/{v1keyid:auth_key_id}", url_name="getUserAuthKey")
 @operation("User:getUserAuthKey")
 def get_user_auth_key(
     request: HttpRequest, operator_id: str, user_name: str, auth_key_id: str
@@ -106,7 +108,7 @@ def get_user_auth_key(
     return authkeys.as_response(key)
 
 
-@router.delete(USER_KEYS + "/{auth_key_id}", url_name="deleteUserAuthKey")
+@router.delete(USER_KEYS + "/{v1keyid:auth_key_id}", url_name="deleteUserAuthKey")
 @operation("User:deleteUserAuthKey")
 def delete_user_auth_key(
     request: HttpRequest, operator_id: str, user_name: str, auth_key_id: str

@@ -65,7 +65,7 @@ def list_credentials(request: HttpRequest) -> JsonResponse:
     return JsonResponse([credentials_model(cs) for cs in sets], safe=False)
 
 
-@router.post("/credentials/{credentials_id}")
+@router.post("/credentials/{v1name:credentials_id}")
 @operation("Credential:createCredential")
 def create_credential(
     request: HttpRequest, credentials_id: str, payload: CredentialsBody
@@ -86,7 +86,7 @@ def create_credential(
     return JsonResponse(credentials_model(cs), status=201)
 
 
-@router.put("/credentials/{credentials_id}")
+@router.put("/credentials/{v1name:credentials_id}")
 @operation("Credential:updateCredential")
 def update_credential(
     request: HttpRequest, credentials_id: str, payload: CredentialsUpdateBody
@@ -113,7 +113,7 @@ def update_credential(
     return JsonResponse(credentials_model(cs))
 
 
-@router.delete("/credentials/{credentials_id}")
+@router.delete("/credentials/{v1name:credentials_id}")
 @operation("Credential:deleteCredential")
 def delete_credential(request: HttpRequest, credentials_id: str):
     caller = caller_of(request)

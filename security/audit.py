@@ -34,6 +34,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Operator, Principal
+from console import secretscan
 from console.net import client_ip
 from security import auditkeys
 from security.models import AuditChainHead, AuditEntry
@@ -47,25 +48,14 @@ CANONICAL_VERSION = 1
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
-# An AuthKey secret pasted where it does not belong (a staff member's revocation reason, a
-# user agent) is redacted before it is stored: the checksum tells a real one from noise.
-_SECRET_SHAPE = re.compile(r"secret-[A-Za-z0-9]{64}")
-REDACTED = "secret-[REDACTED]"
-
-
-def _redact(text: str) -> str:
-    from security.authkeys import looks_like_secret
-
-    return _SECRET_SHAPE.sub(
-        lambda m: REDACTED if looks_like_secret(m.group()) else m.group(), text
-    )
+# Bearer material written where it does not belong (a user agent, the user name of a failed
+# sign-in, a path) is redacted before it is stored, by the one detector (console/secretscan.py).
+REDACTED = secretscan.REDACTED[secretscan.AUTHKEY_SECRET]
 
 
 def _storable(value: str, limit: int) -> str:
     text = _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", str(value))
-    if "secret-" in text:
-        text = _redact(text)
-    return text[:limit]
+    return secretscan.redact(text)[:limit]
 
 
 def _clean_details(value: Any, depth: int = 0) -> Any:

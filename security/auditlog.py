@@ -78,7 +78,9 @@ def entries(operator: Operator | str, flt: AuditFilter | None = None) -> QuerySe
         qs = qs.filter(outcome=flt.outcome)
     if flt.since:
         qs = qs.filter(at__gte=datetime.combine(flt.since, time.min, tzinfo=UTC))
-    if flt.until:
+    if flt.until and flt.until < date.max:
+        # The end of the last day is the start of the next; 9999-12-31 has no next day in
+        # Python's calendar, and nothing can be later than it, so it bounds nothing.
         qs = qs.filter(at__lt=datetime.combine(flt.until + timedelta(days=1), time.min, tzinfo=UTC))
     return qs.order_by("-at", "-id")
 

@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import zlib
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -33,26 +32,26 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import apisessions, throttle
-from accounts.identifiers import is_valid_name
+from accounts import apisessions, rowlocks, throttle
+from accounts.identifiers import KEY_ID_RE, is_valid_name
 from accounts.models import Principal
-from console import hotsql
+from console import hotsql, secretscan
 from console.net import client_ip
 from security import audit, failures
 from security.models import AuditEntry, AuthKey
 
 KEY_ID_PREFIX = "keyId-"
-SECRET_PREFIX = "secret-"
+# The secret's format belongs to console/secretscan.py, the one detector of leaked secrets.
+SECRET_PREFIX = secretscan.AUTHKEY_SECRET_PREFIX
 KEY_ID_LENGTH = 32
-SECRET_LENGTH = 64
-CHECKSUM_LENGTH = 6
+SECRET_LENGTH = secretscan.AUTHKEY_SECRET_LENGTH
+CHECKSUM_LENGTH = secretscan.CHECKSUM_LENGTH
 MAX_LIVE_KEYS = 2
 SLOTS = (1, 2)
 LIMIT_MESSAGE = "This principal already holds two AuthKeys: revoke one to generate a new one."
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-KEY_ID_RE = re.compile(rf"^{KEY_ID_PREFIX}[a-z0-9]{{{KEY_ID_LENGTH}}}\Z", re.ASCII)
+BASE62 = secretscan.BASE62
 SECRET_RE = re.compile(rf"^{SECRET_PREFIX}[A-Za-z0-9]{{{SECRET_LENGTH}}}\Z", re.ASCII)
 _PURPOSE = b"latchkey.security.authkeys.secret-hash.v1"
 
@@ -75,6 +74,10 @@ class GenerateRateLimited(Exception):
         self.retry_after = retry_after
 
 
+class HolderGone(Exception):
+    """The holder was deleted by a concurrent request: answer as for a missing user."""
+
+
 class NotAKeyHolder(Exception):
     """Only a tenant's root account and SAM users hold AuthKeys."""
 
@@ -86,16 +89,8 @@ def _now() -> datetime:
 # --- formats ---------------------------------------------------------------------------
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        number, rest = divmod(number, 62)
-        digits.append(BASE62[rest])
-    return "".join(reversed(digits))
-
-
 def _checksum(body: str) -> str:
-    return _base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+    return secretscan.authkey_checksum(body)
 
 
 def new_key_id() -> str:
@@ -115,10 +110,7 @@ def looks_like_key_id(value: object) -> bool:
 
 def looks_like_secret(value: object) -> bool:
     """Return whether value has the secret's shape and checksum (no database involved)."""
-    if not isinstance(value, str) or SECRET_RE.match(value) is None:
-        return False
-    body, tail = value[:-CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
-    return hmac.compare_digest(_checksum(body), tail)
+    return secretscan.is_authkey_secret(value)
 
 
 # --- hashing ---------------------------------------------------------------------------
@@ -319,9 +311,12 @@ def _check_generate_rate(
 
 @transaction.atomic
 def _insert(holder: Principal) -> tuple[AuthKey, str]:
-    # Serialize generates for one holder on PostgreSQL (the constraint is the guarantee;
-    # the lock only spares concurrent requests a failed insert).
-    Principal.objects.select_for_update().filter(pk=holder.pk).first()
+    # The holder's row first (accounts/rowlocks.py): a delete of the holder either waits
+    # for this key and revokes it, or has happened and this answers HolderGone. The lock
+    # also serializes generates for one holder on PostgreSQL (the unique slot constraint is
+    # the guarantee; the lock only spares concurrent requests a failed insert).
+    if not rowlocks.claim(holder.pk):
+        raise HolderGone()
     for _ in range(MAX_LIVE_KEYS + 1):
         taken = set(live_keys(holder).values_list("slot", flat=True))
         free = [slot for slot in SLOTS if slot not in taken]
@@ -370,6 +365,8 @@ def revoke(
     """
     now = _now()
     reason = reason.strip()[:400]
+    # A reason is shown on the Authentication tab, to auditors and to staff: never a secret.
+    secretscan.refuse(reason, "reason")
     revoked = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
         slot=None, revoked_at=now, revoked_by=_who(actor, via_key)[:400], revoke_reason=reason
     )
@@ -527,15 +524,18 @@ def exchange(
         if match:  # verified by a retired pepper: store the hash under the current one
             changes["secret_hash"] = hash_secret(key_id, auth_key)
         # Locks the row until the caller's transaction commits, and refuses a key revoked
-        # since it was read. last_used_at never moves backwards.
+        # since it was read. last_used_at never moves backwards. The holder's row is held
+        # first, as everywhere (accounts/rowlocks.py): a concurrent delete of the holder
+        # either ends this session or makes the exchange fail.
         # No savepoint: the caller's transaction is all-or-nothing already.
         with transaction.atomic(savepoint=False):
-            used = (
+            held = rowlocks.hold(principal.pk)
+            used = held and (
                 AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
                 .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
                 .update(**changes)
             )
-            live = bool(used) or _locked_live(key)
+            live = held and (bool(used) or _locked_live(key))
         if live:
             throttle.clear(before[1])
             return principal, key_id, 0

@@ -14,6 +14,7 @@ from typing import cast
 from cryptography import x509
 
 from accounts.identifiers import NAME_RULE, is_valid_name
+from console import secretscan
 from security import keymaterial
 
 DESCRIPTION_MAX = 1000
@@ -383,7 +384,11 @@ def validate_fields(
     errors: dict[str, str] = {}
     for name in submitted:
         if schema.field_named(name) is None:
-            shown = name if is_valid_name(name) else "(an unknown field)"
+            shown = (
+                name
+                if is_valid_name(name) and not secretscan.contains_secret(name)
+                else "(an unknown field)"
+            )
             errors[f"credentials.{shown}"] = f"is not a field of the {kind} type."
     values: dict[str, str] = {}
     parsed: dict[str, object] = {}
@@ -419,10 +424,16 @@ def validate_description(description: object) -> str:
         raise CredentialsInvalid({"description": f"is too long (at most {DESCRIPTION_MAX})."})
     if _CONTROL.search(description):
         raise CredentialsInvalid({"description": "contains control characters."})
+    kind = secretscan.first_kind(description)
+    if kind is not None:
+        raise CredentialsInvalid({"description": secretscan.fragment(kind)})
     return description.replace("\r\n", "\n")
 
 
 def validate_credentials_id(credentials_id: object) -> str:
     if not is_valid_name(credentials_id):
         raise CredentialsInvalid({"credentialsId": f"must be {NAME_RULE}"})
+    kind = secretscan.first_kind(credentials_id)
+    if kind is not None:
+        raise CredentialsInvalid({"credentialsId": secretscan.fragment(kind)})
     return credentials_id  # type: ignore[return-value]

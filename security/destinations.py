@@ -28,6 +28,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from console import secretscan
+
 URL_MAX = 2000
 _url_validator = URLValidator(schemes=["http", "https"])
 # The WHATWG URL standard parses a host whose last label is a number as IPv4.
@@ -108,6 +110,9 @@ def validate(url: object) -> str:
     url = url.strip()
     if len(url) > URL_MAX:
         raise DestinationInvalid(f"The URL is too long (at most {URL_MAX} characters).")
+    kind = secretscan.first_kind(url)
+    if kind is not None:  # a token in a query string belongs in a credential set too
+        raise DestinationInvalid(secretscan.message("URL", kind))
     try:
         parts = urlsplit(url)
     except ValueError:

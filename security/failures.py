@@ -26,6 +26,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 
 from accounts import throttle
+from console import secretscan
 from console.net import client_ip
 from security import audit
 from security.models import AuditEntry, AuditFailureWindow
@@ -36,6 +37,9 @@ MALFORMED = "malformed"
 
 
 def _cap(value: str, limit: int) -> tuple[str, bool]:
+    # Redact before cutting: a secret cut in half is no longer recognisable, and half a
+    # secret must not be stored either.
+    value = secretscan.redact(value)
     return (value[: limit - 1] + "…", True) if len(value) > limit else (value, False)
 
 

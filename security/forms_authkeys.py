@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from console.auth import ConsoleRequest
+from console.fields import FreeTextField
 from security import authkeys
 from security.models import AuthKey
 
@@ -11,7 +12,8 @@ from security.models import AuthKey
 class RevokeAuthKeyForm(forms.Form):
     """Confirm a revocation; the optional reason goes to the key's tombstone and the audit."""
 
-    reason = forms.CharField(
+    reason = FreeTextField(
+        secret_label="reason",
         label="Reason (optional)",
         max_length=400,
         required=False,

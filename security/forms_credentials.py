@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.identifiers import NAME_RULE
 from accounts.models import Principal
+from console.fields import FreeTextField
 from security import credential_schemas, credential_sealing, credentials, destinations, groups
 from security.models import CredentialSet, Group, GroupServiceConfig
 
@@ -83,11 +84,14 @@ class _CredentialFormBase(forms.Form):
 
 
 class CredentialCreateForm(_CredentialFormBase):
-    credentials_id = forms.CharField(label="Credentials ID", max_length=100, help_text=NAME_RULE)
-    description = forms.CharField(
+    credentials_id = FreeTextField(
+        label="Credentials ID", max_length=100, help_text=NAME_RULE, secret_label="credentials ID"
+    )
+    description = FreeTextField(
         max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        secret_label="description",
     )
     type = forms.ChoiceField(choices=[("", "Choose a type…"), *credential_schemas.TYPE_CHOICES])
 
@@ -134,10 +138,11 @@ class CredentialCreateForm(_CredentialFormBase):
 
 
 class CredentialUpdateForm(_CredentialFormBase):
-    description = forms.CharField(
+    description = FreeTextField(
         max_length=credential_schemas.DESCRIPTION_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        secret_label="description",
     )
 
     def __init__(self, *args, actor: Principal, instance: CredentialSet, **kwargs) -> None:
@@ -180,7 +185,9 @@ class CredentialSetChoice(forms.ChoiceField):
 
 
 class GroupForm(forms.Form):
-    name = forms.CharField(label="Group name", max_length=100, help_text=NAME_RULE)
+    name = FreeTextField(
+        label="Group name", max_length=100, help_text=NAME_RULE, secret_label="group name"
+    )
 
     def __init__(self, *args, request, instance: Group | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -203,7 +210,8 @@ class GroupForm(forms.Form):
             if kept is not None and kept.credentials_id not in dict(usable):
                 choices.append((kept.credentials_id, f"{kept.credentials_id} ({kept.type})"))
             shown = destinations.shown(config.destination_url) if config else ""
-            self.fields[f"{service}_url"] = forms.CharField(
+            self.fields[f"{service}_url"] = FreeTextField(
+                secret_label="URL",
                 label=f"{label} destination URL",
                 required=False,
                 max_length=destinations.URL_MAX,

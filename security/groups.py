@@ -24,6 +24,7 @@ from accounts.context import CallContext
 from accounts.identifiers import NAME_RULE, is_valid_name
 from accounts.models import Principal
 from accounts.permissions import register_operation
+from console import secretscan
 from security import audit, credentials, destinations
 from security.models import AuditEntry, CredentialSet, Group, GroupServiceConfig
 
@@ -240,6 +241,8 @@ def create_group(
 ) -> Group:
     if not is_valid_name(name):
         raise GroupInvalid({"name": f"Use {NAME_RULE}"})
+    if secretscan.contains_secret(name):
+        raise GroupInvalid({"name": secretscan.message("group name", secretscan.first_kind(name))})
     wanted = _checked(request, actor, name, configs, stored={})
     with transaction.atomic():
         sets = _locked_sets(actor.operator_id, wanted)

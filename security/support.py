@@ -17,7 +17,6 @@ credential sets, mint tokens or keys, or change roles or permissions (SECURITY.m
 no staff page does, and the console and the API refuse staff principals.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,28 +27,26 @@ from django.utils import timezone
 from accounts import staff as staff_accounts
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
+from console import secretscan
 from security import audit, authkeys
 from security.models import AuditEntry, AuthKey
 
 GRANT_HOURS = (1, 4, 8, 24, 72, 168)
 MAX_GRANT_HOURS = max(GRANT_HOURS)
 MAX_REASON_LENGTH = 400
-_SECRET_SHAPE = re.compile(r"secret-[A-Za-z0-9]{64}")
 
 
 SECRET_IN_REASON = "Leave the secret out of the reason: name the key by its ID only."
 
 
 def contains_secret(text: str) -> bool:
-    """Return whether text holds something that is really an AuthKey secret (checksum ok)."""
-    return any(authkeys.looks_like_secret(m) for m in _SECRET_SHAPE.findall(text))
+    """Return whether text holds real bearer material (an AuthKey secret, API key or token)."""
+    return secretscan.contains_secret(text)
 
 
 def redact_secrets(text: str) -> str:
-    """Return text with every real AuthKey secret replaced by a marker."""
-    return _SECRET_SHAPE.sub(
-        lambda m: audit.REDACTED if authkeys.looks_like_secret(m.group()) else m.group(), text
-    )
+    """Return text with every real secret replaced by a marker."""
+    return secretscan.redact(text)
 
 
 class SupportAccessClosed(Exception):

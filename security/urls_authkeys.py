@@ -7,19 +7,19 @@ from security import views_authkeys as views
 urlpatterns = [
     path("authkeys/", views.authkey_list, name="authkeys"),
     path("authkeys/generate", views.authkey_generate, name="authkey-generate"),
-    path("authkeys/<str:auth_key_id>/revoke", views.authkey_revoke, name="authkey-revoke"),
+    path("authkeys/<keyid:auth_key_id>/revoke", views.authkey_revoke, name="authkey-revoke"),
     path(
-        "users/<str:user_name>/authentication",
+        "users/<name:user_name>/authentication",
         views.user_authentication,
         name="user-authentication",
     ),
     path(
-        "users/<str:user_name>/authkeys/generate",
+        "users/<name:user_name>/authkeys/generate",
         views.user_authkey_generate,
         name="user-authkey-generate",
     ),
     path(
-        "users/<str:user_name>/authkeys/<str:auth_key_id>/revoke",
+        "users/<name:user_name>/authkeys/<keyid:auth_key_id>/revoke",
         views.user_authkey_revoke,
         name="user-authkey-revoke",
     ),

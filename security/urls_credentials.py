@@ -10,17 +10,17 @@ urlpatterns = [
     path("credentials/new", views.credential_create, name="credential-create"),
     path("credentials/fields", views.credential_fields, name="credential-fields"),
     path(
-        "credentials/<str:credentials_id>/update",
+        "credentials/<name:credentials_id>/update",
         views.credential_update,
         name="credential-update",
     ),
     path(
-        "credentials/<str:credentials_id>/delete",
+        "credentials/<name:credentials_id>/delete",
         views.credential_delete,
         name="credential-delete",
     ),
     path("groups/", views_groups.group_list, name="groups"),
     path("groups/new", views_groups.group_create, name="group-create"),
-    path("groups/<str:group_name>/update", views_groups.group_update, name="group-update"),
-    path("groups/<str:group_name>/delete", views_groups.group_delete, name="group-delete"),
+    path("groups/<name:group_name>/update", views_groups.group_update, name="group-update"),
+    path("groups/<name:group_name>/delete", views_groups.group_delete, name="group-delete"),
 ]

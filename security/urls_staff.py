@@ -9,7 +9,7 @@ urlpatterns: list = [
     path("login/", views_support.staff_login, name="staff-login"),
     path("logout/", views_support.staff_logout, name="staff-logout"),
     path("authkeys/", views_support.staff_authkeys, name="staff-authkeys"),
-    path("authkeys/<str:key_id>/revoke", views_support.staff_revoke, name="staff-revoke"),
+    path("authkeys/<keyid:key_id>/revoke", views_support.staff_revoke, name="staff-revoke"),
     path("operators/", views_support.staff_operators, name="staff-operators"),
-    path("operators/<str:operator_id>/", views_support.staff_operator, name="staff-operator"),
+    path("operators/<opid:operator_id>/", views_support.staff_operator, name="staff-operator"),
 ]

@@ -116,6 +116,8 @@ def _list(request: ConsoleRequest, scope: KeyScope, page: str, extra: dict) -> H
 def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
     try:
         key, secret = authkeys.generate(request, request.user, scope.holder)
+    except authkeys.HolderGone:
+        raise Http404("No such user.") from None
     except (authkeys.AuthKeyLimitReached, authkeys.GenerateRateLimited) as exc:
         limited = isinstance(exc, authkeys.GenerateRateLimited)
         response = render_dialog(

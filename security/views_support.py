@@ -19,8 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import staff
 from accounts.forms_staff import SupportSignInForm
 from accounts.models import Principal
+from console import secretscan
 from console.auth import ConsoleRequest, console_action
-from security import audit, auditlog, authkeys, support
+from security import auditlog, authkeys, support
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]
@@ -156,7 +157,7 @@ class RevokeForm(forms.Form):
         reason = " ".join(self.cleaned_data["reason"].split())
         if not reason:
             raise forms.ValidationError("Give a reason.")
-        if support.contains_secret(reason) or audit.REDACTED in reason:
+        if support.contains_secret(reason) or secretscan.is_redacted(reason):
             raise forms.ValidationError(support.SECRET_IN_REASON)
         return reason
 

@@ -105,7 +105,7 @@ def console_only(reason: str, *requires: str) -> ConsoleAction:
 
 POLICY_READS = ("User:getUserPermission", "Role:listUserRoles", "User:getDefaultPermissions")
 S = "security/"
-U = S + "users/<str:user_name>/"
+U = S + "users/<name:user_name>/"
 
 # Console URL patterns (as in the URL configuration) -> what they must require.
 CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
@@ -121,17 +121,17 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     # AuthKeys: the root account's own (AuthKeys tab) and a SAM user's
     S + "authkeys/": twin("GET", OP + "/auth_keys"),
     S + "authkeys/generate": twin("POST", OP + "/auth_keys"),
-    S + "authkeys/<str:auth_key_id>/revoke": twin("DELETE", OP + "/auth_keys/{auth_key_id}"),
+    S + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", OP + "/auth_keys/{auth_key_id}"),
     U + "authentication": twin("GET", USER + "/auth_keys"),
     U + "authkeys/generate": twin("POST", USER + "/auth_keys"),
-    U + "authkeys/<str:auth_key_id>/revoke": twin("DELETE", USER + "/auth_keys/{auth_key_id}"),
+    U + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", USER + "/auth_keys/{auth_key_id}"),
     # Roles
     S + "roles/": twin("GET", OP + "/roles"),
     S + "roles/new": twin("POST", OP + "/roles/{role_id}"),
-    S + "roles/<str:role_id>/": twin("GET", OP + "/roles/{role_id}"),
-    S + "roles/<str:role_id>/update": twin("PUT", OP + "/roles/{role_id}"),
-    S + "roles/<str:role_id>/users": twin("GET", OP + "/roles/{role_id}/users"),
-    S + "roles/<str:role_id>/delete": twin("DELETE", OP + "/roles/{role_id}"),
+    S + "roles/<name:role_id>/": twin("GET", OP + "/roles/{role_id}"),
+    S + "roles/<name:role_id>/update": twin("PUT", OP + "/roles/{role_id}"),
+    S + "roles/<name:role_id>/users": twin("GET", OP + "/roles/{role_id}/users"),
+    S + "roles/<name:role_id>/delete": twin("DELETE", OP + "/roles/{role_id}"),
     S + "reports/auditor-role": twin("POST", OP + "/roles/{role_id}"),
     # Permissions
     S + "default-permissions/": twin("GET", OP + "/users/default_permissions"),
@@ -142,7 +142,7 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     U + "permissions/delete": twin("DELETE", USER + "/permission"),
     U + "roles": twin("GET", USER + "/roles"),
     U + "roles/attach": twin("POST", USER + "/roles"),
-    U + "roles/<str:role_id>/detach": twin("DELETE", USER + "/roles/{role_id}"),
+    U + "roles/<name:role_id>/detach": twin("DELETE", USER + "/roles/{role_id}"),
     U + "permissions/effective": console_only(
         "shows the inline permission, the attached roles' documents and the defaults: "
         "it needs the three API reads of that data",
@@ -162,14 +162,14 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
         "the create dialog's fields for a type (no data): part of creating a set",
         "Credential:createCredential",
     ),
-    S + "credentials/<str:credentials_id>/update": twin("PUT", "/credentials/{credentials_id}"),
-    S + "credentials/<str:credentials_id>/delete": twin("DELETE", "/credentials/{credentials_id}"),
+    S + "credentials/<name:credentials_id>/update": twin("PUT", "/credentials/{credentials_id}"),
+    S + "credentials/<name:credentials_id>/delete": twin("DELETE", "/credentials/{credentials_id}"),
     S + "groups/": console_only("groups have no API in the contract", "Group:listGroups"),
     S + "groups/new": console_only("groups have no API in the contract", "Group:createGroup"),
-    S + "groups/<str:group_name>/update": console_only(
+    S + "groups/<name:group_name>/update": console_only(
         "groups have no API in the contract", "Group:updateGroup"
     ),
-    S + "groups/<str:group_name>/delete": console_only(
+    S + "groups/<name:group_name>/delete": console_only(
         "groups have no API in the contract", "Group:deleteGroup"
     ),
     # Audit, reports, support

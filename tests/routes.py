@@ -32,7 +32,7 @@ UNAUTHORIZED_PREFIXES = {
 @dataclass(frozen=True)
 class Route:
     kind: str  # "console" or "api"
-    route: str  # Django route, e.g. "security/users/<str:user_name>/"
+    route: str  # Django route, e.g. "security/users/<name:user_name>/"
     method: str  # for API operations; "" for console views (they pick their own)
     api_name: str | None
     callback: object

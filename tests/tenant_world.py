@@ -95,25 +95,25 @@ def build_world() -> dict:
 # Form data for console POSTs and bodies for API calls that do real work when allowed.
 CONSOLE_FORMS = {
     "security/users/new": {"user_name": "newcomer", "description": "new"},
-    "security/users/<str:user_name>/update": {"description": "changed"},
-    "security/users/<str:user_name>/password": {
+    "security/users/<name:user_name>/update": {"description": "changed"},
+    "security/users/<name:user_name>/password": {
         "new_password": NEW_PASSWORD,
         "confirm_password": NEW_PASSWORD,
     },
-    "security/users/<str:user_name>/password/change": {
+    "security/users/<name:user_name>/password/change": {
         "current_password": TARGET_PASSWORD,
         "new_password": NEW_PASSWORD,
         "confirm_password": NEW_PASSWORD,
     },
     "security/roles/new": {"role_id": "new-role", "permission": EMPTY, "description": ""},
-    "security/roles/<str:role_id>/update": {"permission": LOGOUT_ONLY, "description": "new"},
+    "security/roles/<name:role_id>/update": {"permission": LOGOUT_ONLY, "description": "new"},
     "security/default-permissions/update": {"permission": EMPTY},
-    "security/users/<str:user_name>/permissions/update": {"permission": EMPTY},
-    "security/users/<str:user_name>/roles/attach": {"role": "role"},
+    "security/users/<name:user_name>/permissions/update": {"permission": EMPTY},
+    "security/users/<name:user_name>/roles/attach": {"role": "role"},
     "security/credentials/new": {"credentials_id": "new-set", "type": "psk", "c__key": PSK},
-    "security/credentials/<str:credentials_id>/update": {"description": "changed"},
+    "security/credentials/<name:credentials_id>/update": {"description": "changed"},
     "security/groups/new": {"name": "new-group"},
-    "security/groups/<str:group_name>/update": {"beam_url": "https://example.com/in"},
+    "security/groups/<name:group_name>/update": {"beam_url": "https://example.com/in"},
     "security/support/grant": {"hours": "24"},
 }
 API_BODIES = {

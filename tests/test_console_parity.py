@@ -82,7 +82,7 @@ AUDITOR_BODY = {
     "permission": reports.auditor_permission_json(),
     "description": reports.AUDITOR_ROLE_DESCRIPTION,
 }
-S, U = "security/", "security/users/<str:user_name>/"
+S, U = "security/", "security/users/<name:user_name>/"
 
 # Every console action that has an API twin -> the scenarios it is replayed in.
 SCENARIOS: dict[str, list[Scenario]] = {
@@ -116,25 +116,25 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("one key"),
         Scenario("the key limit reached", setup=_second_root_key),
     ],
-    S + "authkeys/<str:auth_key_id>/revoke": [Scenario("a live key")],
+    S + "authkeys/<keyid:auth_key_id>/revoke": [Scenario("a live key")],
     U + "authentication": READ,
     U + "authkeys/generate": [
         Scenario("one key"),
         Scenario("the key limit reached", setup=_second_user_key),
     ],
-    U + "authkeys/<str:auth_key_id>/revoke": [Scenario("a live key")],
+    U + "authkeys/<keyid:auth_key_id>/revoke": [Scenario("a live key")],
     S + "roles/": READ,
     S + "roles/new": [
         Scenario("a new role"),
         Scenario("a role ID in use", values={"role_id": "role"}, form={"role_id": "role"}),
     ],
-    S + "roles/<str:role_id>/": READ,
-    S + "roles/<str:role_id>/update": [
+    S + "roles/<name:role_id>/": READ,
+    S + "roles/<name:role_id>/update": [
         Scenario("a document"),
         Scenario("an invalid document", form={"permission": INVALID}, body={"permission": INVALID}),
     ],
-    S + "roles/<str:role_id>/users": READ,
-    S + "roles/<str:role_id>/delete": [
+    S + "roles/<name:role_id>/users": READ,
+    S + "roles/<name:role_id>/delete": [
         Scenario("a role nobody holds"),
         Scenario("a role still attached", values={"role_id": "attached"}),
     ],
@@ -166,7 +166,7 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("a role not attached"),
         Scenario("a role attached already", form={"role": "attached"}, body={"roleId": "attached"}),
     ],
-    U + "roles/<str:role_id>/detach": [
+    U + "roles/<name:role_id>/detach": [
         Scenario("an attached role"),
         Scenario("a role not attached", values={"role_id": "role"}),
     ],
@@ -176,8 +176,8 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("an ID in use", values={"credentials_id": "set"}, form={"credentials_id": "set"}),
         Scenario("the quota reached", setup=_quota_reached),
     ],
-    S + "credentials/<str:credentials_id>/update": [Scenario("a description")],
-    S + "credentials/<str:credentials_id>/delete": [
+    S + "credentials/<name:credentials_id>/update": [Scenario("a description")],
+    S + "credentials/<name:credentials_id>/delete": [
         Scenario("a set no group uses"),
         Scenario("a set a group uses", setup=_set_in_use),
     ],

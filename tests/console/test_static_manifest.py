@@ -41,17 +41,17 @@ ANSWERS = {
     "security/credentials/fields": ("GET", 200, False),  # an HTMX fragment of a dialog
     "staff/": ("GET", 302, False),  # redirects to the first staff page
     # alice has a password: the first-password page says so (409), as the API would.
-    "security/users/<str:user_name>/password": ("GET", 409, True),
+    "security/users/<name:user_name>/password": ("GET", 409, True),
     # POST-only actions. Without JavaScript an empty form is refused with 400 and its page
     # rendered again; an AuthKey generate shows the page with the secret.
-    "security/users/<str:user_name>/update": ("POST", 200, True),
+    "security/users/<name:user_name>/update": ("POST", 200, True),
     "security/authkeys/generate": ("POST", 200, True),
-    "security/users/<str:user_name>/authkeys/generate": ("POST", 200, True),
-    "security/roles/<str:role_id>/update": ("POST", 400, True),
+    "security/users/<name:user_name>/authkeys/generate": ("POST", 200, True),
+    "security/roles/<name:role_id>/update": ("POST", 400, True),
     "security/default-permissions/update": ("POST", 400, True),
-    "security/users/<str:user_name>/permissions/update": ("POST", 400, True),
+    "security/users/<name:user_name>/permissions/update": ("POST", 400, True),
     "security/support/grant": ("POST", 400, True),
-    "staff/authkeys/<str:key_id>/revoke": ("POST", 400, True),
+    "staff/authkeys/<keyid:key_id>/revoke": ("POST", 400, True),
     "security/reports/auditor-role": ("POST", 302, False),  # creates the role, redirects
     "security/support/withdraw": ("POST", 302, False),
 }
