@@ -5,6 +5,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from pytest_django.live_server_helper import LiveServer
 
 CHROMIUM = os.environ.get("LATCHKEY_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
@@ -20,6 +22,32 @@ FLAGS = [
 ]
 
 pytestmark = pytest.mark.browser
+
+
+class _OneRequestAtATime(WSGIServer):
+    """A live server that answers one request at a time, on the thread that serves.
+
+    With SQLite the test database is in memory: one connection, shared by the test and the
+    server (pytest-django passes it over). Django's threaded live server would run two
+    requests of one page (htmx loads regions side by side) on that one connection at once,
+    which corrupts the cursor under either. PostgreSQL gives each thread its own connection,
+    so it keeps the threaded server.
+    """
+
+    def __init__(self, *args, connections_override=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, serial when the database is one shared connection."""
+    addr = request.config.getvalue("liveserver") or "localhost"
+    server = LiveServer(addr, start=False)
+    if server.thread.connections_override:
+        server.thread.server_class = _OneRequestAtATime
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
