@@ -22,7 +22,7 @@ from accounts import throttle
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
-from console.net import client_ip
+from console.net import client_ip, throttle_source
 from security import failures
 
 
@@ -101,7 +101,7 @@ def sign_in(
 ) -> SignInResult:
     """Return the principal for these credentials, or why not (None, or a retry delay)."""
     account = account_key(email=email, operator_id=operator_id, user_name=user_name)
-    buckets = _buckets(account, client_ip(request), trusted_device)
+    buckets = _buckets(account, throttle_source(client_ip(request)), trusted_device)
     if email is not None:
         return _attempt(request, buckets, password, {"email": email})
     return _attempt(
@@ -114,7 +114,8 @@ def sign_in_staff(
 ) -> SignInResult:
     """Return the staff account of that role for these credentials, or why not."""
     account = staff_account_key(role, handle)
-    buckets = _buckets(account, client_ip(request), trusted_device, surface=f"staff-{role}|")
+    source = throttle_source(client_ip(request))
+    buckets = _buckets(account, source, trusted_device, surface=f"staff-{role}|")
     return _attempt(request, buckets, password, {"staff_handle": handle, "staff_role": role})
 
 

@@ -127,3 +127,17 @@ def client_ip(request: HttpRequest) -> str:
             unix=settings.LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET,
         )
     )
+
+
+# One IPv6 customer usually holds a whole /64 (RFC 6177 assigns /48 to /64 to end sites)
+# and can take any address in it at will: per-address limits would give it 2**64 budgets.
+IPV6_SOURCE_PREFIX = 64
+
+
+def throttle_source(ip: str) -> str:
+    """Return what per-address throttles count by: the IPv4 address, or the IPv6 /64."""
+    address = parse_address(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        network = ipaddress.IPv6Network((address, IPV6_SOURCE_PREFIX), strict=False)
+        return str(network)
+    return ip

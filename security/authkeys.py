@@ -36,7 +36,7 @@ from accounts import apisessions, rowlocks, throttle
 from accounts.identifiers import KEY_ID_RE, is_valid_name
 from accounts.models import Principal
 from console import hotsql, secretscan
-from console.net import client_ip
+from console.net import client_ip, throttle_source
 from security import audit, failures
 from security.models import AuditEntry, AuthKey
 
@@ -476,7 +476,7 @@ def record_failure(request: HttpRequest, key_id: str, secret: object, retry_afte
     """
     throttled_by = ""
     if retry_after:
-        before, anywhere = _buckets(key_id, client_ip(request))
+        before, anywhere = _buckets(key_id, throttle_source(client_ip(request)))
         throttled_by = throttle.blocking([*before, anywhere])[1]
     failures.record_failure(
         request,
@@ -507,7 +507,7 @@ def exchange(
         return None, key_id, 0  # a typo or garbage: refused without any database work
     assert isinstance(auth_key, str)
     ip = client_ip(request)
-    before, anywhere = _buckets(key_id, ip)
+    before, anywhere = _buckets(key_id, throttle_source(ip))
     wait = throttle.retry_after(before)
     if wait:
         return None, key_id, wait

@@ -27,7 +27,7 @@ from django.http import HttpRequest
 
 from accounts import throttle
 from console import secretscan
-from console.net import client_ip
+from console.net import client_ip, throttle_source
 from security import audit
 from security.models import AuditEntry, AuditFailureWindow
 
@@ -60,7 +60,8 @@ def record_failure(
     details: dict = {"throttled": bool(throttled_by)}
     if cut_target or cut_agent:
         details["truncated"] = True
-    group = throttled_by or (f"{MALFORMED}|{client_ip(request)}" if malformed else "")
+    source = throttle_source(client_ip(request))
+    group = throttled_by or (f"{MALFORMED}|{source}" if malformed else "")
     with transaction.atomic():
         window = None
         if group:
