@@ -42,9 +42,11 @@ def credentials_model(cs: CredentialSet) -> dict[str, Any]:
 
 
 def _api_error(exc: credentials.CredentialError) -> ApiError:
-    """Bad input is 400; too many writes 429; a duplicate ID, the quota, a set in use 409."""
+    """Bad input is 400; gone meanwhile 404; too many writes 429; duplicate, quota, in use 409."""
     if isinstance(exc, credentials.CredentialsInvalid):
         return bad_request(str(exc))
+    if isinstance(exc, credentials.CredentialGone):
+        return not_found(str(exc))
     if isinstance(exc, credentials.WriteRateLimited):
         headers = {"Retry-After": str(exc.retry_after)}
         return ApiError(429, "LKY0429", str(exc), headers=headers)

@@ -49,6 +49,10 @@ class QuotaExceeded(CredentialError):
     pass
 
 
+class CredentialGone(CredentialError):
+    """The set was deleted by another request while this one was changing it."""
+
+
 class CredentialInUse(CredentialError):
     def __init__(self, credentials_id: str, group_names: list[str]):
         self.group_names = group_names
@@ -280,7 +284,9 @@ def update_credential_set(
     if errors:
         raise CredentialsInvalid(errors)
     with transaction.atomic():
-        locked = CredentialSet.objects.select_for_update().get(pk=cs.pk)
+        locked = CredentialSet.objects.select_for_update().filter(pk=cs.pk).first()
+        if locked is None:  # deleted since it was looked up: answered like a missing set
+            raise CredentialGone("No such credential set.")
         locked.description = new_description
         if clean is not None:
             locked.type = new_kind  # type: ignore[assignment]

@@ -256,6 +256,9 @@ def create_group(
     return group
 
 
+GONE = "This group was deleted meanwhile."
+
+
 def update_group(
     request: HttpRequest | None,
     actor: Principal,
@@ -265,8 +268,10 @@ def update_group(
     before = stored_destinations(group)
     wanted = _checked(request, actor, group.name, configs, stored=before)
     with transaction.atomic():
-        # What _checked took as unchanged must still be so when it is written.
-        Group.objects.select_for_update().filter(pk=group.pk).first()
+        # What _checked took as unchanged must still be so when it is written, and the
+        # group must still be there (its services would point at a deleted row).
+        if Group.objects.select_for_update().filter(pk=group.pk).first() is None:
+            raise GroupInvalid({"__all__": GONE})
         if stored_destinations(group) != before:
             raise GroupInvalid(
                 {"__all__": "Someone changed this group meanwhile. Reload it and try again."}
@@ -280,6 +285,9 @@ def update_group(
 
 @transaction.atomic
 def delete_group(request: HttpRequest | None, actor: Principal, group: Group) -> None:
+    # Locked first, as an update locks it: the two queue instead of racing.
+    if Group.objects.select_for_update().filter(pk=group.pk).first() is None:
+        return  # deleted meanwhile: already what was asked
     name, before = group.name, stored_destinations(group)
     group.delete()
     _audit(request, actor, "Group:deleteGroup", name, before, {})

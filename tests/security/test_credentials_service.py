@@ -389,3 +389,12 @@ def test_it_only_reports_with_check(root, old_records, capsys):
     call_command("rotate_master_key", "--check")
     assert "test1 (older): 6 records" in capsys.readouterr().out
     assert credential_rotation.master_key_usage() == {"test1": 6}
+
+
+def test_it_answers_a_change_to_a_set_deleted_meanwhile_as_gone(root):
+    cs = create(root, "gone")  # looked up by one request ...
+    CredentialSet.objects.filter(pk=cs.pk).delete()  # ... deleted by another
+    with pytest.raises(credentials.CredentialGone):
+        credentials.update_credential_set(None, root, cs, description="too late")
+    assert not CredentialSet.objects.filter(credentials_id="gone").exists()
+    assert not AuditEntry.objects.filter(action="Credential:updateCredential").exists()

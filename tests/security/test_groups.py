@@ -497,3 +497,13 @@ def test_it_does_not_recheck_a_configuration_left_as_it_was(root, root_client, d
     data = form(beam=("http://10.0.0.9/", ""), funk=("https://f.example", ""))
     assert root_client.post("/security/groups/sensors/update", data, **HX).status_code == 204
     assert dns.looked_up == ["f.example"]
+
+
+def test_it_refuses_to_change_a_group_deleted_meanwhile(root):
+    group = groups.create_group(None, root, "fleet", {})  # looked up by one request ...
+    Group.objects.filter(pk=group.pk).delete()  # ... deleted by another
+    with pytest.raises(groups.GroupInvalid) as refused:
+        groups.update_group(None, root, group, {"beam": ("https://b.example/in", "")})
+    assert refused.value.errors == {"__all__": groups.GONE}
+    assert not GroupServiceConfig.objects.exists()
+    assert not AuditEntry.objects.filter(action="Group:updateGroup").exists()
