@@ -7,7 +7,27 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from console import net
+
 Handler = Callable[[HttpRequest], HttpResponse]
+
+
+class ProxyHeadersMiddleware:
+    """Drop X-Forwarded-Proto unless the peer is one of the proxy networks.
+
+    Django's SECURE_PROXY_SSL_HEADER (BEHIND_TLS_PROXY) believes the header from whoever
+    sends it: a client that reaches the app server around the proxy could claim https
+    (and, with it, request.is_secure() for CSRF's referer check and secure cookies). Only
+    the proxies the deployment names (console/net.py) may say how the client connected.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not net.from_proxy(request):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
 
 
 class RequestIdMiddleware:

@@ -116,6 +116,15 @@ def client_address(
     return client or UNKNOWN
 
 
+def from_proxy(request: HttpRequest) -> bool:
+    """Return whether the request's peer is one of the configured proxy networks."""
+    return _is_proxy(
+        parse_address(request.META.get("REMOTE_ADDR", "")),
+        settings.LATCHKEY_TRUSTED_PROXY_NETWORKS,
+        settings.LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET,
+    )
+
+
 def client_ip(request: HttpRequest) -> str:
     """Return the client IP (normalized text): REMOTE_ADDR, or what trusted proxies saw."""
     return str(

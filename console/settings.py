@@ -72,6 +72,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.middleware.ProxyHeadersMiddleware",
     "console.middleware.RequestIdMiddleware",
     "console.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -210,12 +211,14 @@ CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
 LATCHKEY_DEVICE_COOKIE_NAME = "__Host-lk_device" if SESSION_COOKIE_SECURE else "lk_device"
 # Messages live in the session: the cookie store's name ("messages") cannot take a prefix.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+_BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    if env.bool("BEHIND_TLS_PROXY", default=False):
+    if _BEHIND_TLS_PROXY:
+        # Believed only from the proxy networks (console/middleware.py ProxyHeadersMiddleware).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -237,6 +240,11 @@ if LATCHKEY_TRUSTED_PROXIES and not _has_proxy_networks:
     raise ImproperlyConfigured(
         "LATCHKEY_TRUSTED_PROXIES is set: also set LATCHKEY_TRUSTED_PROXY_NETWORKS to the "
         "networks your proxies connect from (README: Running in production)."
+    )
+if _BEHIND_TLS_PROXY and not _has_proxy_networks:
+    raise ImproperlyConfigured(
+        "BEHIND_TLS_PROXY is set: also set LATCHKEY_TRUSTED_PROXY_NETWORKS (and "
+        "LATCHKEY_TRUSTED_PROXIES): X-Forwarded-Proto is believed only from those networks."
     )
 if _has_proxy_networks and not LATCHKEY_TRUSTED_PROXIES:
     raise ImproperlyConfigured(

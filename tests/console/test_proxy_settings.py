@@ -34,3 +34,9 @@ def test_it_passes_check_deploy_behind_a_loopback_proxy():
     )
     result = _manage(env, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
+
+
+def test_it_refuses_a_tls_proxy_without_proxy_networks():
+    result = _manage(_production_env(BEHIND_TLS_PROXY="true"), "check")
+    assert result.returncode != 0
+    assert "BEHIND_TLS_PROXY" in result.stderr
