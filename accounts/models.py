@@ -5,7 +5,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -221,10 +221,12 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     def set_password(self, raw_password: str | None) -> None:
         super().set_password(raw_password)
         self.password_changed_at = timezone.now() if raw_password is not None else None
+        self._password_replaced = True
 
     def set_unusable_password(self) -> None:
         super().set_unusable_password()
         self.password_changed_at = None
+        self._password_replaced = True
 
     def get_session_auth_hash(self) -> str:
         """Return what a console session must match: the password hash and the epoch.
@@ -257,7 +259,21 @@ class Principal(AbstractBaseUser, PermissionsMixin):
                 for f in self._meta.concrete_fields
                 if not f.primary_key and f.name not in self.EPOCHS
             ]
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        if getattr(self, "_password_replaced", False):
+            self._password_replaced = False
+            if not adding:  # a new principal has no session to end
+                self._end_password_sessions()
+
+    def _end_password_sessions(self) -> None:
+        # Whatever wrote the password (the console, the API, `manage.py changepassword`, a
+        # shell), the API sessions it opened end: their password epoch no longer matches
+        # (docs/sessions.md). Bumped in the database, like every epoch, then read back so
+        # that this object opens sessions under the new epoch.
+        mine = Principal.objects.filter(pk=self.pk)
+        mine.update(password_epoch=F("password_epoch") + 1)
+        self.password_epoch = mine.values_list("password_epoch", flat=True).get()
 
 
 class StaffAccountManager(PrincipalManager):
