@@ -7,9 +7,10 @@ from ninja import Router
 from accounts import apisessions, signin
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
-from console.api import ApiError, StrictSchema, caller_of, empty, operation
+from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
 from security import audit
+from security.api_access import caller_of, operation
 
 router = Router(tags=["Auth"])
 

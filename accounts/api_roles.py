@@ -16,16 +16,8 @@ from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
 from console import secretscan
-from console.api import (
-    ApiError,
-    StrictSchema,
-    bad_request,
-    caller_of,
-    empty,
-    not_found,
-    operation,
-    sam_user_or_404,
-)
+from console.api import ApiError, StrictSchema, bad_request, empty, not_found
+from security.api_access import caller_of, operation, sam_user_or_404
 
 router = Router(tags=["Role"])
 

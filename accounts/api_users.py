@@ -13,18 +13,8 @@ from ninja import Router
 from accounts import users
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
-from console.api import (
-    USER_NOT_FOUND,
-    ApiError,
-    StrictSchema,
-    bad_request,
-    caller_of,
-    conflict,
-    empty,
-    not_found,
-    operation,
-    sam_user_or_404,
-)
+from console.api import ApiError, StrictSchema, bad_request, conflict, empty, not_found
+from security.api_access import USER_NOT_FOUND, caller_of, operation, sam_user_or_404
 
 router = Router(tags=["User"])
 

@@ -14,8 +14,8 @@ from accounts.forms import (
     SetPasswordForm,
     UserCreateForm,
 )
-from console.auth import ConsoleRequest, console_action, sam_user_or_404
 from console.htmx import close_dialog, navigate, render_dialog
+from security.access import ConsoleRequest, console_action, sam_user_or_404
 
 USERS_PER_PAGE = 25
 

@@ -22,8 +22,8 @@ from accounts.forms_roles import (
 )
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
-from console.auth import ConsoleRequest, console_action, sam_user_or_404
 from console.htmx import close_dialog, render_dialog
+from security.access import ConsoleRequest, console_action, sam_user_or_404
 
 SELF_SERVICE_JSON = json.dumps(SELF_SERVICE_STATEMENT)
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from console import views
-from console.api_routes import api
+from console.urls_api import api
 
 urlpatterns = [
     path("", views.home, name="home"),

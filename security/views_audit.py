@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import policy, roles
 from accounts.context import CallContext
-from console.auth import ConsoleRequest, console_action
 from console.htmx import navigate
 from security import auditlog, checkpoints, reports
+from security.access import ConsoleRequest, console_action
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50

@@ -20,8 +20,8 @@ from accounts import staff
 from accounts.forms_staff import SupportSignInForm
 from accounts.models import Principal
 from console import secretscan
-from console.auth import ConsoleRequest, console_action
 from security import auditlog, authkeys, support
+from security.access import ConsoleRequest, console_action
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]
