@@ -4,14 +4,14 @@ Project glue (like console/urls.py): it may import every layer; nothing imports 
 root URL configuration.
 """
 
-from accounts.api_auth import router as auth_router
-from accounts.api_roles import router as roles_router
-from accounts.api_users import router as users_router
 from console.api import JsonApi
 from security.api_access import TokenAuth
 from security.api_audit import router as audit_router
+from security.api_auth import router as auth_router
 from security.api_authkeys import router as authkeys_router
 from security.api_credentials import router as credentials_router
+from security.api_roles import router as roles_router
+from security.api_users import router as users_router
 
 api = JsonApi(title="Latchkey API", version="1", urls_namespace="api", auth=TokenAuth())
 

@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import policy, tokens
 from accounts.context import CallContext
-from accounts.forms import RootSignInForm, SamSignInForm
-from accounts.signin import account_key, device_token, record_failure, sign_in
-from security import audit
+from accounts.signin import account_key, device_token, sign_in
+from security import audit, failures
+from security.forms_users import RootSignInForm, SamSignInForm
 
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
 GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
@@ -104,7 +104,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             if result.retry_after:
                 status = 429
                 error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
-            record_failure(request, "Console:signIn", result, **creds)
+            failures.record_sign_in_failure(request, "Console:signIn", result, **creds)
     response = render(
         request,
         "console/login.html",

@@ -12,12 +12,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
-from accounts import policy, users
+from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
-from security import audit
+from security import audit, users
 from security.models import AuditEntry
 
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from accounts import policy, users
+from accounts import policy
 from accounts.apisessions import ApiCaller, authenticate_request
 from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.api import ApiError, not_found
-from security import audit
+from security import audit, users
 from security.models import AuditEntry
 
 

@@ -24,11 +24,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import staff as staff_accounts
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from console import secretscan
 from security import audit, authkeys
+from security import staff as staff_accounts
 from security.models import AuditEntry, AuthKey
 
 GRANT_HOURS = (1, 4, 8, 24, 72, 168)

@@ -16,12 +16,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import staff
-from accounts.forms_staff import SupportSignInForm
 from accounts.models import Principal
 from console import secretscan
-from security import auditlog, authkeys, support
+from security import auditlog, authkeys, staff, support
 from security.access import ConsoleRequest, console_action
+from security.forms_staff import SupportSignInForm
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]

@@ -20,8 +20,6 @@ from django import forms
 from django.apps import apps
 from django.test import Client, RequestFactory
 
-from accounts import forms as account_forms
-from accounts import forms_roles, forms_staff, roles
 from accounts.models import Principal
 from console import secretscan
 from console.fields import FreeTextField
@@ -30,9 +28,13 @@ from security import (
     credentials,
     forms_authkeys,
     forms_credentials,
+    forms_roles,
+    forms_staff,
+    roles,
     views_audit,
     views_support,
 )
+from security import forms_users as account_forms
 from security.models import AuditEntry, Group
 from tests.api.harness import call
 from tests.routes import all_routes

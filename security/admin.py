@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from accounts import staff
 from accounts.models import StaffAccount
+from security import staff
 
 # The only query-string lookups a changelist accepts, each with the values its filter offers:
 # Django's default allows a lookup on every local field (`?password__startswith=`), an

@@ -23,10 +23,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from accounts import staff
-from accounts.forms_staff import InstallationAdminSignInForm, QuotaForm
 from accounts.models import Operator, Principal, StaffAccount
-from security import audit
+from security import audit, staff
+from security.forms_staff import InstallationAdminSignInForm, QuotaForm
 
 # Django's permission groups: staff rights come from the staff role, so groups are not
 # offered at all (django.contrib.auth's admin registers them; the site declines quietly).

@@ -4,11 +4,11 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from accounts import users
 from accounts.identifiers import NAME_RULE, is_valid_name, validate_user_name
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.fields import FreeTextField
+from security import users
 
 
 class RootSignInForm(forms.Form):
