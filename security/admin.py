@@ -1,7 +1,7 @@
 """Django admin for installation administrators: staff accounts, and nothing of a tenant.
 
 Operators, their principals and everything they own are not registered (the site refuses
-them: accounts/adminsite.py). Quotas are set on the site's write-only quota page.
+them: security/adminsite.py). Quotas are set on the site's write-only quota page.
 """
 
 from django.contrib import admin

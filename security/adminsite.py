@@ -7,7 +7,7 @@ So the rule is structural, not per field:
 
 - only an active installation administrator passes `has_permission`, on every admin URL
   (support staff and tenants are sent to the sign-in page, whose form refuses them);
-- the only model registered is StaffAccount (installation data; accounts/admin.py), and
+- the only model registered is StaffAccount (installation data; security/admin.py), and
   `register` refuses any model that holds or points at tenant data;
 - the generic "view on site" redirect (`r/<content type>/<pk>/`), which answers for any
   row of any model, is not routed;

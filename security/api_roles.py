@@ -4,7 +4,7 @@ Permission documents travel as JSON strings inside JSON. Status codes copy the c
 createRole 200 `{roleId}`, attachRole and detachRole 200 with no body, deleting an attached
 role 400 "The role is still in use.", updateDefaultPermissions 202. A document is
 validated completely before anything is written; its problems answer 400 naming the
-statement. Handlers parse, authorize through `@operation`, and call `accounts.roles`.
+statement. Handlers parse, authorize through `@operation`, and call `security.roles`.
 """
 
 from django.core.exceptions import ValidationError

@@ -1,6 +1,6 @@
 """SAM users, their passwords and the operator under /v1/operators/{v1opid:operator_id} (§4.2-4.4).
 
-Handlers parse, authorize through `@operation`, call one `accounts.users` function and
+Handlers parse, authorize through `@operation`, call one `security.users` function and
 shape the contract's answer. A user name that cannot exist answers like a missing user.
 """
 

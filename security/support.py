@@ -1,6 +1,6 @@
 """Support staff: revoking a reported AuthKey, and time-limited support access to an account.
 
-Support staff (accounts/staff.py: kind "staff", role "support", signed in at /staff/login/)
+Support staff (security/staff.py: kind "staff", role "support", signed in at /staff/login/)
 may, without any grant:
 - look up an AuthKey by its exact public ID and learn only whether a live key has that
   ID (an unknown and a revoked ID answer alike);

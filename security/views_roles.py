@@ -12,6 +12,7 @@ from accounts import policy
 from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
+from console.forms import ConfirmForm
 from console.htmx import close_dialog, render_dialog
 from security import roles
 from security.access import ConsoleRequest, console_action, sam_user_or_404
@@ -24,7 +25,6 @@ from security.forms_roles import (
     SimulatorForm,
     pretty,
 )
-from security.forms_users import ConfirmForm
 
 SELF_SERVICE_JSON = json.dumps(SELF_SERVICE_STATEMENT)
 

@@ -115,7 +115,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def staff_logout(request: HttpRequest) -> HttpResponse:
-    logout(request)  # audited as Support:signOut (accounts/staff.py)
+    logout(request)  # audited as Support:signOut (security/staff.py)
     return redirect("staff-login")
 
 
