@@ -61,6 +61,12 @@ def package_cycles(graph: grimp.ImportGraph) -> list[tuple[str, str]]:
     return sorted((a, b) for a, b in edges if a < b and (b, a) in edges)
 
 
+def test_it_reads_every_package(graph):
+    # An empty or mistyped graph would find nothing wrong: each layer holds its modules.
+    for module in ("console.middleware", "accounts.policy", "security.audit"):
+        assert module in graph.modules
+
+
 def test_it_finds_no_upward_import(graph):
     assert upward_imports(graph) == []
 
