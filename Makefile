@@ -45,6 +45,7 @@ test: install $(SORACOM_VENV)/.installed
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the layers: security > accounts > console (docs/architecture.md)
 
 format: install
 	$(VENV)/bin/ruff check --fix .

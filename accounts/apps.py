@@ -11,14 +11,11 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         django_checks.register(checks.signing_keys, django_checks.Tags.security)
-        # Connects the staff sign-in/out and staff-account audit receivers.
-        from accounts import staff  # noqa: F401
-
         converters.register()
 
 
 class InstallationAdminConfig(admin_apps.AdminConfig):
-    """The Django admin, as installation administrators' site (accounts/adminsite.py)."""
+    """The Django admin, as installation administrators' site (security/adminsite.py)."""
 
     default = False  # AccountsConfig stays the `accounts` app's own configuration
-    default_site = "accounts.adminsite.InstallationAdminSite"
+    default_site = "security.adminsite.InstallationAdminSite"

@@ -80,7 +80,7 @@ class PrincipalManager(BaseUserManager["Principal"]):
         """Create an installation staff account of one role (support or administrator).
 
         No staff account is a Django superuser: what each role may do is decided by its
-        role on every request (accounts/staff.py), never by `is_superuser`.
+        role on every request (security/staff.py), never by `is_superuser`.
         """
         if role not in Principal.StaffRole.values:
             raise ValidationError(f"Unknown staff role {role!r}.")

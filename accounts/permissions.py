@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.urls import get_resolver
+
 from accounts.conditions import Condition, ConditionSyntaxError
 from console import secretscan, strictjson
 
@@ -83,8 +85,6 @@ def known_operations() -> frozenset[str]:
 
 def _load_routes() -> None:
     # Importing the URL configuration imports every view and router, which registers them.
-    from django.urls import get_resolver
-
     get_resolver().url_patterns  # noqa: B018
 
 

@@ -9,6 +9,9 @@ Three buckets per attempt (documented in the README):
 
 Installation staff (support staff at /staff/login/, administrators at /admin/login/) get
 the same three buckets, each sign-in page its own set, keyed apart from the tenants'.
+
+This module only checks: the audit entry of a failure is written by its caller
+(security/failures.py `record_sign_in_failure`), of a success when the session opens.
 """
 
 import hashlib
@@ -23,7 +26,6 @@ from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.net import client_ip, throttle_source
-from security import failures
 
 
 @dataclass(frozen=True)
@@ -117,26 +119,3 @@ def sign_in_staff(
     source = throttle_source(client_ip(request))
     buckets = _buckets(account, source, trusted_device, surface=f"staff-{role}|")
     return _attempt(request, buckets, password, {"staff_handle": handle, "staff_role": role})
-
-
-def record_failure(
-    request: HttpRequest,
-    action: str,
-    result: SignInResult,
-    *,
-    email: str | None = None,
-    operator_id: str = "",
-    user_name: str = "",
-) -> None:
-    """Record a failed sign-in in the attacked operator's chain, or only count it.
-
-    Bounded in volume: throttled attempts are counted per bucket and window, not recorded
-    one by one, and the caller's user name and user agent are capped (security/failures).
-    """
-    failures.record_failure(
-        request,
-        action,
-        operator=operator_of_account(email=email, operator_id=operator_id),
-        target="root" if email is not None else user_name,
-        throttled_by=result.throttled_by,
-    )

@@ -87,9 +87,10 @@ def _best(fn, count: int) -> float:
 
 def main() -> None:
     _setup()
-    from accounts import policy, roles
+    from accounts import policy
     from accounts.context import CallContext
     from accounts.models import Operator, Principal
+    from security import roles
 
     operator = Operator.create()
     root = Principal.objects.create_root(operator, "bench@example.com", "bench-Password-123")

@@ -1,30 +1,22 @@
-"""The JSON API under /v1 (Soracom's account-security contract): shared machinery.
+"""The JSON API kit under /v1 (Soracom's account-security contract): errors, strict bodies.
 
-Every operation is declared with `@operation("Tag:operationId")` under its router
-decorator; that one call authorizes the caller before any work, exactly as the console's
-`console_action` does. Errors are flat `{"code", "message"}` bodies with application/json.
+`JsonApi` is a NinjaAPI whose every error is a flat `{"code", "message"}` body with
+application/json and whose request bodies are parsed strictly (StrictJsonParser,
+StrictSchema). Who may call an operation is not decided here: security/api_access.py
+(`@operation`, TokenAuth) does that, and console/urls_api.py puts the two together.
 """
 
 import logging
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.operation import PathView
 from ninja.parser import Parser
 from pydantic import ConfigDict
 
-from accounts import policy
-from accounts.apisessions import ApiCaller, authenticate_request
-from accounts.context import CallContext
-from accounts.identifiers import is_valid_name
-from accounts.permissions import register_operation
 from console import strictjson
-from security import audit
-from security.models import AuditEntry
 
 log = logging.getLogger("latchkey.api")
 
@@ -104,38 +96,6 @@ def _clean_text(value: Any) -> bool:
     return True
 
 
-class TokenAuth:
-    """X-Soracom-API-Key + X-Soracom-Token, or Authorization: Bearer <token>."""
-
-    def __call__(self, request: HttpRequest) -> ApiCaller | None:
-        return authenticate_request(request)
-
-
-def _method_not_allowed(self: PathView) -> HttpResponse:
-    """Answer a method a path does not serve as a JSON error, like every other API error.
-
-    django-ninja's own answer is a text/html "Method not allowed", which breaks clients
-    that parse every 4xx body as {"code", "message"} (soracom-api.md §2).
-    """
-    response = error_response(405, "LKY0405", "Method not allowed.")
-    response["Allow"] = ", ".join(sorted({m for op in self.operations for m in op.methods}))
-    return response
-
-
-PathView._not_allowed = _method_not_allowed  # type: ignore[method-assign]
-
-api = NinjaAPI(
-    title="Latchkey API",
-    version="1",
-    urls_namespace="api",
-    parser=StrictJsonParser(),
-    auth=TokenAuth(),
-    docs_url=None,
-    openapi_url=None,
-)
-
-
-@api.exception_handler(ApiError)
 def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     response = error_response(exc.status, exc.code, exc.message)
     for name, value in exc.headers.items():
@@ -143,7 +103,6 @@ def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return response
 
 
-@api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(401, "LKY0401", "Authentication failed.")
 
@@ -160,100 +119,47 @@ def _describe(error: dict) -> str:
     return f"Invalid {where or 'value'}: {message}."
 
 
-@api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return error_response(400, "LKY0400", " ".join(_describe(e) for e in exc.errors[:5]))
 
 
-@api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(exc.status_code, f"LKY0{exc.status_code}", str(exc))
 
 
-@api.exception_handler(Http404)
 def _missing(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response(404, "LKY0404", "Not found.")
 
 
-@api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     log.exception("unhandled API error on %s %s", request.method, request.path)
     return error_response(500, "LKY0500", "Internal error.")
 
 
-USER_NOT_FOUND = "SAM User not found."
+_HANDLERS: tuple[tuple[type[Exception], Callable[..., HttpResponse]], ...] = (
+    (ApiError, _api_error),
+    (AuthenticationError, _unauthenticated),
+    (ValidationError, _invalid),
+    (HttpError, _http_error),
+    (Http404, _missing),
+    (Exception, _unexpected),
+)
 
 
-def sam_user_or_404(request: HttpRequest, user_name: str):
-    """Return the caller's operator's SAM user of that name, or answer 404 (any tenant)."""
-    from accounts import users
+class JsonApi(NinjaAPI):
+    """A NinjaAPI that parses bodies strictly and answers every error as `{"code", "message"}`.
 
-    user = None
-    if is_valid_name(user_name):
-        user = users.get_sam_user(caller_of(request).operator_id, user_name)
-    if user is None:
-        raise not_found(USER_NOT_FOUND)
-    return user
-
-
-def caller_of(request: HttpRequest) -> ApiCaller:
-    return request.auth  # type: ignore[attr-defined]
-
-
-def operation(api_name: str) -> Callable:
-    """Authorize the caller for `api_name` (path variables in context) before the handler.
-
-    An `operator_id` path variable of another operator answers 404, exactly like a missing
-    object, after the permission check, so that the answer reveals nothing of other tenants;
-    the attempt is recorded as denied in the caller's own chain.
+    The project builds its one instance (console/urls_api.py) with its own `auth=`; the
+    kit knows nothing of who may call what. No schema or docs pages are served.
     """
 
-    register_operation(api_name)
-
-    def decorator(handler: Callable) -> Callable:
-        @wraps(handler)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            caller = caller_of(request)
-            path_vars = {k: v for k, v in kwargs.items() if isinstance(v, str)}
-            ctx = CallContext.from_request(
-                request, caller.principal, api_name, path_vars, caller.policy_version
-            )
-            other_operator = path_vars.get("operator_id", caller.operator_id)
-            # A call on another operator's path is recorded in the caller's own chain, never
-            # the target's (that would tell the target's log readers nothing useful and the
-            # caller that the object exists); the entry is the same whether or not that
-            # operator exists, so the caller's own log is no oracle either.
-            probe = {"crossTenant": True} if other_operator != caller.operator_id else None
-            if not policy.is_allowed(ctx):
-                audit.record(
-                    request,
-                    api_name,
-                    operator=caller.operator_id,
-                    principal=caller.principal,
-                    auth_key_id=caller.auth_key_id,
-                    outcome=AuditEntry.Outcome.DENIED,
-                    target=other_operator if probe else path_vars.get("user_name", ""),
-                    details=probe,
-                )
-                raise ApiError(403, "LKY0403", f"You do not have permission for {api_name}.")
-            if probe:
-                audit.record(
-                    request,
-                    api_name,
-                    operator=caller.operator_id,
-                    principal=caller.principal,
-                    auth_key_id=caller.auth_key_id,
-                    outcome=AuditEntry.Outcome.DENIED,
-                    target=other_operator,
-                    details=probe,
-                )
-                raise not_found()
-            return handler(request, *args, **kwargs)
-
-        wrapped.api_name = api_name  # type: ignore[attr-defined]
-        return wrapped
-
-    return decorator
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("parser", StrictJsonParser())
+        kwargs.setdefault("docs_url", None)
+        kwargs.setdefault("openapi_url", None)
+        super().__init__(**kwargs)
+        for exception, handler in _HANDLERS:
+            self.add_exception_handler(exception, handler)
 
 
 def empty(status: int) -> HttpResponse:

@@ -66,8 +66,9 @@ class ApiJsonErrorsMiddleware:
     its HTML technical 404 page, which also lists every route, and an exception raised
     outside a handler with the HTML traceback page (handler404/500 are not used in DEBUG).
     Whatever produced an error response that is not JSON, it is replaced here (status and
-    headers kept; the body says only what the status says). The console's pages are not
-    touched.
+    headers kept; the body says only what the status says): django-ninja's text 405 for a
+    method a path does not serve among them, so that no library internal is patched. The
+    console's pages are not touched.
     """
 
     def __init__(self, get_response: Handler) -> None:
@@ -88,6 +89,11 @@ class ApiJsonErrorsMiddleware:
         for name, value in response.items():
             if name.lower() not in ("content-type", "content-length"):
                 replacement[name] = value
+        if status == 405 and "Allow" in response:
+            # django-ninja answers a method a path does not serve with a text 405 whose
+            # Allow header lists the methods in no fixed order: keep it, sorted.
+            methods = {m.strip() for m in response["Allow"].split(",") if m.strip()}
+            replacement["Allow"] = ", ".join(sorted(methods))
         return replacement
 
 

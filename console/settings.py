@@ -207,7 +207,7 @@ CSRF_COOKIE_SECURE = False if DEBUG else env.bool("CSRF_COOKIE_SECURE", default=
 # Secure; over plain http (development) a browser would drop a prefixed cookie.
 SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
-# The signed "this browser signed in here before" cookie (console/views.py).
+# The signed "this browser signed in here before" cookie (security/views_signin.py).
 LATCHKEY_DEVICE_COOKIE_NAME = "__Host-lk_device" if SESSION_COOKIE_SECURE else "lk_device"
 # Messages live in the session: the cookie store's name ("messages") cannot take a prefix.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

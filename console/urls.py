@@ -3,41 +3,22 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts import views as account_views
 from console import views
-from console.api_routes import api
+from console.urls_api import api
+from security import views_signin
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views_signin.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", views.login_view, name="login"),
-    path("logout/", views.logout_view, name="logout"),
-    path("security/users/", account_views.user_list, name="users"),
-    path("security/users/new", account_views.user_create, name="user-create"),
-    path("security/users/<name:user_name>/", account_views.user_detail, name="user-detail"),
-    path("security/users/<name:user_name>/update", account_views.user_update, name="user-update"),
-    path(
-        "security/users/<name:user_name>/password",
-        account_views.user_password,
-        name="user-password",
-    ),
-    path(
-        "security/users/<name:user_name>/password/change",
-        account_views.user_password_change,
-        name="user-password-change",
-    ),
-    path(
-        "security/users/<name:user_name>/password/delete",
-        account_views.user_password_delete,
-        name="user-password-delete",
-    ),
-    path("security/users/<name:user_name>/delete", account_views.user_delete, name="user-delete"),
+    path("login/", views_signin.login_view, name="login"),
+    path("logout/", views_signin.logout_view, name="logout"),
+    path("security/", include("security.urls_users")),
     path("security/", include("security.urls_authkeys")),
-    path("security/", include("accounts.urls_roles")),
+    path("security/", include("security.urls_roles")),
     path("security/", include("security.urls_credentials")),
     path("security/", include("security.urls_audit")),
     path("v1/", api.urls),
-    path(".well-known/jwks.json", views.jwks, name="jwks"),
+    path(".well-known/jwks.json", views_signin.jwks, name="jwks"),
     path("staff/", include("security.urls_staff")),
     path("admin/", admin.site.urls),
 ]

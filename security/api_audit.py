@@ -3,8 +3,9 @@
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
-from console.api import bad_request, caller_of, operation
+from console.api import bad_request
 from security import auditlog, checkpoints
+from security.api_access import caller_of, operation
 
 router = Router(tags=["AuditLog"])
 

@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from accounts.models import Principal
-from console.api import ApiError, caller_of, conflict, empty, not_found, operation
+from console.api import ApiError, conflict, empty, not_found
 from security import authkeys
+from security.api_access import caller_of, operation
 
 router = Router(tags=["AuthKeys"])
 

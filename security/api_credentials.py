@@ -9,8 +9,9 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from ninja import Router
 
-from console.api import ApiError, StrictSchema, bad_request, caller_of, empty, not_found, operation
+from console.api import ApiError, StrictSchema, bad_request, empty, not_found
 from security import credentials
+from security.api_access import caller_of, operation
 from security.models import CredentialSet
 
 router = Router()

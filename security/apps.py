@@ -6,4 +6,6 @@ class SecurityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from security import credential_checks  # noqa: F401  (registers the deploy checks)
+        # Registers the deploy checks, and connects the staff sign-in/out and staff-account
+        # audit receivers.
+        from security import credential_checks, staff  # noqa: F401

@@ -26,6 +26,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 
 from accounts import throttle
+from accounts.signin import SignInResult, operator_of_account
 from console import secretscan
 from console.net import client_ip, throttle_source
 from security import audit
@@ -86,6 +87,29 @@ def record_failure(
         if window is not None:
             AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
     return entry
+
+
+def record_sign_in_failure(
+    request: HttpRequest,
+    action: str,
+    result: SignInResult,
+    *,
+    email: str | None = None,
+    operator_id: str = "",
+    user_name: str = "",
+) -> None:
+    """Record a failed password sign-in in the attacked operator's chain, or only count it.
+
+    Bounded in volume like every failure here: throttled attempts are counted per bucket and
+    window, not recorded one by one, and the caller's user name and user agent are capped.
+    """
+    record_failure(
+        request,
+        action,
+        operator=operator_of_account(email=email, operator_id=operator_id),
+        target="root" if email is not None else user_name,
+        throttled_by=result.throttled_by,
+    )
 
 
 def _count(chain: str, action: str, group: str) -> AuditFailureWindow | None:

@@ -3,9 +3,9 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from console.auth import ConsoleRequest
 from console.fields import FreeTextField
 from security import authkeys
+from security.access import ConsoleRequest
 from security.models import AuthKey
 
 

@@ -1,6 +1,6 @@
 """Support staff: revoking a reported AuthKey, and time-limited support access to an account.
 
-Support staff (accounts/staff.py: kind "staff", role "support", signed in at /staff/login/)
+Support staff (security/staff.py: kind "staff", role "support", signed in at /staff/login/)
 may, without any grant:
 - look up an AuthKey by its exact public ID and learn only whether a live key has that
   ID (an unknown and a revoked ID answer alike);
@@ -24,11 +24,11 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import staff as staff_accounts
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from console import secretscan
 from security import audit, authkeys
+from security import staff as staff_accounts
 from security.models import AuditEntry, AuthKey
 
 GRANT_HOURS = (1, 4, 8, 24, 72, 168)

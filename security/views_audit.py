@@ -10,11 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import policy, roles
+from accounts import policy
 from accounts.context import CallContext
-from console.auth import ConsoleRequest, console_action
 from console.htmx import navigate
-from security import auditlog, checkpoints, reports
+from security import auditlog, checkpoints, reports, roles
+from security.access import ConsoleRequest, console_action
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50

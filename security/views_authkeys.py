@@ -18,9 +18,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Principal
-from console.auth import ConsoleRequest, console_action
 from console.htmx import close_dialog, render_dialog
 from security import authkeys
+from security.access import ConsoleRequest, console_action
 from security.forms_authkeys import RevokeAuthKeyForm
 from security.models import AuthKey
 

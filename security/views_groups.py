@@ -5,10 +5,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.forms import ConfirmForm
-from console.auth import ConsoleRequest, console_action
+from console.forms import ConfirmForm
 from console.htmx import close_dialog, render_dialog
 from security import groups
+from security.access import ConsoleRequest, console_action
 from security.forms_credentials import GroupForm
 from security.models import Group
 

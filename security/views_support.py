@@ -16,12 +16,11 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import staff
-from accounts.forms_staff import SupportSignInForm
 from accounts.models import Principal
 from console import secretscan
-from console.auth import ConsoleRequest, console_action
-from security import auditlog, authkeys, support
+from security import auditlog, authkeys, staff, support
+from security.access import ConsoleRequest, console_action
+from security.forms_staff import SupportSignInForm
 from security.models import AuthKey
 
 View = Callable[..., HttpResponse]
@@ -116,7 +115,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def staff_logout(request: HttpRequest) -> HttpResponse:
-    logout(request)  # audited as Support:signOut (accounts/staff.py)
+    logout(request)  # audited as Support:signOut (security/staff.py)
     return redirect("staff-login")
 
 

@@ -110,7 +110,7 @@ def _no_real_dns(monkeypatch):
     monkeypatch.setattr(destinations, "_resolve", FakeDns().resolve)
 
 
-# --- installation staff (accounts/staff.py): one persona per role -------------------------
+# --- installation staff (security/staff.py): one persona per role -------------------------
 
 SUPPORT_PASSWORD = "support-Password-3456"
 ADMIN_PASSWORD = "admin-Password-7890"

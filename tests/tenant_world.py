@@ -9,9 +9,9 @@ import json
 from django.core.cache import cache
 from django.test import Client
 
-from accounts import apisessions, policy, roles
+from accounts import apisessions, policy
 from accounts.models import Operator, Principal
-from security import authkeys, credentials, groups, support
+from security import authkeys, credentials, groups, roles, support
 from tests.operations_table import API_OPERATIONS, CONSOLE_ACTIONS
 from tests.routes import Route, contract_path
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import pytest
 from django.db import transaction
 
-from accounts import policy, roles
+from accounts import policy
 from accounts.models import Operator, Principal
-from security import authkeys, groups, reports
+from security import authkeys, groups, reports, roles
 from security.models import AuditEntry
 from tests import dbstate
 from tests.operations_table import CONSOLE_ACTIONS

@@ -20,8 +20,6 @@ from django import forms
 from django.apps import apps
 from django.test import Client, RequestFactory
 
-from accounts import forms as account_forms
-from accounts import forms_roles, forms_staff, roles
 from accounts.models import Principal
 from console import secretscan
 from console.fields import FreeTextField
@@ -30,6 +28,11 @@ from security import (
     credentials,
     forms_authkeys,
     forms_credentials,
+    forms_roles,
+    forms_signin,
+    forms_staff,
+    forms_users,
+    roles,
     views_audit,
     views_support,
 )
@@ -465,7 +468,7 @@ _DYNAMIC = {"c__": "c__*", "_url": "*_url"}
 
 
 def _project_forms() -> list[type[forms.Form]]:
-    modules = (account_forms, forms_roles, forms_authkeys, forms_credentials)
+    modules = (forms_users, forms_signin, forms_roles, forms_authkeys, forms_credentials)
     found, stack = set(), list(forms.Form.__subclasses__())
     while stack:
         cls = stack.pop()
@@ -480,10 +483,10 @@ def _project_forms() -> list[type[forms.Form]]:
 def _bound_fields(cls, root, alice) -> dict:
     """Return a form's fields, dynamic ones included (built as the views build them)."""
     kwargs = {
-        account_forms.UserCreateForm: {"actor": root},
-        account_forms._NewPasswordForm: {"user": alice},
-        account_forms.SetPasswordForm: {"user": alice},
-        account_forms.ChangePasswordForm: {"user": alice},
+        forms_users.UserCreateForm: {"actor": root},
+        forms_users._NewPasswordForm: {"user": alice},
+        forms_users.SetPasswordForm: {"user": alice},
+        forms_users.ChangePasswordForm: {"user": alice},
         forms_staff.SupportSignInForm: {"request": None},
         forms_staff.InstallationAdminSignInForm: {"request": None},
         forms_roles.RoleCreateForm: {"actor": root},

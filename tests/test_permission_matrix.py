@@ -18,8 +18,8 @@ import re
 
 import pytest
 
-from accounts import roles
 from accounts.models import Principal
+from security import roles
 from tests import dbstate
 from tests.operations_table import (
     ALWAYS_ALLOWED_OPERATIONS,

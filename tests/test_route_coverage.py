@@ -29,7 +29,7 @@ def test_it_knows_every_api_name_a_route_uses():
 
 
 def test_it_decides_every_console_action_with_an_http_method():
-    # The method the API twin is called with (console.auth.console_action): a console
+    # The method the API twin is called with (security.access.console_action): a console
     # action without one would let httpMethod() conditions see the browser's GET/POST.
     consoles = [r for r in authorized_routes() if r.kind == "console"]
     methods = {getattr(r.callback, "decision_method", None) for r in consoles}

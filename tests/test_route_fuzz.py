@@ -19,9 +19,8 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import Principal
-from security import authkeys, credentials
+from security import authkeys, credentials, roles
 from security.models import Group
 from tests.routes import Route, all_routes, is_staff_page
 from tests.security.credential_samples import sample_fields

@@ -19,9 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import Resolver404, resolve
 
-from accounts import roles
 from accounts.models import Operator, Principal
-from security import audit, authkeys, credentials, support
+from security import audit, authkeys, credentials, roles, support
 from security.models import AuditEntry, AuthKey
 from tests.routes import all_routes
 from tests.security.credential_samples import sample_fields

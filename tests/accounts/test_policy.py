@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accounts import policy, roles
+from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Operator, Principal
 from accounts.permissions import (
@@ -20,6 +20,7 @@ from accounts.permissions import (
     parse_document,
     review,
 )
+from security import roles
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 

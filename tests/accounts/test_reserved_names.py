@@ -9,8 +9,8 @@ from django.test import Client
 
 from accounts.identifiers import RESERVED_USER_NAMES, is_reserved_user_name, is_valid_name
 from accounts.models import Principal
-from accounts.users import RESERVED_NAMES
 from security import authkeys, support
+from security.users import RESERVED_NAMES
 from tests.routes import all_routes
 
 pytestmark = pytest.mark.django_db

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from accounts import apisessions, roles, signin, users
+from accounts import apisessions, signin
 from accounts.models import ApiSession, Principal
-from security import authkeys
+from security import authkeys, roles, users
 from security.models import AuthKey
 from tests.api.harness import call
 from tests.conftest import ROOT_PASSWORD, SAM_PASSWORD

@@ -5,9 +5,8 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import ApiSession
-from security import authkeys
+from security import authkeys, roles
 from security.models import AuditEntry, AuthKey
 
 

@@ -282,7 +282,7 @@ def test_it_refuses_invalid_json(root_api):
 def _grant(root, alice, statements: list[dict]) -> None:
     import json
 
-    from accounts import roles
+    from security import roles
 
     roles.set_inline_permission(None, root, alice, json.dumps({"statements": statements}))
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import Operator, Principal
+from security import roles
 from security.models import AuditEntry
 from tests.api.harness import call, error_of
 from tests.api.test_soracom_client import run, soracom_python  # noqa: F401 (fixtures)

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from accounts import roles
 from accounts.models import Operator, Role, RoleAttachment
+from security import roles
 from security.models import AuditEntry
 from tests.api.harness import call, error_of, no_nulls
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from accounts import roles
 from accounts.models import RoleAttachment
+from security import roles
 from tests.browser.conftest import sign_in_root
 from tests.conftest import ROOT_PASSWORD
 

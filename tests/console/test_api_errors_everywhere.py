@@ -64,7 +64,7 @@ def test_it_answers_json_500_for_an_exception_outside_the_api_handlers(db, debug
 def test_it_answers_json_500_for_an_exception_in_an_api_handler(root_api, debug):
     with (
         override_settings(DEBUG=debug),
-        mock.patch("accounts.users.sam_users", side_effect=RuntimeError("Canary-Secret-8")),
+        mock.patch("security.users.sam_users", side_effect=RuntimeError("Canary-Secret-8")),
     ):
         response = call("GET", f"/v1/operators/{_operator(root_api)}/users", root_api)
     _flat_json(response, 500)

@@ -8,10 +8,9 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import ApiSession
 from console.net import parse_proxy_networks
-from security import authkeys
+from security import authkeys, roles
 from security.models import AuditEntry, AuthKey
 from tests.conftest import ROOT_PASSWORD, SAM_PASSWORD
 

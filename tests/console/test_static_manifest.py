@@ -16,9 +16,8 @@ import pytest
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from accounts import roles
 from accounts.models import Principal
-from security import authkeys, credentials, groups, support
+from security import authkeys, credentials, groups, roles, support
 from tests.conftest import SAM_PASSWORD
 from tests.routes import all_routes
 

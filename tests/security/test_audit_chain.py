@@ -9,9 +9,8 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.test import RequestFactory
 
-from accounts import users
 from accounts.models import Operator, Principal
-from security import audit
+from security import audit, users
 from security.models import AppendOnly, AuditChainHead, AuditEntry
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
 
-from accounts import roles
 from accounts.models import Operator, Principal
-from security import audit, checkpoints, reports
+from security import audit, checkpoints, reports, roles
 from security.models import AuditChainHead, AuditEntry
 from tests.conftest import api_login
 from tests.security.auditsupport import age, raw, reseal

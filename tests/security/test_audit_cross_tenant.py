@@ -6,9 +6,8 @@ import re
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import Principal
-from security import authkeys
+from security import authkeys, roles
 from security.models import AuditEntry, AuthKey
 from tests.conftest import api_login
 

@@ -4,9 +4,8 @@ records is not made either."""
 import pytest
 from django.db import DatabaseError, connection
 
-from accounts import roles, users
 from accounts.models import Operator, Principal
-from security import authkeys, credentials, support
+from security import authkeys, credentials, roles, support, users
 from security.models import AuditEntry, AuthKey, CredentialSet
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,8 @@ from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts import users
 from accounts.models import ApiSession, Principal
-from security import authkeys
+from security import authkeys, users
 from security.models import AuditEntry, AuthKey
 from tests.statements import count_statements
 

@@ -8,9 +8,8 @@ from django.core.cache import caches
 from django.test import Client
 from django.utils import timezone
 
-from accounts import roles
 from accounts.models import ApiSession
-from security import authkeys
+from security import authkeys, roles
 from security.models import AuditEntry, AuthKey
 from tests.conftest import ROOT_PASSWORD
 

@@ -106,7 +106,7 @@ def _no_orphans() -> None:
 def test_it_answers_404_to_a_generate_that_waits_for_a_delete(root_api, operator, victim):
     pause = Pause(apisessions.revoke_for_principal)
     results: dict = {}
-    with mock.patch("accounts.users.apisessions.revoke_for_principal", pause):
+    with mock.patch("security.users.apisessions.revoke_for_principal", pause):
         deleting = _thread(_delete(root_api, operator), results, "delete")
         assert pause.reached.wait(10)  # the delete holds the user's row
         generating = _thread(_generate(root_api, operator), results, "generate")
@@ -145,7 +145,7 @@ def test_it_refuses_a_sign_in_that_waits_for_a_delete(root_api, operator, victim
     def sign_in() -> int:
         return Client().post("/v1/auth", body, content_type="application/json").status_code
 
-    with mock.patch("accounts.users.apisessions.revoke_for_principal", pause):
+    with mock.patch("security.users.apisessions.revoke_for_principal", pause):
         deleting = _thread(_delete(root_api, operator), results, "delete")
         assert pause.reached.wait(10)
         signing_in = _thread(sign_in, results, "sign-in")
@@ -167,7 +167,7 @@ def test_it_refuses_an_attach_that_waits_for_a_delete(root_api, operator, victim
     def attach() -> int:
         return call("POST", path, root_api, {"roleId": "reader"}).status_code
 
-    with mock.patch("accounts.users.apisessions.revoke_for_principal", pause):
+    with mock.patch("security.users.apisessions.revoke_for_principal", pause):
         deleting = _thread(_delete(root_api, operator), results, "delete")
         assert pause.reached.wait(10)
         attaching = _thread(attach, results, "attach")

@@ -156,7 +156,7 @@ def test_it_deletes_a_group_and_frees_its_sets(root_client, root):
 def test_it_lets_a_sam_user_with_group_permissions_create_a_group(root, alice, alice_client):
     import json
 
-    from accounts import roles
+    from security import roles
 
     roles.set_inline_permission(
         None, root, alice, json.dumps({"statements": [{"effect": "allow", "api": "Group:*"}]})
@@ -180,7 +180,7 @@ def test_it_renders_the_group_dialog_as_a_full_page(root_client, root):
 def allow(root, user, *statements):
     import json
 
-    from accounts import roles
+    from security import roles
 
     roles.set_inline_permission(None, root, user, json.dumps({"statements": list(statements)}))
 

@@ -170,7 +170,7 @@ def test_it_parses_as_a_valid_permission_document():
 @pytest.fixture
 def auditor(operator, alice, root):
     """Alice holding the auditor document as an attached role."""
-    from accounts import roles
+    from security import roles
 
     role = roles.create_role(
         None,
@@ -255,14 +255,14 @@ def test_it_lets_an_auditor_read_the_audit_api(auditor, alice_api):
 
 
 def test_it_refuses_the_auditor_role_to_a_sam_user_without_permission(alice_client, operator):
-    from accounts import roles
+    from security import roles
 
     assert alice_client.post("/security/reports/auditor-role").status_code == 403
     assert roles.get_role(operator.pk, reports.AUDITOR_ROLE_ID) is None
 
 
 def test_it_creates_the_auditor_role_from_the_template(root_client, operator):
-    from accounts import roles
+    from security import roles
 
     response = root_client.post("/security/reports/auditor-role")
     assert response.status_code == 302
@@ -272,7 +272,7 @@ def test_it_creates_the_auditor_role_from_the_template(root_client, operator):
 
 
 def test_it_leaves_an_existing_auditor_role_alone(root_client, root, operator):
-    from accounts import roles
+    from security import roles
 
     mine = '{"statements":[{"effect":"allow","api":"User:listUsers"}]}'
     roles.create_role(None, root, reports.AUDITOR_ROLE_ID, mine)

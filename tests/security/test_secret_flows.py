@@ -11,9 +11,8 @@ import json
 import pytest
 from django.test import Client
 
-from accounts import roles
 from accounts.models import Principal
-from security import authkeys
+from security import authkeys, roles
 from security.models import CredentialSet
 from tests.api.harness import call
 from tests.conftest import SAM_PASSWORD, api_login

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import staff
+from security import staff
 
 
 class Command(BaseCommand):

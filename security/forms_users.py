@@ -1,44 +1,14 @@
-"""Console forms: each validates its input and owns the action it performs."""
+"""Console forms of the Users tab: each validates its input and owns the action it performs."""
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from accounts import users
 from accounts.identifiers import NAME_RULE, is_valid_name, validate_user_name
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.fields import FreeTextField
-
-
-class RootSignInForm(forms.Form):
-    email = forms.EmailField(
-        max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
-    )
-    password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        max_length=MAX_PASSWORD_LENGTH,
-        strip=False,
-    )
-
-
-class SamSignInForm(forms.Form):
-    operator_id = forms.CharField(
-        label="Operator ID",
-        max_length=12,
-        widget=forms.TextInput(attrs={"autofocus": True, "placeholder": "OP0123456789"}),
-    )
-    user_name = forms.CharField(
-        label="User name",
-        max_length=100,
-        widget=forms.TextInput(attrs={"autocomplete": "username"}),
-    )
-    password = forms.CharField(
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-        max_length=MAX_PASSWORD_LENGTH,
-        strip=False,
-    )
+from security import users
 
 
 class UserCreateForm(forms.Form):
@@ -186,7 +156,3 @@ class ChangePasswordForm(_NewPasswordForm):
         except ValidationError as exc:
             return self._refuse(400, " ".join(exc.messages), "new_password")
         return True
-
-
-class ConfirmForm(forms.Form):
-    """An empty form: the POST itself, with its CSRF token, is the confirmation."""

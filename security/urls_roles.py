@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import views_roles as views
+from security import views_roles as views
 
 urlpatterns = [
     path("roles/", views.role_list, name="roles"),

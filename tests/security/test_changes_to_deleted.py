@@ -11,8 +11,8 @@ from unittest import mock
 import pytest
 from django.http import Http404
 
-from accounts import roles, users
 from accounts.models import Principal, Role
+from security import roles, users
 from tests.api.harness import call, error_of
 
 EMPTY = '{"statements":[]}'
@@ -74,7 +74,7 @@ def test_it_reports_a_deleted_role_as_missing(root, stale_role, change):
 
 
 def test_it_answers_404_through_the_api(root, root_api, stale_alice):
-    with mock.patch("accounts.api_users.sam_user_or_404", return_value=stale_alice):
+    with mock.patch("security.api_users.sam_user_or_404", return_value=stale_alice):
         response = call(
             "PUT", f"/v1/operators/{root.operator_id}/users/alice", root_api, {"description": "x"}
         )
@@ -83,6 +83,6 @@ def test_it_answers_404_through_the_api(root, root_api, stale_alice):
 
 
 def test_it_answers_404_in_the_console(root, root_client, stale_alice):
-    with mock.patch("accounts.views.sam_user_or_404", return_value=stale_alice):
+    with mock.patch("security.views_users.sam_user_or_404", return_value=stale_alice):
         response = root_client.post("/security/users/alice/update", {"description": "x"})
     assert response.status_code == 404

@@ -1,6 +1,6 @@
 """SAM users, their passwords and the operator under /v1/operators/{v1opid:operator_id} (§4.2-4.4).
 
-Handlers parse, authorize through `@operation`, call one `accounts.users` function and
+Handlers parse, authorize through `@operation`, call one `security.users` function and
 shape the contract's answer. A user name that cannot exist answers like a missing user.
 """
 
@@ -10,21 +10,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
-from accounts import users
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
-from console.api import (
-    USER_NOT_FOUND,
-    ApiError,
-    StrictSchema,
-    bad_request,
-    caller_of,
-    conflict,
-    empty,
-    not_found,
-    operation,
-    sam_user_or_404,
-)
+from console.api import ApiError, StrictSchema, bad_request, conflict, empty, not_found
+from security import users
+from security.api_access import USER_NOT_FOUND, caller_of, operation, sam_user_or_404
 
 router = Router(tags=["User"])
 
@@ -46,23 +36,6 @@ class PasswordBody(StrictSchema):
 class PasswordChangeBody(StrictSchema):
     currentPassword: str
     newPassword: str
-
-
-def epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def user_detail(user: Principal, auth_keys: list[dict], roles: list[dict]) -> dict:
-    """Return a UserDetailResponse (no nulls: absent optional fields are omitted)."""
-    return {
-        "userName": user.user_name,
-        "description": user.description,
-        "createDateTime": epoch(user.created_at),
-        "updateDateTime": epoch(user.updated_at),
-        "hasPassword": user.has_usable_password(),
-        "authKeyList": auth_keys,
-        "roleList": roles,
-    }
 
 
 def _invalid(exc: ValidationError) -> ApiError:
@@ -126,7 +99,9 @@ def list_users(
     more = limit is not None and len(page) > limit
     page = page[:limit] if more else page
     keys, roles = users.auth_key_lists(page), users.role_lists(page)
-    response = JsonResponse([user_detail(u, keys[u.pk], roles[u.pk]) for u in page], safe=False)
+    response = JsonResponse(
+        [users.user_detail(u, keys[u.pk], roles[u.pk]) for u in page], safe=False
+    )
     if more:
         response["x-soracom-next-key"] = page[-1].user_name
     return response
@@ -154,7 +129,7 @@ def get_user(request: HttpRequest, operator_id: str, user_name: str) -> dict:
     """Return one SAM user."""
     user = sam_user_or_404(request, user_name)
     keys, roles = users.auth_key_lists([user]), users.role_lists([user])
-    return user_detail(user, keys[user.pk], roles[user.pk])
+    return users.user_detail(user, keys[user.pk], roles[user.pk])
 
 
 @router.put(USER, url_name="updateUser")

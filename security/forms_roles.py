@@ -8,7 +8,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts import roles, users
 from accounts.identifiers import NAME_RULE, is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import (
@@ -19,6 +18,7 @@ from accounts.permissions import (
     review,
 )
 from console.fields import FreeTextField
+from security import roles, users
 
 # The ready statement for "manage your own password and AuthKeys only" (issue 4, item 7).
 SELF_SERVICE_STATEMENT = {

@@ -8,10 +8,15 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import policy, roles
+from accounts import policy
 from accounts.context import CallContext
-from accounts.forms import ConfirmForm
-from accounts.forms_roles import (
+from accounts.identifiers import is_valid_name
+from accounts.models import Principal, Role
+from console.forms import ConfirmForm
+from console.htmx import close_dialog, render_dialog
+from security import roles
+from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.forms_roles import (
     SELF_SERVICE_STATEMENT,
     AttachForm,
     PermissionForm,
@@ -20,10 +25,6 @@ from accounts.forms_roles import (
     SimulatorForm,
     pretty,
 )
-from accounts.identifiers import is_valid_name
-from accounts.models import Principal, Role
-from console.auth import ConsoleRequest, console_action, sam_user_or_404
-from console.htmx import close_dialog, render_dialog
 
 SELF_SERVICE_JSON = json.dumps(SELF_SERVICE_STATEMENT)
 

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from accounts import policy, roles
+from accounts import policy
 from accounts.models import Operator, Role, RoleAttachment
+from security import roles
 from security.models import AuditEntry
 
 HX = {"HTTP_HX_REQUEST": "true"}

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from accounts import roles
 from accounts.models import Operator, Principal, Role, RoleAttachment
+from security import roles
 
 pytestmark = [
     pytest.mark.postgres,

@@ -7,9 +7,10 @@ from ninja import Router
 from accounts import apisessions, signin
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
-from console.api import ApiError, StrictSchema, caller_of, empty, operation
+from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
-from security import audit
+from security import audit, authkeys, failures
+from security.api_access import caller_of, operation
 
 router = Router(tags=["Auth"])
 
@@ -71,8 +72,6 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
         if field is not None and len(field) > MAX_PASSWORD_LENGTH:
             raise ApiError(400, "LKY0400", "A credential is too long.")
     if body.authKeyId is not None or body.authKey is not None:
-        from security import authkeys
-
         if any(v is not None for v in (body.email, body.password, body.operatorId, body.userName)):
             raise ApiError(400, "LKY0400", "Send authKeyId + authKey alone, without a password.")
         # One transaction with the new session: a concurrent revoke of the key either ends
@@ -91,13 +90,13 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
         if not result.ok:
-            signin.record_failure(request, "Auth:auth", result, email=body.email)
+            failures.record_sign_in_failure(request, "Auth:auth", result, email=body.email)
         principal, key_id, retry_after = result.principal, "", result.retry_after
     elif None not in (body.operatorId, body.userName, body.password) and body.email is None:
         creds = {"operator_id": body.operatorId, "user_name": body.userName}
         result = signin.sign_in(request, password=body.password, **creds)
         if not result.ok:
-            signin.record_failure(request, "Auth:auth", result, **creds)
+            failures.record_sign_in_failure(request, "Auth:auth", result, **creds)
         principal, key_id, retry_after = result.principal, "", result.retry_after
     else:
         raise ApiError(

@@ -20,8 +20,8 @@ from accounts import policy, rowlocks
 from accounts.identifiers import validate_name
 from accounts.models import Operator, Principal, Role, RoleAttachment
 from accounts.permissions import Document, parse_document
-from accounts.users import UserGone, validate_description
 from security import audit
+from security.users import UserGone, validate_description
 
 
 class RoleExists(Exception):

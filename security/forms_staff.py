@@ -5,12 +5,11 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from accounts import staff
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console import secretscan
-from security import support
+from security import staff, support
 
 GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
 

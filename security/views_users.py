@@ -6,16 +6,16 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import users
-from accounts.forms import (
+from console.forms import ConfirmForm
+from console.htmx import close_dialog, navigate, render_dialog
+from security import users
+from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.forms_users import (
     ChangePasswordForm,
-    ConfirmForm,
     DescriptionForm,
     SetPasswordForm,
     UserCreateForm,
 )
-from console.auth import ConsoleRequest, console_action, sam_user_or_404
-from console.htmx import close_dialog, navigate, render_dialog
 
 USERS_PER_PAGE = 25
 

@@ -1,4 +1,8 @@
-"""Console request type and the one decorator that authorizes every console action."""
+"""Console request type and the one decorator that authorizes every console action.
+
+A refusal is recorded in the audit trail (security/audit.py), as the API's `@operation`
+(security/api_access.py) records its own.
+"""
 
 from collections.abc import Callable
 from functools import wraps
@@ -13,7 +17,7 @@ from accounts.context import CallContext
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
-from security import audit
+from security import audit, users
 from security.models import AuditEntry
 
 
@@ -127,8 +131,6 @@ def signed_in(view: View) -> View:
 
 def sam_user_or_404(request: ConsoleRequest, user_name: str) -> Principal:
     """Return the signed-in operator's SAM user of that name, or 404 (whatever the tenant)."""
-    from accounts import users
-
     user = users.get_sam_user(request.user.operator_id, user_name)
     if user is None:
         raise Http404("No such user.")

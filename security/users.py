@@ -124,6 +124,19 @@ def auth_key_lists(principals: list[Principal]) -> dict[int, list[dict]]:
     return lists
 
 
+def user_detail(user: Principal, auth_keys: list[dict], roles: list[dict]) -> dict:
+    """Return a UserDetailResponse (no nulls: absent optional fields are omitted)."""
+    return {
+        "userName": user.user_name,
+        "description": user.description,
+        "createDateTime": int(user.created_at.timestamp()),
+        "updateDateTime": int(user.updated_at.timestamp()),
+        "hasPassword": user.has_usable_password(),
+        "authKeyList": auth_keys,
+        "roleList": roles,
+    }
+
+
 @transaction.atomic
 def create_user(
     request: HttpRequest | None, actor: Principal, user_name: str, description: str = ""

@@ -7,7 +7,7 @@ So the rule is structural, not per field:
 
 - only an active installation administrator passes `has_permission`, on every admin URL
   (support staff and tenants are sent to the sign-in page, whose form refuses them);
-- the only model registered is StaffAccount (installation data; accounts/admin.py), and
+- the only model registered is StaffAccount (installation data; security/admin.py), and
   `register` refuses any model that holds or points at tenant data;
 - the generic "view on site" redirect (`r/<content type>/<pk>/`), which answers for any
   row of any model, is not routed;
@@ -23,10 +23,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from accounts import staff
-from accounts.forms_staff import InstallationAdminSignInForm, QuotaForm
 from accounts.models import Operator, Principal, StaffAccount
-from security import audit
+from security import audit, staff
+from security.forms_staff import InstallationAdminSignInForm, QuotaForm
 
 # Django's permission groups: staff rights come from the staff role, so groups are not
 # offered at all (django.contrib.auth's admin registers them; the site declines quietly).

@@ -116,7 +116,7 @@ def test_it_welcomes_a_sam_user_without_permissions_instead_of_a_403(alice_clien
 def test_it_sends_a_self_service_user_to_its_own_page(root, alice, alice_client):
     import json
 
-    from accounts import roles
+    from security import roles
 
     statement = {
         "effect": "allow",

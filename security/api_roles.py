@@ -4,28 +4,20 @@ Permission documents travel as JSON strings inside JSON. Status codes copy the c
 createRole 200 `{roleId}`, attachRole and detachRole 200 with no body, deleting an attached
 role 400 "The role is still in use.", updateDefaultPermissions 202. A document is
 validated completely before anything is written; its problems answer 400 naming the
-statement. Handlers parse, authorize through `@operation`, and call `accounts.roles`.
+statement. Handlers parse, authorize through `@operation`, and call `security.roles`.
 """
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from accounts import roles, users
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
 from console import secretscan
-from console.api import (
-    ApiError,
-    StrictSchema,
-    bad_request,
-    caller_of,
-    empty,
-    not_found,
-    operation,
-    sam_user_or_404,
-)
+from console.api import ApiError, StrictSchema, bad_request, empty, not_found
+from security import roles, users
+from security.api_access import caller_of, operation, sam_user_or_404
 
 router = Router(tags=["Role"])
 
@@ -138,11 +130,9 @@ def delete_role(request: HttpRequest, operator_id: str, role_id: str) -> HttpRes
 @router.get(ROLE + "/users", url_name="listRoleAttachedUsers")
 @operation("Role:listRoleAttachedUsers")
 def list_role_attached_users(request: HttpRequest, operator_id: str, role_id: str) -> list[dict]:
-    from accounts.api_users import user_detail
-
     found = list(roles.attached_users(_role(request, role_id)))
     keys, held = users.auth_key_lists(found), users.role_lists(found)
-    return [user_detail(u, keys[u.pk], held[u.pk]) for u in found]
+    return [users.user_detail(u, keys[u.pk], held[u.pk]) for u in found]
 
 
 @router.get(ROLE + "/versions", url_name="listRoleVersions")

@@ -1,15 +1,15 @@
 """Django admin for installation administrators: staff accounts, and nothing of a tenant.
 
 Operators, their principals and everything they own are not registered (the site refuses
-them: accounts/adminsite.py). Quotas are set on the site's write-only quota page.
+them: security/adminsite.py). Quotas are set on the site's write-only quota page.
 """
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from accounts import staff
 from accounts.models import StaffAccount
+from security import staff
 
 # The only query-string lookups a changelist accepts, each with the values its filter offers:
 # Django's default allows a lookup on every local field (`?password__startswith=`), an

@@ -1,0 +1,102 @@
+"""Authorization of the JSON API under /v1: who calls (TokenAuth) and `@operation`.
+
+Every operation is declared with `@operation("Tag:operationId")` under its router
+decorator; that one call authorizes the caller before any work, exactly as the console's
+`console_action` (security/access.py) does, and records a refusal in the audit trail.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest
+
+from accounts import policy
+from accounts.apisessions import ApiCaller, authenticate_request
+from accounts.context import CallContext
+from accounts.identifiers import is_valid_name
+from accounts.models import Principal
+from accounts.permissions import register_operation
+from console.api import ApiError, not_found
+from security import audit, users
+from security.models import AuditEntry
+
+
+class TokenAuth:
+    """X-Soracom-API-Key + X-Soracom-Token, or Authorization: Bearer <token>."""
+
+    def __call__(self, request: HttpRequest) -> ApiCaller | None:
+        return authenticate_request(request)
+
+
+USER_NOT_FOUND = "SAM User not found."
+
+
+def caller_of(request: HttpRequest) -> ApiCaller:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def sam_user_or_404(request: HttpRequest, user_name: str) -> Principal:
+    """Return the caller's operator's SAM user of that name, or answer 404 (any tenant)."""
+    user = None
+    if is_valid_name(user_name):
+        user = users.get_sam_user(caller_of(request).operator_id, user_name)
+    if user is None:
+        raise not_found(USER_NOT_FOUND)
+    return user
+
+
+def operation(api_name: str) -> Callable:
+    """Authorize the caller for `api_name` (path variables in context) before the handler.
+
+    An `operator_id` path variable of another operator answers 404, exactly like a missing
+    object, after the permission check, so that the answer reveals nothing of other tenants;
+    the attempt is recorded as denied in the caller's own chain.
+    """
+
+    register_operation(api_name)
+
+    def decorator(handler: Callable) -> Callable:
+        @wraps(handler)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            caller = caller_of(request)
+            path_vars = {k: v for k, v in kwargs.items() if isinstance(v, str)}
+            ctx = CallContext.from_request(
+                request, caller.principal, api_name, path_vars, caller.policy_version
+            )
+            other_operator = path_vars.get("operator_id", caller.operator_id)
+            # A call on another operator's path is recorded in the caller's own chain, never
+            # the target's (that would tell the target's log readers nothing useful and the
+            # caller that the object exists); the entry is the same whether or not that
+            # operator exists, so the caller's own log is no oracle either.
+            probe = {"crossTenant": True} if other_operator != caller.operator_id else None
+            if not policy.is_allowed(ctx):
+                audit.record(
+                    request,
+                    api_name,
+                    operator=caller.operator_id,
+                    principal=caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    outcome=AuditEntry.Outcome.DENIED,
+                    target=other_operator if probe else path_vars.get("user_name", ""),
+                    details=probe,
+                )
+                raise ApiError(403, "LKY0403", f"You do not have permission for {api_name}.")
+            if probe:
+                audit.record(
+                    request,
+                    api_name,
+                    operator=caller.operator_id,
+                    principal=caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    outcome=AuditEntry.Outcome.DENIED,
+                    target=other_operator,
+                    details=probe,
+                )
+                raise not_found()
+            return handler(request, *args, **kwargs)
+
+        wrapped.api_name = api_name  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator

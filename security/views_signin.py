@@ -1,0 +1,153 @@
+"""The console's sign-in and sign-out (audited), the home redirect and the JWKS."""
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import policy, tokens
+from accounts.context import CallContext
+from accounts.signin import account_key, device_token, sign_in
+from security import audit, failures
+from security.forms_signin import RootSignInForm, SamSignInForm
+
+DEVICE_COOKIE_AGE = 180 * 24 * 3600
+GENERIC_FAILURE = "Sign-in failed. Check what you entered and try again."
+
+
+@require_GET
+def jwks(request: HttpRequest) -> HttpResponse:
+    """Serve the token-signing public keys so that services can verify tokens locally."""
+    response = JsonResponse(tokens.jwks())
+    # A new key is published at least this long before it signs (accounts/tokens.py).
+    response["Cache-Control"] = f"public, max-age={tokens.JWKS_MAX_AGE}"
+    return response
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_authenticated and user.operator_id:
+        # The first page this principal may open: a SAM user without User:listUsers
+        # lands on its own page, or on a plain welcome when it may open neither.
+        if policy.is_allowed(CallContext.from_request(request, user, "User:listUsers", {})):
+            return redirect("users")
+        own = {"user_name": user.user_name}
+        if user.is_sam and policy.is_allowed(
+            CallContext.from_request(request, user, "User:getUser", own)
+        ):
+            return redirect("user-detail", user.user_name)
+        return render(request, "console/welcome.html")
+    if user.is_authenticated:  # installation staff: each role has its own pages
+        return redirect("staff-home" if user.is_support_staff else "admin:index")
+    return redirect("login")
+
+
+def _device_tokens(request: HttpRequest) -> list[str]:
+    """Return the accounts this browser signed in to before (from its signed device cookie)."""
+    try:
+        value = signing.get_cookie_signer(salt="latchkey.device").unsign(
+            request.COOKIES.get(settings.LATCHKEY_DEVICE_COOKIE_NAME, ""),
+            max_age=DEVICE_COOKIE_AGE,
+        )
+    except signing.BadSignature:
+        return []
+    return [t for t in value.split(",") if t]
+
+
+def _trusted_device(request: HttpRequest, account: str) -> bool:
+    return device_token(account) in _device_tokens(request)
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return reverse("home")
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    mode = "sam" if (request.POST.get("mode") or request.GET.get("mode")) == "sam" else "root"
+    form_class = SamSignInForm if mode == "sam" else RootSignInForm
+    form = form_class(request.POST or None, prefix=mode)
+    error, status = "", 200
+    if request.method == "POST":
+        status = 400
+        error = GENERIC_FAILURE
+        if form.is_valid():
+            data = form.cleaned_data
+            if mode == "sam":
+                creds = {"operator_id": data["operator_id"], "user_name": data["user_name"]}
+                account = account_key(**creds)
+            else:
+                creds = {"email": data["email"]}
+                account = account_key(email=data["email"])
+            result = sign_in(
+                request,
+                password=data["password"],
+                trusted_device=_trusted_device(request, account),
+                **creds,
+            )
+            if result.ok:
+                return _signed_in(request, result.principal, account)
+            if result.retry_after:
+                status = 429
+                error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
+            failures.record_sign_in_failure(request, "Console:signIn", result, **creds)
+    response = render(
+        request,
+        "console/login.html",
+        {
+            "form": form,
+            "mode": mode,
+            "error": error,
+            "next": _safe_next(request),
+        },
+        status=status,
+    )
+    if status == 429:
+        response["Retry-After"] = str(result.retry_after)
+    return response
+
+
+def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
+    login(request, principal)  # rotates the session key (no fixation)
+    audit.record(
+        request,
+        "Console:signIn",
+        operator=principal.operator,
+        principal=principal,
+        target=principal.user_name or "root",
+    )
+    response = HttpResponseRedirect(_safe_next(request))
+    signer = signing.get_cookie_signer(salt="latchkey.device")
+    token = device_token(account)
+    known = [token, *[t for t in _device_tokens(request) if t != token]][:10]
+    response.set_cookie(
+        settings.LATCHKEY_DEVICE_COOKIE_NAME,
+        signer.sign(",".join(known)),
+        max_age=DEVICE_COOKIE_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.SESSION_COOKIE_SECURE,
+    )
+    return response
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        audit.record(
+            request,
+            "Console:signOut",
+            operator=request.user.operator_id,
+            principal=request.user,
+            target=request.user.user_name or "root",
+        )
+    logout(request)
+    return redirect("login")
