@@ -310,10 +310,12 @@ def timed(case: dict, calls: int, counter: list[int]) -> tuple[float, float]:
     return middle_mean(walls) / 1e3, middle_mean(cpus) / 1e3
 
 
-def profile_case(case: dict, calls: int, counter: list[int], base: dict, missing: list[str]):
+def profile_case(
+    case: dict, calls: int, counter: list[int], base: dict, missing: list[str], phases: bool = True
+):
     labels = dict(base)
-    wrapper, handler = handler_codes(case)
-    for label, hint, qualname in PHASES:
+    wrapper, handler = handler_codes(case) if phases else (None, None)
+    for label, hint, qualname in PHASES if phases else []:
         if label == "handler":
             code = handler
         elif label.startswith("@operation"):
@@ -357,6 +359,15 @@ def profile_case(case: dict, calls: int, counter: list[int], base: dict, missing
     return samples
 
 
+def describe_trips(counts: dict) -> str:
+    """Describe a request's round trips to the database."""
+    statements = sum(v for (_, k), v in counts.items() if k == "SQL")
+    begins = sum(v for (_, k), v in counts.items() if k == "BEGIN")
+    commits = sum(v for (_, k), v in counts.items() if k in ("COMMIT", "ROLLBACK"))
+    total = statements + begins + commits
+    return f"{statements} statements + {begins} BEGIN + {commits} COMMIT = {total} round trips"
+
+
 def report(case: dict, plain: tuple[float, float], samples: list) -> None:
     samples.sort(key=lambda s: s[0])
     cut = len(samples) // 10
@@ -369,14 +380,10 @@ def report(case: dict, plain: tuple[float, float], samples: list) -> None:
 
     total = sum(s[0] for s in middle) / n / 1e3
     counts = median[2]
-    statements = sum(v for (p, k), v in counts.items() if k == "SQL")
-    begins = sum(v for (p, k), v in counts.items() if k == "BEGIN")
-    commits = sum(v for (p, k), v in counts.items() if k in ("COMMIT", "ROLLBACK"))
     wall, cpu = plain
     print(
         f"\n{case['name']}: {wall:,.0f} us wall, {cpu:,.0f} us CPU per request uninstrumented; "
-        f"{total:,.0f} us instrumented; {statements} statements + {begins} BEGIN + "
-        f"{commits} COMMIT = {statements + begins + commits} round trips"
+        f"{total:,.0f} us instrumented; {describe_trips(counts)}"
     )
     print(
         f"  {'phase (own time, nested phases excluded)':<46}{'own us':>8}{'SQL us':>8}{'trips':>7}"
@@ -442,20 +449,27 @@ def main() -> None:
             send(case, counter[0])
     base = driver_codes()
     missing: list[str] = []
-    print(
-        f"In-process, {connection.vendor}, the WSGI handler called directly; {calls} requests "
-        "per path after 30 warm-up; phase times are means over the middle 80 % of requests "
-        "by total (instrumentation adds a few us per monitored call)."
-    )
+    if spec.get("intro", True):
+        print(
+            f"In-process, {connection.vendor}, the WSGI handler called directly; {calls} "
+            "requests per path after 30 warm-up; times are means over the middle 80 % of "
+            "requests by total (instrumentation adds a few us per monitored call)."
+        )
     for case in cases:
         plain = timed(case, calls, counter)
         if case.get("profile", True):
             report(case, plain, profile_case(case, calls, counter, base, missing))
-        else:
-            print(f"\n{case['name']}: {plain[0]:,.0f} us wall, {plain[1]:,.0f} us CPU per request")
+            continue
+        counted = profile_case(case, 10, counter, base, missing, phases=False)
+        counted.sort(key=lambda sample: sample[0])
+        print(
+            f"{case['name']}: {plain[0]:,.0f} us wall, {plain[1]:,.0f} us CPU per request; "
+            f"{describe_trips(counted[len(counted) // 2][2])}"
+        )
     if missing:
         print("\nphases not found (their time stays in the enclosing phase): " + "; ".join(missing))
-    micro(calls, spec.get("token", ""))
+    if spec.get("micro", True):
+        micro(calls, spec.get("token", ""))
     if spec.get("cprofile"):
         for case in cases:
             if not case.get("profile", True):

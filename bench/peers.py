@@ -803,14 +803,85 @@ def memory_phase(args, lk: Server, fx: Fixture) -> None:
         )
 
 
-def profile(args, env: dict, fx: Fixture) -> None:
-    c0 = fx.user_keys[0]
+def run_profile(python: Path, env: dict, spec: dict) -> None:
+    done = subprocess.run(
+        [str(python), str(BENCH / "lk_profile.py")],
+        cwd=ROOT,
+        env=env,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+    )
+    print(done.stdout.rstrip())
+    if done.returncode:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise RuntimeError("bench/lk_profile.py failed")
+
+
+def profile(args, envs: dict[str, dict], fx: Fixture) -> None:
+    """Print the in-process cost of every target, then the profile of each Latchkey path."""
+    plain = {"calls": args.profile_calls, "intro": False, "micro": False}
+    print(
+        f"\nIn-process cost per request ({args.database}; the WSGI handler called directly, no "
+        f"HTTP server; {args.profile_calls} requests after 30 warm-up, mean of the middle 80 %):"
+    )
+    run_profile(
+        PYTHON,
+        envs["floor"],
+        {
+            **plain,
+            "cases": [{"name": "floor", "method": "GET", "path": "/floor", "profile": False}],
+        },
+    )
+    peer_cases = [
+        ("peer: drf-api-key", "/apikey/keys", f"Api-Key {fx.peer_api_key}"),
+        ("peer: DRF token", "/token/keys", f"Token {fx.peer_token}"),
+    ]
+    run_profile(
+        PEERS_VENV / "bin" / "python",
+        envs["peers"],
+        {
+            **plain,
+            "cases": [
+                {
+                    "name": name,
+                    "method": "GET",
+                    "path": path,
+                    "headers": {"Authorization": auth},
+                    "profile": False,
+                }
+                for name, path, auth in peer_cases
+            ],
+        },
+    )
+    run_profile(
+        PYTHON,
+        envs["latchkey"],
+        {
+            **plain,
+            "cases": [
+                {
+                    "name": "Latchkey /healthz",
+                    "method": "GET",
+                    "path": "/healthz",
+                    "profile": False,
+                },
+                {
+                    "name": "Latchkey GET auth_keys",
+                    "method": "GET",
+                    "path": f"/v1/operators/{fx.operator_id}/auth_keys",
+                    "headers": fx.root_headers,
+                    "profile": False,
+                },
+            ],
+        },
+    )
     spec = {
         "calls": args.profile_calls,
         "cprofile": args.cprofile,
         "token": fx.root_headers["X-Soracom-Token"],
+        "intro": False,
         "cases": [
-            {"name": "GET /healthz", "method": "GET", "path": "/healthz", "profile": False},
             {
                 "name": "GET /v1/operators/{id}/auth_keys",
                 "method": "GET",
@@ -822,7 +893,7 @@ def profile(args, env: dict, fx: Fixture) -> None:
                 "method": "POST",
                 "path": "/v1/auth",
                 "headers": {"Content-Type": "application/json"},
-                "body": json.dumps(c0),
+                "body": json.dumps(fx.user_keys[0]),
             },
             {
                 "name": "PUT /v1/operators/{id}/users/{name} (audited write)",
@@ -833,19 +904,11 @@ def profile(args, env: dict, fx: Fixture) -> None:
             },
         ],
     }
-    done = subprocess.run(
-        [str(PYTHON), str(BENCH / "lk_profile.py")],
-        cwd=ROOT,
-        env=env,
-        input=json.dumps(spec),
-        capture_output=True,
-        text=True,
+    print(
+        "\nProfile of one request of each Latchkey path (same method; phase times are means "
+        "over the middle 80 % of requests; instrumentation adds a few us per monitored call):"
     )
-    print()
-    print(done.stdout.rstrip())
-    if done.returncode:
-        print(done.stderr[-3000:], file=sys.stderr)
-        raise RuntimeError("bench/lk_profile.py failed")
+    run_profile(PYTHON, envs["latchkey"], spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -931,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         if args.memory_requests > 1000:
             memory_phase(args, lk, fx)
-        profile(args, lk_env, fx)
+        profile(args, {"floor": floor.env, "peers": peer_env, "latchkey": lk_env}, fx)
         print(f"\n(the whole run took {time.monotonic() - started:.0f} s)")
         return 1 if any(r["errors"] for r in results) else 0
     finally:
