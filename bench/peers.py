@@ -49,6 +49,7 @@ import urllib.request
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field
 from importlib import metadata
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="PostgreSQL server to create the bench_ databases on",
     )
     parser.add_argument("--rounds", type=int, default=int(env("BENCH_ROUNDS", "7")))
-    parser.add_argument("--seconds", type=int, default=int(env("BENCH_SECONDS", "3")))
+    parser.add_argument("--seconds", type=int, default=int(env("BENCH_SECONDS", "2")))
     parser.add_argument("--warmup", type=int, default=int(env("BENCH_WARMUP", "2")))
     parser.add_argument("--clients", type=int, default=int(env("BENCH_CLIENTS", "8")))
     parser.add_argument("--workers", type=int, default=int(env("BENCH_WORKERS", "2")))
@@ -640,17 +641,34 @@ def check_targets(items: list[Target]) -> None:
 
 
 def measure(args, items: list[Target], dbs: Databases, servers: list[Server]) -> list[dict]:
-    """Run every target in interleaved rounds (order rotated each round); return load notes."""
+    """Run every target in interleaved rounds; return the load notes of each round.
+
+    Each round runs the floor, then each other target followed by the floor again (the
+    targets' order rotated round by round), and every run remembers the mean of the two
+    floor runs around it: the machine's load moves within seconds, and a ratio to the floor
+    measured just before and just after follows it far better than one to a floor measured
+    half a minute earlier.
+    """
+    floor, others = items[0], items[1:]
     for target in items:
         wrk(target, args.warmup)
     notes = []
     for round_no in range(args.rounds):
-        order = items[round_no % len(items) :] + items[: round_no % len(items)]
+        shift = round_no % len(others)
+        order = others[shift:] + others[:shift]
         ours = [pid for s in servers for pid in [s.process.pid, *s.workers()]] + dbs.backends()
         children = os.times()
         before = (machine_busy_ticks(), sum(cpu_ticks(p) for p in ours), time.monotonic())
+        floors = [wrk(floor, args.seconds)]
         for target in order:
-            target.runs.append(wrk(target, args.seconds))
+            run = wrk(target, args.seconds)
+            floors.append(wrk(floor, args.seconds))
+            run["floor"] = (floors[-2]["rps"] + floors[-1]["rps"]) / 2
+            run["round"] = round_no
+            target.runs.append(run)
+        for run in floors:
+            run["floor"], run["round"] = run["rps"], round_no
+        floor.runs.extend(floors)
         ours = set(ours) | set(dbs.backends())
         after_children = os.times()
         wrk_ticks = (
@@ -677,17 +695,17 @@ def median_of(values: list[float]) -> float:
 
 
 def summarize(items: list[Target]) -> list[dict]:
-    floor = items[0]
     peers = items[1:3]
     results = []
     for target in items:
         rounds = target.runs
         by_rps = sorted(rounds, key=lambda r: r["rps"])
         middle = by_rps[len(by_rps) // 2]
-        ratios = [r["rps"] / f["rps"] for r, f in zip(rounds, floor.runs, strict=True)]
+        ratios = [r["rps"] / r["floor"] for r in rounds]
+        # Against the better peer of the same round, each normalized by its own floor.
         best_peer = [
-            r["rps"] / max(p1["rps"], p2["rps"])
-            for r, p1, p2 in zip(rounds, peers[0].runs, peers[1].runs, strict=True)
+            (r["rps"] / r["floor"]) / max(p1["rps"] / p1["floor"], p2["rps"] / p2["floor"])
+            for r, p1, p2 in zip(rounds, peers[0].runs, peers[1].runs, strict=False)
         ]
         results.append(
             {
@@ -702,6 +720,14 @@ def summarize(items: list[Target]) -> list[dict]:
                 "p99": middle["p99"],
                 "errors": sum(r["errors"] for r in rounds),
                 "per_round": [r["rps"] for r in rounds],
+                "adjacent": median_of(
+                    [
+                        abs(a["rps"] - b["rps"]) / ((a["rps"] + b["rps"]) / 2)
+                        for a, b in pairwise(rounds)
+                        if a["round"] == b["round"]
+                    ]
+                    or [0.0]
+                ),
             }
         )
     return results
@@ -721,8 +747,9 @@ def print_table(args, results: list[dict], notes: list[dict], header: str) -> No
             f"{ratios:>12}{r['p50']:>8.2f}{r['p99']:>8.2f}{r['errors']:>7}"
         )
     print(
-        "(req/s: median over rounds, with the slowest and fastest round; of floor: median over "
-        "rounds of req/s / the floor's req/s in the same round; p50, p99: the median round)"
+        "(req/s: median over runs, with the slowest and fastest; of floor: median over rounds "
+        "of req/s / the mean of the floor runs just before and just after; p50, p99: the "
+        "median run)"
     )
     by = {r["name"]: r for r in results}
     c = args.clients
@@ -751,11 +778,12 @@ def print_table(args, results: list[dict], notes: list[dict], header: str) -> No
         f"  audited writes of one operator, {c} clients / 1 client: {scaling:.2f}x "
         f"({wn['rps']:.0f} against {w1['rps']:.0f} req/s; 1.00x = serialized)"
     )
-    floor_rounds = by[results[0]["name"]]["per_round"]
-    spread = (max(floor_rounds) - min(floor_rounds)) / median_of(floor_rounds)
+    floor_runs = results[0]["per_round"]
+    spread = (max(floor_runs) - min(floor_runs)) / median_of(floor_runs)
     print(
-        f"noise: the floor moved {spread:.0%} between rounds (min-max over median); other load "
-        "on the machine per round, in cores: "
+        f"noise: the floor's runs spread over {spread:.0%} of their median (min to max), and "
+        f"two floor runs around one target differed by {results[0]['adjacent']:.0%} (median); "
+        "other load on the machine per round, in cores: "
         + " ".join(f"{n['other']:.2f}" for n in notes)
         + f" (the benchmark itself used {median_of([n['ours'] for n in notes]):.2f}, "
         f"the machine {median_of([n['busy'] for n in notes]):.2f} of {os.cpu_count()})"
