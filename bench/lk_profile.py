@@ -411,7 +411,7 @@ def report(case: dict, plain: tuple[float, float], samples: list) -> None:
         rows = [(phase, text, ns) for phase, text, ns in median[3]]
     for phase, text, ns in rows:
         text = re.sub(r"\s+", " ", text)
-        shown_ns = f"{ns / 1e3:>7.0f}" if not text.startswith("BEGIN") else " " * 7
+        shown_ns = f"{ns / 1e3:>7.0f}" if not text.startswith("BEGIN (timed") else " " * 7
         print(f"    {phase[:32]:<32}{shown_ns}  {text[:100]}")
 
 
