@@ -51,8 +51,12 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The side-by-side benchmark (bench/peers.py): PostgreSQL by default; for SQLite,
+# `make bench BENCH_ARGS="--database sqlite"`. Needs wrk (apt-get install -y wrk); creates
+# bench/.venv-peers (the DRF peers) from PyPI on first use.
+BENCH_ARGS ?= --database postgres
 bench: install
-	$(PY) bench/auth.py
+	$(PY) bench/peers.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SORACOM_VENV) db.sqlite3 screenshots
+	rm -rf $(VENV) $(SORACOM_VENV) bench/.venv-peers db.sqlite3 screenshots

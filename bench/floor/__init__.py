@@ -1,0 +1,1 @@
+"""The floor of bench/peers.py: a plain Django JsonResponse behind Django's default middleware."""
