@@ -14,12 +14,12 @@ This module only checks: the audit entry of a failure is written by its caller
 (security/failures.py `record_sign_in_failure`), of a success when the session opens.
 """
 
-import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
 
 from accounts import throttle
 from accounts.identifiers import OPERATOR_ID_RE
@@ -55,13 +55,33 @@ def operator_of_account(*, email: str | None = None, operator_id: str = "") -> s
     return None
 
 
-def device_token(account: str) -> str:
-    """Return the value a device cookie holds for an account (not secret; it is signed)."""
-    return hashlib.sha256(f"device|{account}".encode()).hexdigest()[:32]
-
-
 def staff_account_key(role: str, handle: str) -> str:
     return f"staff-{role}:{handle}"
+
+
+def _handle(account: str) -> str:
+    """Return the principal handle an account key names (the staff key adds its role)."""
+    if account.startswith("staff-"):
+        return account.partition(":")[2]
+    return account
+
+
+def device_token(account: str) -> str:
+    """Return what a device cookie must hold for an account now (the cookie is signed).
+
+    It is bound to the account's password and session epochs: a password change, a reset
+    or "revoke all tokens" also ends the throttle exemption that a browser earned before,
+    so that someone who once knew the password keeps no unthrottled guessing of the new one
+    (docs/sessions.md). An unknown account's token matches no cookie ever set.
+    """
+    epochs = (
+        Principal.objects.filter(handle=_handle(account))
+        .values_list("password_epoch", "session_epoch")
+        .first()
+    )
+    state = "{}.{}".format(*epochs) if epochs else "-"
+    key = salted_hmac("latchkey.signin.device", f"{account}|{state}", algorithm="sha256")
+    return key.hexdigest()[:32]
 
 
 def _buckets(

@@ -179,6 +179,8 @@ LATCHKEY_MAX_BODY_BYTES = 64 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # Browser security.
+# Database sessions that refuse any key Django would not issue (console/sessions.py).
+SESSION_ENGINE = "console.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
@@ -209,6 +211,10 @@ SESSION_COOKIE_NAME = "__Host-sessionid" if SESSION_COOKIE_SECURE else "sessioni
 CSRF_COOKIE_NAME = "__Host-csrftoken" if CSRF_COOKIE_SECURE else "csrftoken"
 # The signed "this browser signed in here before" cookie (security/views_signin.py).
 LATCHKEY_DEVICE_COOKIE_NAME = "__Host-lk_device" if SESSION_COOKIE_SECURE else "lk_device"
+# The same for installation staff's sign-in pages (security/staff.py).
+LATCHKEY_STAFF_DEVICE_COOKIE_NAME = (
+    "__Host-lk_staff_device" if SESSION_COOKIE_SECURE else "lk_staff_device"
+)
 # Messages live in the session: the cookie store's name ("messages") cannot take a prefix.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 _BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)

@@ -17,8 +17,7 @@ from accounts.context import CallContext
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
-from security import audit, users
-from security.models import AuditEntry
+from security import failures, users
 
 
 class ConsoleRequest(HttpRequest):
@@ -61,14 +60,7 @@ def decision_path_vars(api: str, operator_id: str, kwargs: dict) -> dict[str, st
 
 
 def _refusal(request: ConsoleRequest, api: str, user: Principal, kwargs: dict) -> HttpResponse:
-    audit.record(
-        request,
-        api,
-        operator=user.operator_id,
-        principal=user,
-        outcome=AuditEntry.Outcome.DENIED,
-        target=str(kwargs.get("user_name", "")),
-    )
+    failures.record_refusal(request, api, principal=user, target=str(kwargs.get("user_name", "")))
     template = "console/forbidden_dialog.html" if request.htmx else "console/forbidden.html"
     return render(request, template, {"api": api}, status=403)
 

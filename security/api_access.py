@@ -18,8 +18,7 @@ from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.api import ApiError, not_found
-from security import audit, users
-from security.models import AuditEntry
+from security import failures, users
 
 
 class TokenAuth:
@@ -71,25 +70,21 @@ def operation(api_name: str) -> Callable:
             # operator exists, so the caller's own log is no oracle either.
             probe = {"crossTenant": True} if other_operator != caller.operator_id else None
             if not policy.is_allowed(ctx):
-                audit.record(
+                failures.record_refusal(
                     request,
                     api_name,
-                    operator=caller.operator_id,
                     principal=caller.principal,
                     auth_key_id=caller.auth_key_id,
-                    outcome=AuditEntry.Outcome.DENIED,
                     target=other_operator if probe else path_vars.get("user_name", ""),
                     details=probe,
                 )
                 raise ApiError(403, "LKY0403", f"You do not have permission for {api_name}.")
             if probe:
-                audit.record(
+                failures.record_refusal(
                     request,
                     api_name,
-                    operator=caller.operator_id,
                     principal=caller.principal,
                     auth_key_id=caller.auth_key_id,
-                    outcome=AuditEntry.Outcome.DENIED,
                     target=other_operator,
                     details=probe,
                 )

@@ -26,6 +26,7 @@ from django.db import IntegrityError, models, transaction
 from django.http import HttpRequest
 
 from accounts import throttle
+from accounts.models import Principal
 from accounts.signin import SignInResult, operator_of_account
 from console import secretscan
 from console.net import client_ip, throttle_source
@@ -35,6 +36,7 @@ from security.models import AuditEntry, AuditFailureWindow
 MAX_TARGET = 100
 MAX_USER_AGENT = 200
 MALFORMED = "malformed"
+DENIED = "denied"
 
 
 def _cap(value: str, limit: int) -> tuple[str, bool]:
@@ -86,6 +88,47 @@ def record_failure(
         )
         if window is not None:
             AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
+    return entry
+
+
+def record_refusal(
+    request: HttpRequest,
+    action: str,
+    *,
+    principal: Principal,
+    auth_key_id: str = "",
+    target: str = "",
+    details: dict | None = None,
+) -> AuditEntry | None:
+    """Record a call the permission engine refused, or only count it; return the entry.
+
+    A signed-in principal (or a leaked low-privilege key) can repeat a refused call at
+    request rate. The first refusal of an action by one principal and key in a throttle
+    window is recorded in full, the others counted, and the window's summary entry says
+    how many there were (`refusedSummary`): the evidence stays, the volume is bounded by
+    the number of operations, not of requests.
+    """
+    chain = principal.operator_id or audit.INSTALLATION_CHAIN
+    group = f"{DENIED}|{principal.pk}|{auth_key_id}"
+    with transaction.atomic():
+        window = _count(chain, action, group)
+        if window is None:
+            return None
+        flush(chain)
+        entry = audit.record(
+            request,
+            action,
+            operator=principal.operator_id,
+            principal=principal,
+            auth_key_id=auth_key_id,
+            outcome=AuditEntry.Outcome.DENIED,
+            target=target,
+            details={
+                **(details or {}),
+                "aggregated": {"windowEnds": window.window_end.isoformat(timespec="seconds")},
+            },
+        )
+        AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
     return entry
 
 
@@ -148,13 +191,14 @@ def flush(chain: str | None = None) -> int:
         for window in rows:
             if window.attempts > 1:
                 summaries += 1
+                refused = window.bucket_kind == DENIED
                 audit.record(
                     None,
                     window.action,
                     operator=window.chain or None,
-                    outcome=AuditEntry.Outcome.FAILED,
+                    outcome=AuditEntry.Outcome.DENIED if refused else AuditEntry.Outcome.FAILED,
                     details={
-                        "throttledSummary": {
+                        ("refusedSummary" if refused else "throttledSummary"): {
                             "attempts": window.attempts,
                             "recordedInFull": 1,
                             "firstSeq": window.first_seq,

@@ -35,7 +35,6 @@ MAX_REASON_LENGTH = 400
 
 # A browser that signed in to a staff account before skips that account's per-account
 # bucket (as the console's device cookie does), so that a stranger cannot lock staff out.
-DEVICE_COOKIE = "lk_staff_device"
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
 _DEVICE_SALT = "latchkey.staff-device"
 
@@ -66,7 +65,8 @@ def throttled_message(retry_after: int) -> str:
 def _device_tokens(request: HttpRequest) -> list[str]:
     try:
         value = signing.get_cookie_signer(salt=_DEVICE_SALT).unsign(
-            request.COOKIES.get(DEVICE_COOKIE, ""), max_age=DEVICE_COOKIE_AGE
+            request.COOKIES.get(settings.LATCHKEY_STAFF_DEVICE_COOKIE_NAME, ""),
+            max_age=DEVICE_COOKIE_AGE,
         )
     except signing.BadSignature:
         return []
@@ -78,7 +78,7 @@ def remember_device(request: HttpRequest, response: HttpResponse, principal: Pri
     token = signin.device_token(signin.staff_account_key(principal.staff_role, principal.handle))
     tokens = [token, *[t for t in _device_tokens(request) if t != token]][:10]
     response.set_cookie(
-        DEVICE_COOKIE,
+        settings.LATCHKEY_STAFF_DEVICE_COOKIE_NAME,
         signing.get_cookie_signer(salt=_DEVICE_SALT).sign(",".join(tokens)),
         max_age=DEVICE_COOKIE_AGE,
         httponly=True,

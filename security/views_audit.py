@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import policy
 from accounts.context import CallContext
+from console import secretscan
+from console.fields import FreeTextField
 from console.htmx import navigate
 from security import auditlog, checkpoints, reports, roles
 from security.access import ConsoleRequest, console_action
@@ -23,12 +25,15 @@ CHECKPOINT_API = checkpoints.API
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(
+    # A search box is still a place a secret gets pasted: refused, never echoed back.
+    actor = FreeTextField(
+        secret_label="search",
         required=False,
         max_length=320,
         help_text="Root email, SAM user name, AuthKey ID or staff member.",
     )
-    action = forms.CharField(
+    action = FreeTextField(
+        secret_label="search",
         required=False,
         max_length=100,
         help_text="An API name (User:createUser), a prefix (User:*) or a path (/v1/auth).",
@@ -72,8 +77,11 @@ def _filtered(request: ConsoleRequest) -> tuple[AuditFilterForm, auditlog.AuditF
 
 
 def _query(request: ConsoleRequest) -> str:
+    """Return the filter as a query string for links (export, pages), secrets taken out."""
     params = request.GET.copy()
     params.pop("page", None)
+    for name in params:
+        params.setlist(name, [secretscan.redact(v) for v in params.getlist(name)])
     return params.urlencode()
 
 

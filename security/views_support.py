@@ -162,6 +162,10 @@ class RevokeForm(forms.Form):
 
 
 NOT_A_KEY_ID = "That is not an AuthKey ID (keyId- then 32 letters and digits)."
+A_SECRET_NOT_AN_ID = (
+    "That is an AuthKey secret or another credential, not an AuthKey ID: treat it as leaked. "
+    "Look the key up by its ID (keyId-...), which the report should name too."
+)
 NO_LIVE_KEY = "No live AuthKey has that ID."
 
 
@@ -173,7 +177,10 @@ def staff_home(request: ConsoleRequest) -> HttpResponse:
 
 def _authkeys_page(request: ConsoleRequest, key_id: str, form: RevokeForm) -> HttpResponse:
     found, error, status = None, "", 400 if form.is_bound else 200
-    if key_id:
+    if key_id and secretscan.contains_secret(key_id):
+        # Never put it back into the page (it is already in this URL: say so, echo nothing).
+        key_id, error, status = "", A_SECRET_NOT_AN_ID, 400
+    elif key_id:
         if len(key_id) > 100 or not authkeys.looks_like_key_id(key_id):
             error, status = NOT_A_KEY_ID, 400
         else:

@@ -13,7 +13,9 @@ from accounts.models import ApiSession, Operator, Principal, Role, RoleAttachmen
 from security.models import AuditEntry, AuthKey, CredentialSet, Group, GroupServiceConfig
 
 VOLATILE = {"last_login"}
-SKIPPED_MODELS = {"AuditChainHead"}
+# Audit bookkeeping: the chain head, and the windows that count refusals and failed
+# sign-ins (security/failures.py); a refusal is recorded, never a change of tenant data.
+SKIPPED_MODELS = {"AuditChainHead", "AuditFailureWindow"}
 
 
 def _models():

@@ -8,10 +8,13 @@ from django.test import Client
 from accounts import throttle
 from console.net import throttle_source
 from security import authkeys
+from security.models import AuditEntry
 from tests.conftest import ROOT_PASSWORD
 
 WINDOW = 900
 WRONG = "not-the-Password-0"
+# One customer's IPv6 prefix: every residential or cloud IPv6 client holds at least a /64.
+PREFIX = "2001:db8:77:1::"
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +66,29 @@ def test_it_throttles_exchanges_from_every_address_of_one_ipv6_64_together(root,
         "/v1/auth", {"authKeyId": key.key_id, "authKey": secret}, content_type="application/json"
     )
     assert refused.status_code == 429
+
+
+def _api_password_sign_in(ip: str, **body):
+    return Client(REMOTE_ADDR=ip).post(
+        "/v1/auth", {"password": WRONG, **body}, content_type="application/json"
+    )
+
+
+def test_it_throttles_a_sprayer_who_rotates_addresses_inside_one_ipv6_prefix(root):
+    # 100 failures across accounts is the per-address limit; from one /64 they count as one
+    # place, as 100 failures from one IPv4 address do.
+    for n in range(100):
+        response = _api_password_sign_in(f"{PREFIX}{n + 1:x}", email=f"user{n}@example.com")
+        assert response.status_code == 401
+    response = _api_password_sign_in(f"{PREFIX}ffff", email=root.email)
+    assert response.status_code == 429, response.content
+
+
+def test_it_bounds_the_entries_one_ipv6_prefix_writes_into_a_tenants_chain(operator):
+    # Anonymous: failed SAM sign-ins naming the operator, a fresh user name and a fresh
+    # address of the same /64 each time. From one IPv4 address the chain gets at most the
+    # per-address limit (100) plus one aggregated entry per refusing bucket.
+    for n in range(150):
+        _api_password_sign_in(f"{PREFIX}{n + 1:x}", operatorId=operator.pk, userName=f"nobody{n}")
+    written = AuditEntry.objects.filter(operator=operator, action="Auth:auth").count()
+    assert written <= 102, f"{written} entries written by one /64 in one window"

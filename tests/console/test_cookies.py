@@ -8,10 +8,15 @@ from django.conf import settings as live_settings
 from django.test import Client
 
 from security.models import AuditEntry
-from tests.conftest import ROOT_PASSWORD
+from tests.conftest import ROOT_PASSWORD, SUPPORT_PASSWORD
 from tests.console.test_settings import _manage, _production_env
 
-NAMES = ("SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME", "LATCHKEY_DEVICE_COOKIE_NAME")
+NAMES = (
+    "SESSION_COOKIE_NAME",
+    "CSRF_COOKIE_NAME",
+    "LATCHKEY_DEVICE_COOKIE_NAME",
+    "LATCHKEY_STAFF_DEVICE_COOKIE_NAME",
+)
 COOKIE_SETTINGS = (
     *NAMES,
     "SESSION_COOKIE_SECURE",
@@ -67,6 +72,7 @@ def test_it_names_every_cookie_with_the_host_prefix_in_production(production):
         "__Host-sessionid",
         "__Host-csrftoken",
         "__Host-lk_device",
+        "__Host-lk_staff_device",
     ]
     # What the prefix requires of the cookie itself (the browser refuses it otherwise).
     assert production["SESSION_COOKIE_SECURE"] is production["CSRF_COOKIE_SECURE"] is True
@@ -77,14 +83,19 @@ def test_it_names_every_cookie_with_the_host_prefix_in_production(production):
 
 
 def test_it_uses_plain_names_in_development_over_http(development):
-    assert [development[n] for n in NAMES] == ["sessionid", "csrftoken", "lk_device"]
+    assert [development[n] for n in NAMES] == [
+        "sessionid",
+        "csrftoken",
+        "lk_device",
+        "lk_staff_device",
+    ]
     assert development["SESSION_COOKIE_SECURE"] is development["CSRF_COOKIE_SECURE"] is False
 
 
 def test_it_drops_the_prefix_when_secure_cookies_are_turned_off(db):
     env = _production_env(SESSION_COOKIE_SECURE="false", CSRF_COOKIE_SECURE="false")
     found = _cookie_settings(env)
-    assert [found[n] for n in NAMES] == ["sessionid", "csrftoken", "lk_device"]
+    assert [found[n] for n in NAMES] == ["sessionid", "csrftoken", "lk_device", "lk_staff_device"]
 
 
 def test_it_signs_in_over_https_with_the_prefixed_cookies(root, settings, production):
@@ -141,3 +152,22 @@ def test_it_signs_in_over_http_with_plain_names_in_development(root, settings, d
     assert not any(name.startswith("__Host-") for name in client.cookies)
     assert client.cookies["sessionid"]["secure"] == ""
     assert client.get("/security/users/").status_code == 200
+
+
+def test_it_sets_no_cookie_without_the_prefix_at_the_staff_sign_in(settings, helpdesk):
+    production = _cookie_settings(_production_env())
+    for name in COOKIE_SETTINGS:
+        setattr(settings, name, production[name])
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/staff/login/", secure=True)
+    token = client.cookies["__Host-csrftoken"].value
+    response = client.post(
+        "/staff/login/",
+        {"handle": helpdesk.handle, "password": SUPPORT_PASSWORD, "csrfmiddlewaretoken": token},
+        **HTTPS,
+    )
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(helpdesk.pk)
+    for morsel in [*page.cookies.values(), *response.cookies.values()]:
+        assert morsel.key.startswith("__Host-"), morsel.output()
+        assert (morsel["secure"], morsel["path"], morsel["domain"]) == (True, "/", "")

@@ -14,6 +14,7 @@ from accounts import throttle
 from accounts.models import Operator, Principal
 from security import authkeys, failures
 from security.models import AuditEntry, AuditFailureWindow
+from tests.conftest import SAM_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -200,3 +201,24 @@ def test_it_accounts_for_every_attempt_of_a_concurrent_flood():
     assert len(first_throttled) == 1  # one per refusing bucket and window, however many raced
     counted = AuditFailureWindow.objects.get(chain=operator.pk).attempts
     assert len(checked) + counted == 8 * 15  # every attempt is either recorded or counted
+
+
+def test_it_bounds_the_entries_one_principals_refused_calls_write(alice, operator):
+    # A SAM user allowed nothing (a leaked low-privilege AuthKey will do) repeats a call it
+    # may not make: every 403 appends an entry to the tenant's chain, locking its head, at
+    # request rate, forever. Anonymous failures are counted per window (security/failures);
+    # refused calls of one principal should be too (the first in full, then a count).
+    session = Client().post(
+        "/v1/auth",
+        {"operatorId": operator.pk, "userName": "alice", "password": SAM_PASSWORD},
+        content_type="application/json",
+    )
+    headers = {
+        "HTTP_X_SORACOM_API_KEY": session.json()["apiKey"],
+        "HTTP_X_SORACOM_TOKEN": session.json()["token"],
+    }
+    client = Client()
+    for _ in range(150):
+        assert client.get(f"/v1/operators/{operator.pk}/users", **headers).status_code == 403
+    denied = AuditEntry.objects.filter(operator=operator, outcome=AuditEntry.Outcome.DENIED)
+    assert denied.count() <= 102, f"{denied.count()} entries from one principal in one window"

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from security import audit, auditlog
+from security import audit, auditlog, authkeys
 from security.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -183,3 +183,9 @@ def test_it_flags_a_self_escalation(root_client, operator, alice):
     body = root_client.get("/security/audit/").content.decode()
     assert "self-escalation" in body
     assert "&quot;statements&quot;: 1" in body
+
+
+def test_it_never_echoes_a_secret_pasted_into_the_audit_filter(root_client, root):
+    _, secret = authkeys.generate(None, root, root)
+    response = root_client.get("/security/audit/", {"actor": secret})
+    assert secret not in response.content.decode()
