@@ -6,13 +6,14 @@ the key's ID, when it was created, when and from where it was last used, its age
 and whether it is stale (unused, or never used, for LATCHKEY_STALE_KEY_DAYS). The page
 and the CSV are rendered from the same rows, so they cannot disagree.
 
-One rule decides what of the root account a reader sees (docs/audit.md): root's AuthKey
-details (IDs, times, source address, age, staleness) and its password change time are
-what `Operator:listOperatorAuthKeys` guards, and that operation is root-only. The report
-shows them to a reader exactly when the policy allows that reader that operation; for
-anyone else the root row says only that root exists, since when and that it has a
-password, and every withheld cell reads `withheld`. `report_for` applies the rule; the
-page and the CSV are both built from its rows.
+One rule decides what of each principal a reader sees (docs/audit.md): a principal's
+AuthKey details (IDs, times, source address, age, staleness) and its password change time
+are shown exactly when the policy allows the reader the API operation that lists that
+principal's keys: `Operator:listOperatorAuthKeys` for root (root-only, so only root sees
+them), `User:listUserAuthKeys` with the user's name for a SAM user. Otherwise the row says
+only that the principal exists, since when and whether it has a password, and every
+withheld cell reads `withheld`. `report_for` applies the rule; the page and the CSV are
+both built from its rows.
 """
 
 import json
@@ -32,6 +33,7 @@ from security.models import AuthKey
 
 REPORT_API = "Report:getCredentialReport"
 ROOT_KEYS_API = "Operator:listOperatorAuthKeys"
+USER_KEYS_API = "User:listUserAuthKeys"
 WITHHELD = "withheld"
 
 # The built-in read-only auditor: everything an auditor reads, nothing that changes
@@ -113,7 +115,7 @@ class ReportRow:
     name: str
     kind: str
     keys: list[KeyCells] = field(default_factory=list)
-    withheld: bool = False  # root's key details, for a reader not allowed ROOT_KEYS_API
+    withheld: str = ""  # the operation guarding the key details, when the reader lacks it
 
     @property
     def has_stale_key(self) -> bool:
@@ -138,20 +140,29 @@ class ReportRow:
         return dict(zip(CSV_COLUMNS, values, strict=True))
 
 
-def may_see_root_keys(request: HttpRequest, reader: Principal) -> bool:
-    """Return whether the policy allows `reader` what guards root's keys (root-only)."""
-    path_vars = {"operator_id": reader.operator_id or ""}
-    ctx = CallContext.from_request(request, reader, ROOT_KEYS_API, path_vars)
-    ctx = replace(ctx, method="GET")
+def keys_api(principal: Principal) -> tuple[str, dict[str, str]]:
+    """Return the API operation (and path variables) that lists the principal's AuthKeys."""
+    if principal.is_root:
+        return ROOT_KEYS_API, {}
+    return USER_KEYS_API, {"user_name": principal.user_name}
+
+
+def may_see_keys(request: HttpRequest, reader: Principal, holder: Principal) -> bool:
+    """Return whether the policy lets `reader` list `holder`'s AuthKeys through the API."""
+    api, path_vars = keys_api(holder)
+    path_vars = {"operator_id": reader.operator_id or "", **path_vars}
+    ctx = replace(CallContext.from_request(request, reader, api, path_vars), method="GET")
     return policy.is_allowed(ctx)
 
 
 def report_for(request: HttpRequest, reader: Principal) -> list[ReportRow]:
-    """Return the report rows `reader` may see (the one place the root rule is applied)."""
-    rows = credential_report(reader.operator)
-    if may_see_root_keys(request, reader):
-        return rows
-    return [replace(row, keys=[], withheld=True) if row.principal.is_root else row for row in rows]
+    """Return the report rows `reader` may see (the one place the rule is applied)."""
+    return [
+        row
+        if may_see_keys(request, reader, row.principal)
+        else replace(row, keys=[], withheld=keys_api(row.principal)[0])
+        for row in credential_report(reader.operator)
+    ]
 
 
 def credential_report(operator: Operator, now: datetime | None = None) -> list[ReportRow]:

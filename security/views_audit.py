@@ -149,7 +149,6 @@ def credential_report(request: ConsoleRequest) -> HttpResponse:
         "tab": "reports",
         "rows": rows,
         "columns": reports.CSV_COLUMNS,
-        "root_keys_api": reports.ROOT_KEYS_API,
         "stale_days": reports.stale_days(),
         "stale_count": sum(1 for r in rows for k in r.keys if k.stale),
         "generated_at": timezone.now(),

@@ -356,3 +356,54 @@ def test_it_applies_the_api_rule_for_roots_keys(alice, alice_api, root_key):
     _everything(alice)
     path = f"/v1/operators/{alice.operator_id}/auth_keys"
     assert Client().get(path, **alice_api).status_code == 403
+
+
+def _allow(alice, statements: list[dict]) -> None:
+    import json
+
+    from accounts import policy
+
+    policy.clear_cache()
+    alice.inline_permission = json.dumps({"statements": statements})
+    alice.save()
+    alice.operator.bump_policy_version()
+
+
+REPORT_ONLY = [{"effect": "allow", "api": reports.REPORT_API}]
+
+
+@pytest.mark.parametrize(
+    "url", ["/security/reports/credentials/", "/security/reports/credentials.csv"]
+)
+def test_it_withholds_a_sam_users_keys_from_a_reader_who_may_not_list_them(
+    alice, alice_client, keys, url
+):
+    _allow(alice, REPORT_ONLY)
+    body = alice_client.get(url).content
+    assert keys["robot"].key_id.encode() not in body
+    assert b"198.51.100.7" not in body
+
+
+def test_it_marks_a_sam_users_withheld_cells_alike_on_page_and_csv(alice, alice_client, keys):
+    _allow(alice, REPORT_ONLY)
+    page, sheet = _page(alice_client)["robot"], _csv(alice_client)["robot"]
+    assert page["key_1_id"] == sheet["key_1_id"] == reports.WITHHELD
+    assert sheet["key_1_last_used_from"] == sheet["password_last_changed"] == reports.WITHHELD
+
+
+def test_it_shows_a_reader_the_keys_of_the_users_it_may_list(alice, alice_client, keys):
+    # The same condition as the API's: listing only its own keys shows only its own row.
+    _allow(
+        alice,
+        [
+            *REPORT_ONLY,
+            {
+                "effect": "allow",
+                "api": reports.USER_KEYS_API,
+                "condition": "pathVariable('user_name') == samUserName",
+            },
+        ],
+    )
+    sheet = _csv(alice_client)
+    assert sheet["alice"]["key_1_id"] == keys["alice"].key_id
+    assert sheet["robot"]["key_1_id"] == reports.WITHHELD
