@@ -24,6 +24,10 @@ from security import failures, users
 class TokenAuth:
     """X-Soracom-API-Key + X-Soracom-Token, or Authorization: Bearer <token>."""
 
+    # Marks the operations that need a token in the OpenAPI document; security/api_openapi.py
+    # replaces it with the real pair of schemes (both headers, or Bearer).
+    openapi_security_schema = {"type": "http", "scheme": "bearer"}
+
     def __call__(self, request: HttpRequest) -> ApiCaller | None:
         return authenticate_request(request)
 
@@ -43,6 +47,17 @@ def sam_user_or_404(request: HttpRequest, user_name: str) -> Principal:
     if user is None:
         raise not_found(USER_NOT_FOUND)
     return user
+
+
+def unauthenticated(api_name: str) -> Callable:
+    """Name an operation that takes no token (`/auth`): no authorization, the name only."""
+    register_operation(api_name)
+
+    def decorator(handler: Callable) -> Callable:
+        handler.api_name = api_name  # type: ignore[attr-defined]
+        return handler
+
+    return decorator
 
 
 def operation(api_name: str) -> Callable:
