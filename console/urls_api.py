@@ -6,11 +6,11 @@ root URL configuration.
 
 from console.api import JsonApi
 from security.api_access import TokenAuth
-from security.api_openapi import api_name_of
 from security.api_audit import router as audit_router
 from security.api_auth import router as auth_router
 from security.api_authkeys import router as authkeys_router
 from security.api_credentials import router as credentials_router
+from security.api_openapi import api_name_of
 from security.api_roles import router as roles_router
 from security.api_users import router as users_router
 
