@@ -93,8 +93,7 @@ def catalog(api: NinjaAPI) -> list[ApiName]:
         entry(name)
     for item in by_name.values():
         if not item.description:
-            spelled = _spelled(item.name.partition(":")[2])
-            item.description = spelled if item.api or item.console else f"{spelled} (Soracom)."
+            item.description = _spelled(item.name.partition(":")[2])
     return sorted(by_name.values(), key=lambda i: (i.tag, i.name))
 
 

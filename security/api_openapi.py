@@ -55,6 +55,8 @@ def _responses(api_name: str, public: bool, has_body: bool) -> dict:
         answer: dict = {"description": reasons[success.status]}
         if success.body is not None:
             answer["content"] = {"application/json": {"schema": _success_schema(success)}}
+        if success.headers:
+            answer["headers"] = {name: api_schemas.HEADERS[name] for name in success.headers}
         found[str(success.status)] = answer
     errors = [400, 401] + ([] if public else [403, 404]) + ([413] if has_body else []) + [429]
     for status in errors:

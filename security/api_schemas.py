@@ -114,6 +114,22 @@ class Success:
     status: int
     body: type[BaseModel] | None = None  # None: no body (the contract's "—")
     many: bool = False  # a JSON array of `body`
+    headers: tuple[str, ...] = ()  # response headers it may carry (HEADERS below)
+
+
+WARNS = ("X-Latchkey-Warning",)
+PAGED = ("x-soracom-next-key",)
+HEADERS: dict[str, dict] = {
+    "X-Latchkey-Warning": {
+        "description": "The document was saved, but these API names match no operation "
+        "(Latchkey's addition: Soracom saves such a document silently).",
+        "schema": {"type": "string"},
+    },
+    "x-soracom-next-key": {
+        "description": "More follow: send this value back as last_evaluated_key.",
+        "schema": {"type": "string"},
+    },
+}
 
 
 # API name -> its success answer. An operation of the contract answers what §4 says.
@@ -126,7 +142,7 @@ SUCCESS: dict[str, Success] = {
     "Operator:revokeOperatorAuthTokens": Success(204),
     "Operator:getOperator": Success(200, GetOperatorResponse),
     "Operator:updateOperatorPassword": Success(200),
-    "User:listUsers": Success(200, UserDetailResponse, many=True),
+    "User:listUsers": Success(200, UserDetailResponse, many=True, headers=PAGED),
     "User:createUser": Success(201),
     "User:getUser": Success(200, UserDetailResponse),
     "User:updateUser": Success(200),
@@ -141,15 +157,15 @@ SUCCESS: dict[str, Success] = {
     "User:getUserAuthKey": Success(200, AuthKeyResponse),
     "User:deleteUserAuthKey": Success(204),
     "User:getUserPermission": Success(200, GetUserPermissionResponse),
-    "User:updateUserPermission": Success(200),
+    "User:updateUserPermission": Success(200, headers=WARNS),
     "User:deleteUserPermission": Success(204),
     "User:getDefaultPermissions": Success(200, GetDefaultPermissionsResponse),
-    "User:updateDefaultPermissions": Success(202),
+    "User:updateDefaultPermissions": Success(202, headers=WARNS),
     "User:deleteDefaultPermissions": Success(204),
     "Role:listRoles": Success(200, ListRolesResponse, many=True),
-    "Role:createRole": Success(200, CreateRoleResponse),
+    "Role:createRole": Success(200, CreateRoleResponse, headers=WARNS),
     "Role:getRole": Success(200, RoleResponse),
-    "Role:updateRole": Success(200),
+    "Role:updateRole": Success(200, headers=WARNS),
     "Role:deleteRole": Success(204),
     "Role:listRoleAttachedUsers": Success(200, UserDetailResponse, many=True),
     "Role:listRoleVersions": Success(200, RoleResponse, many=True),
@@ -160,7 +176,7 @@ SUCCESS: dict[str, Success] = {
     "Credential:createCredential": Success(201, CredentialsModel),
     "Credential:updateCredential": Success(200, CredentialsModel),
     "Credential:deleteCredential": Success(204),
-    "AuditLog:getApiAuditLogs": Success(200, APIAuditLogEntry, many=True),
+    "AuditLog:getApiAuditLogs": Success(200, APIAuditLogEntry, many=True, headers=PAGED),
     "AuditLog:getAuditCheckpoint": Success(200, AuditCheckpoint),
 }
 
