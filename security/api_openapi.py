@@ -12,6 +12,7 @@ from functools import cache
 from http.client import responses as reasons
 from typing import Any
 
+from django.urls import resolve, reverse
 from ninja import NinjaAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
@@ -36,6 +37,11 @@ TAG_DESCRIPTIONS = {
     "Credential": "Credential sets (secrets are never returned).",
     "AuditLog": "The audit log of API calls and console actions.",
 }
+
+
+def the_api() -> NinjaAPI:
+    """Return the JSON API instance the root URLs serve (handed to /v1/openapi.json)."""
+    return resolve(reverse("openapi")).kwargs["api"]
 
 
 def api_name_of(view: Any) -> str | None:

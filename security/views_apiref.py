@@ -8,17 +8,12 @@ operator ID in the examples. No script and no CDN: the strict CSP holds.
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import resolve, reverse
+from django.urls import reverse
 from ninja import NinjaAPI
 
 from security import api_catalog, api_openapi
 
 EXAMPLE_OPERATOR = "OP0000000000"
-
-
-def the_api() -> NinjaAPI:
-    """Return the JSON API instance the root URLs serve (for commands outside a request)."""
-    return resolve(reverse("openapi")).kwargs["api"]
 
 
 def openapi_json(request: HttpRequest, api: NinjaAPI) -> HttpResponse:

@@ -6,7 +6,7 @@ from django.core.management import call_command
 
 from accounts.permissions import known_operations
 from security import api_catalog
-from security.views_apiref import the_api
+from security.api_openapi import the_api
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from security import api_catalog
-from security.views_apiref import the_api
+from security.api_openapi import the_api
 
 DOC = Path(settings.BASE_DIR) / "docs" / "permissions.md"
 
