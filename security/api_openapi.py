@@ -127,6 +127,21 @@ def document(api: NinjaAPI) -> dict:
     return schema
 
 
+@cache
+def _kinds(api: NinjaAPI) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for path, methods in document(api)["paths"].items():
+        for details in methods.values():
+            if "x-latchkey-api-name" in details:
+                found.setdefault(details["x-latchkey-api-name"], "/v1" + path)
+    return found
+
+
+def api_kinds() -> dict[str, str]:
+    """Return API name -> Soracom's apiKind, the path template (`/v1/operators/{operator_id}`)."""
+    return _kinds(the_api())
+
+
 def _type_of(schema: dict) -> str:
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[-1]

@@ -95,12 +95,23 @@ class CredentialsModel(BaseModel):
 
 
 class APIAuditLogEntry(BaseModel):
-    apiKind: str | None = Field(None, examples=["/v1/auth"])
+    apiKind: str | None = Field(
+        None, examples=["/v1/auth"], description="The operation's path template."
+    )
     operatorId: str | None = None
     remoteIpAddress: str | None = None
     requestPath: str | None = None
     requestedTimeEpochMs: int | None = None
     userName: str | None = Field(None, description="Empty or absent: the root user.")
+    apiName: str | None = Field(None, description="Latchkey's API name (`User:createUser`).")
+    actorKind: str | None = None
+    actor: str | None = None
+    target: str | None = None
+    outcome: str | None = Field(None, examples=["allowed", "denied", "failed"])
+    userAgent: str | None = None
+    requestId: str | None = None
+    authKeyId: str | None = None
+    reason: str | None = None
 
 
 class AuditCheckpoint(BaseModel):
