@@ -18,7 +18,7 @@ from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.api import ApiError, not_found
-from security import failures, users
+from security import failures, read_audit, users
 
 
 class TokenAuth:
@@ -104,7 +104,17 @@ def operation(api_name: str) -> Callable:
                     details=probe,
                 )
                 raise not_found()
-            return handler(request, *args, **kwargs)
+            result = handler(request, *args, **kwargs)
+            if request.method == "GET" and getattr(result, "status_code", 200) < 400:
+                read_audit.record_read(
+                    request,
+                    api_name,
+                    caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    target=path_vars.get("user_name", ""),
+                    version=caller.policy_version,
+                )
+            return result
 
         wrapped.api_name = api_name  # type: ignore[attr-defined]
         return wrapped
