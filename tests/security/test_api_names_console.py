@@ -56,3 +56,18 @@ def test_it_marks_root_only_names_on_the_names_page(root_client):
     assert "root only" in row
     row = html.split('id="name-usergenerateuserauthkey"')[1].split("</tr>")[0]
     assert "root only" not in row
+
+
+def test_it_opens_the_new_roles_page_when_its_document_has_warnings(root_client):
+    data = {"role_id": "typo", "description": "", "permission": TYPO}
+    response = root_client.post("/security/roles/new", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == "/security/roles/typo/"
+    assert Role.objects.filter(role_id="typo").exists()
+
+
+def test_it_just_closes_the_dialog_for_a_role_without_warnings(root_client):
+    data = {"role_id": "fine", "description": "", "permission": '{"statements": []}'}
+    response = root_client.post("/security/roles/new", data, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204
+    assert "HX-Redirect" not in response
