@@ -15,11 +15,14 @@ SHOTS = Path("/tmp/shots-conb")
 SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def shots(page, name: str) -> None:
+def shots(page, name: str, at: str | None = None) -> None:
+    """Screenshot the viewport at both sizes (scrolled to `at` when given)."""
     SHOTS.mkdir(exist_ok=True)
     for size, viewport in SIZES.items():
         page.set_viewport_size(viewport)
-        page.screenshot(path=SHOTS / f"{name}-{size}.png", full_page=size == "phone")
+        if at:
+            page.locator(at).scroll_into_view_if_needed()
+        page.screenshot(path=SHOTS / f"{name}-{size}.png")
     page.set_viewport_size(SIZES["desktop"])
 
 
@@ -44,6 +47,7 @@ def test_it_opens_the_api_reference_from_the_console_header(page_root, root):
     clipboard = page.evaluate("navigator.clipboard.readText()")
     assert clipboard.startswith("curl -s -X POST http://") and "/v1/auth" in clipboard
     shots(page, "api-reference")
+    shots(page, "api-reference-operation", at="#op-createUser")
     page.click("nav.tabs >> text=API names")
     page.wait_for_url("**/api/names/")
     assert "root only" in page.inner_text("#name-operatorgenerateoperatorauthkey")
