@@ -50,11 +50,15 @@ def sam_user_or_404(request: HttpRequest, user_name: str) -> Principal:
 
 
 def unauthenticated(api_name: str) -> Callable:
-    """Name an operation that takes no token (`/auth`): no authorization, the name only."""
+    """Name an operation that takes no token (`/auth`): no authorization, the name only.
+
+    The name is kept apart from `api_name` (which says "authorized as"), so that route
+    walks keep treating the handler as the exempt credential exchange it is.
+    """
     register_operation(api_name)
 
     def decorator(handler: Callable) -> Callable:
-        handler.api_name = api_name  # type: ignore[attr-defined]
+        handler.public_api_name = api_name  # type: ignore[attr-defined]
         return handler
 
     return decorator

@@ -45,8 +45,8 @@ def the_api() -> NinjaAPI:
 
 
 def api_name_of(view: Any) -> str | None:
-    """Return the API name an operation is authorized as (its `@operation`), or None."""
-    return getattr(view, "api_name", None)
+    """Return an operation's API name (`@operation`, or `@unauthenticated`), or None."""
+    return getattr(view, "api_name", None) or getattr(view, "public_api_name", None)
 
 
 def _success_schema(success: api_schemas.Success) -> dict:
