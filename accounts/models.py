@@ -33,6 +33,9 @@ class Operator(models.Model):
     )
     # The permission document every SAM user of this operator holds (accounts/permissions.py).
     default_permissions = models.TextField(blank=True, default="")
+    # Record successful reads (GET operations) in the audit log too, as Soracom's audit log
+    # and CloudTrail's read events do; off by default, since it costs a write per read.
+    record_reads = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.id

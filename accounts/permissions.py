@@ -8,6 +8,7 @@ statement it is in (1-based, as people count) and, for a condition, the position
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -252,14 +253,28 @@ def pattern_problem(pattern: str) -> str:
     return ""
 
 
+MAX_SUGGESTIONS = 10  # per document: difflib's cost is quadratic in the name's length
+
+
+def _unknown(pattern: str, known: frozenset[str], suggest: bool) -> str:
+    """Return the warning for a pattern that matches no operation, with a likely meant name."""
+    message = f"{pattern!r} matches no known API operation."
+    if suggest and "*" not in pattern and len(pattern) <= 80:
+        close = difflib.get_close_matches(pattern, sorted(known), n=1, cutoff=0.75)
+        if close:
+            message += f" Did you mean {close[0]!r}?"
+    return message
+
+
 def warnings(document: Document) -> list[tuple[int, str]]:
     """Return (statement number, message) for each pattern that matches no known API."""
     known = known_operations()
-    found = []
+    found: list[tuple[int, str]] = []
     for number, statement in enumerate(document.statements, 1):
         for pattern in statement.patterns:
             if not any(matches(pattern, name) for name in known):
-                found.append((number, f"{pattern!r} matches no known API operation."))
+                suggest = len(found) < MAX_SUGGESTIONS
+                found.append((number, _unknown(pattern, known, suggest)))
     return found
 
 
@@ -317,6 +332,7 @@ def review(text: str) -> Review:
     if raw_statements is None:
         return Review(first, str(first), rows)
     known = known_operations()
+    suggestions = 0
     for number, raw in enumerate(raw_statements, 1):
         row = ReviewedStatement(number)
         if isinstance(raw, dict):
@@ -330,10 +346,10 @@ def review(text: str) -> Review:
         except InvalidPermission as exc:
             row.error, row.position = exc.reason, exc.position
         else:
-            row.warnings = [
-                f"{p!r} matches no known API operation."
-                for p in statement.patterns
-                if not any(matches(p, name) for name in known)
-            ]
+            row.warnings = []
+            for p in statement.patterns:
+                if not any(matches(p, name) for name in known):
+                    row.warnings.append(_unknown(p, known, suggestions < MAX_SUGGESTIONS))
+                    suggestions += 1
         rows.append(row)
     return Review(first, "", rows)

@@ -195,6 +195,13 @@ def load_rules(principal_id: int) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def allows_anything(principal: Principal) -> bool:
+    """Return whether some statement allows the principal a call (root: always)."""
+    if not principal.is_sam:
+        return principal.is_root
+    return any(rule.statement.effect == "allow" for rule in load_rules(principal.pk))
+
+
 _cache: OrderedDict[tuple[int, str, int], CompiledPolicy] = OrderedDict()
 _lock = threading.Lock()
 

@@ -150,16 +150,25 @@ class JsonApi(NinjaAPI):
     """A NinjaAPI that parses bodies strictly and answers every error as `{"code", "message"}`.
 
     The project builds its one instance (console/urls_api.py) with its own `auth=`; the
-    kit knows nothing of who may call what. No schema or docs pages are served.
+    kit knows nothing of who may call what. No schema or docs pages are served by
+    django-ninja; `operation_id` (view function -> its OpenAPI operationId, or None for
+    django-ninja's default) lets the project name operations in `get_openapi_schema()`.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self, *, operation_id: Callable[[Callable], str | None] | None = None, **kwargs: Any
+    ) -> None:
+        self._operation_id = operation_id
         kwargs.setdefault("parser", StrictJsonParser())
         kwargs.setdefault("docs_url", None)
         kwargs.setdefault("openapi_url", None)
         super().__init__(**kwargs)
         for exception, handler in _HANDLERS:
             self.add_exception_handler(exception, handler)
+
+    def get_openapi_operation_id(self, operation: Any) -> str:
+        named = self._operation_id(operation.view_func) if self._operation_id else None
+        return named or super().get_openapi_operation_id(operation)
 
 
 def empty(status: int) -> HttpResponse:

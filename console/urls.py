@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from console import views
 from console.urls_api import api
-from security import views_signin
+from security import views_apiref, views_signin
 
 urlpatterns = [
     path("", views_signin.home, name="home"),
@@ -17,6 +17,9 @@ urlpatterns = [
     path("security/", include("security.urls_roles")),
     path("security/", include("security.urls_credentials")),
     path("security/", include("security.urls_audit")),
+    path("v1/openapi.json", views_apiref.openapi_json, {"api": api}, name="openapi"),
+    path("api/", views_apiref.api_reference, {"api": api}, name="api-reference"),
+    path("api/names/", views_apiref.api_names, {"api": api}, name="api-names"),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views_signin.jwks, name="jwks"),
     path("staff/", include("security.urls_staff")),

@@ -10,10 +10,17 @@ from security.api_audit import router as audit_router
 from security.api_auth import router as auth_router
 from security.api_authkeys import router as authkeys_router
 from security.api_credentials import router as credentials_router
+from security.api_openapi import api_name_of
 from security.api_roles import router as roles_router
 from security.api_users import router as users_router
 
-api = JsonApi(title="Latchkey API", version="1", urls_namespace="api", auth=TokenAuth())
+api = JsonApi(
+    title="Latchkey API",
+    version="1",
+    urls_namespace="api",
+    auth=TokenAuth(),
+    operation_id=api_name_of,
+)
 
 for router in (
     auth_router,

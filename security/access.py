@@ -17,7 +17,7 @@ from accounts.context import CallContext
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
-from security import failures, users
+from security import failures, read_audit, users
 
 
 class ConsoleRequest(HttpRequest):
@@ -98,7 +98,11 @@ def console_action(
                 )
                 if not policy.is_allowed(ctx):
                     return _refusal(request, name, user, kwargs)
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
+            if decided_as == "GET" and response.status_code < 400:
+                target = str(kwargs.get("user_name", ""))
+                read_audit.record_read(request, api, user, target=target)
+            return response
 
         wrapped.api_name = api  # type: ignore[attr-defined]
         wrapped.api_names = names  # type: ignore[attr-defined]

@@ -18,11 +18,15 @@ from accounts.identifiers import is_valid_name
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.api import ApiError, not_found
-from security import failures, users
+from security import failures, read_audit, users
 
 
 class TokenAuth:
     """X-Soracom-API-Key + X-Soracom-Token, or Authorization: Bearer <token>."""
+
+    # Marks the operations that need a token in the OpenAPI document; security/api_openapi.py
+    # replaces it with the real pair of schemes (both headers, or Bearer).
+    openapi_security_schema = {"type": "http", "scheme": "bearer"}
 
     def __call__(self, request: HttpRequest) -> ApiCaller | None:
         return authenticate_request(request)
@@ -43,6 +47,21 @@ def sam_user_or_404(request: HttpRequest, user_name: str) -> Principal:
     if user is None:
         raise not_found(USER_NOT_FOUND)
     return user
+
+
+def unauthenticated(api_name: str) -> Callable:
+    """Name an operation that takes no token (`/auth`): no authorization, the name only.
+
+    The name is kept apart from `api_name` (which says "authorized as"), so that route
+    walks keep treating the handler as the exempt credential exchange it is.
+    """
+    register_operation(api_name)
+
+    def decorator(handler: Callable) -> Callable:
+        handler.public_api_name = api_name  # type: ignore[attr-defined]
+        return handler
+
+    return decorator
 
 
 def operation(api_name: str) -> Callable:
@@ -89,7 +108,17 @@ def operation(api_name: str) -> Callable:
                     details=probe,
                 )
                 raise not_found()
-            return handler(request, *args, **kwargs)
+            result = handler(request, *args, **kwargs)
+            if request.method == "GET" and getattr(result, "status_code", 200) < 400:
+                read_audit.record_read(
+                    request,
+                    api_name,
+                    caller.principal,
+                    auth_key_id=caller.auth_key_id,
+                    target=path_vars.get("user_name", ""),
+                    version=caller.policy_version,
+                )
+            return result
 
         wrapped.api_name = api_name  # type: ignore[attr-defined]
         return wrapped

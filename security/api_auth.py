@@ -10,7 +10,7 @@ from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
 from security import audit, authkeys, failures
-from security.api_access import caller_of, operation
+from security.api_access import caller_of, operation, unauthenticated
 
 router = Router(tags=["Auth"])
 
@@ -65,6 +65,7 @@ def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: s
 
 
 @router.post("/auth", auth=None, url_name="auth")
+@unauthenticated("Auth:auth")
 def auth(request: HttpRequest, body: AuthRequest) -> dict:
     """Exchange an AuthKey, a root password or a SAM user password for apiKey + token."""
     timeout = _timeout(body.tokenTimeoutSeconds)

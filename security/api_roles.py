@@ -8,12 +8,12 @@ statement. Handlers parse, authorize through `@operation`, and call `security.ro
 """
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
-from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission
+from accounts.permissions import EMPTY_DOCUMENT, InvalidPermission, warnings
 from console import secretscan
 from console.api import ApiError, StrictSchema, bad_request, empty, not_found
 from security import roles, users
@@ -67,6 +67,26 @@ def _actor(request: HttpRequest) -> Principal:
     return caller_of(request).principal
 
 
+WARNING_HEADER = "X-Latchkey-Warning"
+MAX_WARNINGS = 10
+
+
+def _warned(response: HttpResponse, permission: str) -> HttpResponse:
+    """Name the API names of a saved document that match no operation (a typo, most often).
+
+    A header, so that the contract's bodies (none, or `{roleId}`) stay exactly as Soracom's
+    clients expect; the document was saved, as Soracom saves it. Parsed again here (only
+    after a successful save, at most 32 KiB) rather than threading warnings through the
+    service functions that the console shares.
+    """
+    found = warnings(roles.validate_permission(permission))
+    if found:
+        shown = [f"Statement {number}: {message}" for number, message in found[:MAX_WARNINGS]]
+        more = len(found) - len(shown)
+        response[WARNING_HEADER] = "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+    return response
+
+
 # Roles --------------------------------------------------------------------------------------
 
 
@@ -83,7 +103,9 @@ def list_roles(request: HttpRequest, operator_id: str, owner: str = "operator") 
 
 @router.post(ROLE, url_name="createRole")
 @operation("Role:createRole")
-def create_role(request: HttpRequest, operator_id: str, role_id: str, body: RoleBody) -> dict:
+def create_role(
+    request: HttpRequest, operator_id: str, role_id: str, body: RoleBody
+) -> HttpResponse:
     """Create a role (200 `{roleId}`)."""
     try:
         role = roles.create_role(
@@ -93,12 +115,13 @@ def create_role(request: HttpRequest, operator_id: str, role_id: str, body: Role
         raise _refused(exc) from None
     except roles.RoleExists as exc:
         raise bad_request(str(exc)) from None
-    return {"roleId": role.role_id}
+    return _warned(JsonResponse({"roleId": role.role_id}), body.permission)
 
 
 @router.get(ROLE, url_name="getRole")
 @operation("Role:getRole")
 def get_role(request: HttpRequest, operator_id: str, role_id: str) -> dict:
+    """Return a role with its permission document."""
     return roles.role_detail(_role(request, role_id))
 
 
@@ -107,12 +130,13 @@ def get_role(request: HttpRequest, operator_id: str, role_id: str) -> dict:
 def update_role(
     request: HttpRequest, operator_id: str, role_id: str, body: RoleBody
 ) -> HttpResponse:
+    """Replace a role's permission (and description when sent); 200, no body."""
     role = _role(request, role_id)
     try:
         roles.update_role(request, _actor(request), role, body.permission, body.description)
     except (InvalidPermission, ValidationError) as exc:
         raise _refused(exc) from None
-    return empty(200)
+    return _warned(empty(200), body.permission)
 
 
 @router.delete(ROLE, url_name="deleteRole")
@@ -130,6 +154,7 @@ def delete_role(request: HttpRequest, operator_id: str, role_id: str) -> HttpRes
 @router.get(ROLE + "/users", url_name="listRoleAttachedUsers")
 @operation("Role:listRoleAttachedUsers")
 def list_role_attached_users(request: HttpRequest, operator_id: str, role_id: str) -> list[dict]:
+    """List the SAM users a role is attached to."""
     found = list(roles.attached_users(_role(request, role_id)))
     keys, held = users.auth_key_lists(found), users.role_lists(found)
     return [users.user_detail(u, keys[u.pk], held[u.pk]) for u in found]
@@ -149,6 +174,7 @@ def list_role_versions(request: HttpRequest, operator_id: str, role_id: str) -> 
 @router.get(USER + "/roles", url_name="listUserRoles")
 @operation("Role:listUserRoles")
 def list_user_roles(request: HttpRequest, operator_id: str, user_name: str) -> list[dict]:
+    """List the roles attached to a SAM user, with their permission documents."""
     return [roles.role_detail(r) for r in roles.user_roles(sam_user_or_404(request, user_name))]
 
 
@@ -188,6 +214,7 @@ def detach_role(
 @router.get(USER + "/permission", url_name="getUserPermission")
 @operation("User:getUserPermission")
 def get_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> dict:
+    """Return a SAM user's inline permission document."""
     return {"permission": sam_user_or_404(request, user_name).inline_permission or EMPTY_DOCUMENT}
 
 
@@ -196,17 +223,19 @@ def get_user_permission(request: HttpRequest, operator_id: str, user_name: str) 
 def update_user_permission(
     request: HttpRequest, operator_id: str, user_name: str, body: UserPermissionBody
 ) -> HttpResponse:
+    """Replace a SAM user's inline permission (200, no body)."""
     user = sam_user_or_404(request, user_name)
     try:
         roles.set_inline_permission(request, _actor(request), user, body.permission)
     except InvalidPermission as exc:
         raise _refused(exc) from None
-    return empty(200)
+    return _warned(empty(200), body.permission)
 
 
 @router.delete(USER + "/permission", url_name="deleteUserPermission")
 @operation("User:deleteUserPermission")
 def delete_user_permission(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
+    """Remove a SAM user's inline permission (204)."""
     roles.delete_inline_permission(request, _actor(request), sam_user_or_404(request, user_name))
     return empty(204)
 
@@ -217,6 +246,7 @@ def delete_user_permission(request: HttpRequest, operator_id: str, user_name: st
 @router.get(DEFAULTS, url_name="getDefaultPermissions")
 @operation("User:getDefaultPermissions")
 def get_default_permissions(request: HttpRequest, operator_id: str) -> dict:
+    """Return the default permissions every SAM user holds."""
     return {"defaultPermissions": roles.default_permissions(operator_id) or EMPTY_DOCUMENT}
 
 
@@ -230,11 +260,12 @@ def update_default_permissions(
         roles.set_default_permissions(request, _actor(request), body.permissions)
     except InvalidPermission as exc:
         raise _refused(exc) from None
-    return empty(202)
+    return _warned(empty(202), body.permissions)
 
 
 @router.delete(DEFAULTS, url_name="deleteDefaultPermissions")
 @operation("User:deleteDefaultPermissions")
 def delete_default_permissions(request: HttpRequest, operator_id: str) -> HttpResponse:
+    """Remove the default permissions (204)."""
     roles.delete_default_permissions(request, _actor(request))
     return empty(204)

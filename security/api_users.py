@@ -112,14 +112,16 @@ def list_users(
 def create_user(
     request: HttpRequest, operator_id: str, user_name: str, body: DescriptionBody | None = None
 ) -> HttpResponse:
-    """Create a SAM user (201, no body). An existing name answers 409."""
+    """Create a SAM user (201, no body). An existing name answers 400, as the contract says."""
     description = body.description if body is not None else None
     try:
         users.create_user(request, caller_of(request).principal, user_name, description or "")
     except ValidationError as exc:
         raise _invalid(exc) from None
     except users.UserExists as exc:
-        raise conflict(str(exc)) from None
+        # The contract documents 400 "Failed to create a new user." for this case; our
+        # message says why.
+        raise bad_request(str(exc)) from None
     return empty(201)
 
 

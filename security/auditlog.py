@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Q, QuerySet
 
 from accounts.models import Operator
+from security import api_openapi
 from security.models import AuditEntry
 
 # C0 and C1 controls, DEL, and the bidirectional overrides/isolates that can make text
@@ -226,10 +227,25 @@ def api_user_name(entry: AuditEntry) -> str | None:
     return None
 
 
+def api_kind(entry: AuditEntry) -> str:
+    """Return Soracom's apiKind: the operation's path template, or for an action without an
+    API operation (a console-only one) the path the request used."""
+    return api_openapi.api_kinds().get(entry.action) or entry.request_path or entry.action
+
+
+def _api_kind_q(kind: str) -> Q:
+    """Match `api_kind` as the contract means it (a path kind) and as Latchkey's names."""
+    if not kind.startswith("/"):
+        return _action_q(kind)
+    names = [name for name, path in api_openapi.api_kinds().items() if path == kind]
+    return _action_q(kind) | Q(action__in=names)
+
+
 def api_item(entry: AuditEntry) -> dict:
     """Return an entry as an APIAuditLogEntry (plus Latchkey's own fields), without nulls."""
     item = {
-        "apiKind": entry.action,
+        "apiKind": api_kind(entry),
+        "apiName": entry.action,
         "operatorId": entry.operator_id or "",
         "remoteIpAddress": entry.source_ip,
         "requestPath": entry.request_path,
@@ -270,7 +286,7 @@ def api_page(
     """
     qs = AuditEntry.objects.filter(operator_id=operator_id)
     if api_kind:
-        qs = qs.filter(_action_q(api_kind))
+        qs = qs.filter(_api_kind_q(api_kind))
     if from_ms is not None:
         qs = qs.filter(at__gte=_from_ms(from_ms))
     if to_ms is not None:

@@ -69,6 +69,21 @@ class PermissionForm(forms.Form):
 
     review: Review | None = None
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stored = None if self.is_bound else self.initial.get("permission")
+        if stored:
+            # A stored document naming no operation (a typo saved earlier, by the API too)
+            # shows its warnings whenever its page is opened, not only right after saving.
+            found = review(stored)
+            if found.has_warnings:
+                self.review = found
+
+    @property
+    def api_names(self) -> list[str]:
+        """Return every known API name, for the editor's suggestions."""
+        return sorted(known_operations())
+
     def clean_permission(self) -> str:
         text = self.cleaned_data["permission"]
         self.review = review(text)

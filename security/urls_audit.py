@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from security import views_audit, views_support
+from security import views_audit, views_audit_settings, views_support
 
 urlpatterns: list = [
     path("audit/", views_audit.audit_log, name="audit-log"),
@@ -16,4 +16,5 @@ urlpatterns: list = [
     path("support/", views_support.support_access, name="support-access"),
     path("support/grant", views_support.support_grant, name="support-grant"),
     path("support/withdraw", views_support.support_withdraw, name="support-withdraw"),
+    path("audit/settings", views_audit_settings.audit_settings, name="audit-settings"),
 ]

@@ -19,7 +19,7 @@ from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Principal
 from console.htmx import close_dialog, render_dialog
-from security import authkeys
+from security import api_examples, authkeys
 from security.access import ConsoleRequest, console_action
 from security.forms_authkeys import RevokeAuthKeyForm
 from security.models import AuthKey
@@ -134,7 +134,12 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
     return render_dialog(
         request,
         "security/partials/authkey_secret_dialog.html",
-        {"scope": scope, "key": key, "secret": secret},
+        {
+            "scope": scope,
+            "key": key,
+            "secret": secret,
+            "calls": api_examples.for_holder(request, scope.holder),
+        },
     )
 
 

@@ -13,7 +13,7 @@ from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from console.forms import ConfirmForm
-from console.htmx import close_dialog, render_dialog
+from console.htmx import close_dialog, navigate, render_dialog
 from security import roles
 from security.access import ConsoleRequest, console_action, sam_user_or_404
 from security.forms_roles import (
@@ -73,9 +73,10 @@ def role_create(request: ConsoleRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         role = form.save(request)
         if role is not None:
-            return close_dialog(
-                request, reverse("role-detail", args=[role.role_id]), "rolesChanged"
-            )
+            detail = reverse("role-detail", args=[role.role_id])
+            if form.review is not None and form.review.has_warnings:
+                return navigate(request, detail)  # its page shows the warnings
+            return close_dialog(request, detail, "rolesChanged")
     return render_dialog(
         request,
         "accounts/partials/role_create_dialog.html",

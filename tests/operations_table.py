@@ -176,6 +176,10 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     S + "audit/": twin("GET", "/audit_logs/api"),
     S + "audit/export.csv": twin("GET", "/audit_logs/api"),
     S + "audit/checkpoint.json": twin("GET", "/audit_logs/checkpoint"),
+    S + "audit/settings": console_only(
+        "the audit settings (record successful reads) have no API in the contract",
+        "AuditLog:updateAuditSettings",
+    ),
     S + "reports/credentials/": console_only(
         "the credential report has no API", "Report:getCredentialReport"
     ),

@@ -20,6 +20,9 @@ UNAUTHORIZED_ROUTES = {
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",
     "v1/": "django-ninja's API index: 404 because the docs are disabled (tested)",
+    "v1/openapi.json": "the API's public description, generated from the routes: no tenant data",
+    "api/": "the API reference, rendered from the OpenAPI document: no tenant data",
+    "api/names/": "the list of API names for permission statements: no tenant data",
     "staff/login/": "support staff sign in (throttled and audited like the console sign-in)",
     "staff/logout/": "signing out ends the caller's own session and needs no permission",
 }

@@ -117,3 +117,41 @@
     }
   });
 })();
+
+// Permission editors' API-name picker (templates/accounts/partials/api_name_picker.html):
+// shown only with script; its button appends {"effect", "api"} to the editor's document.
+(function () {
+  "use strict";
+  function revealPickers(root) {
+    if (!root.querySelectorAll) { return; }
+    root.querySelectorAll("[data-api-picker][hidden]").forEach(function (picker) {
+      picker.hidden = false;
+    });
+  }
+  document.addEventListener("htmx:load", function (event) { revealPickers(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { revealPickers(document); });
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-insert-api]");
+    if (!button) { return; }
+    const input = document.getElementById(button.dataset.insertApi);
+    const effect = document.getElementById(button.dataset.insertEffect);
+    const editor = document.getElementById(button.dataset.insertInto);
+    const name = input ? input.value.trim() : "";
+    if (!editor || !name) { return; }
+    let doc;
+    try {
+      doc = editor.value.trim() ? JSON.parse(editor.value) : { statements: [] };
+    } catch (e) {
+      doc = null;
+    }
+    if (!doc || typeof doc !== "object" || !Array.isArray(doc.statements)) {
+      button.setAttribute("data-insert-failed", "true");
+      button.title = "Fix the JSON first: the statement is added to a valid document.";
+      return;
+    }
+    doc.statements.push({ effect: effect ? effect.value : "allow", api: name });
+    editor.value = JSON.stringify(doc, null, 2);
+    editor.dispatchEvent(new Event("input", { bubbles: true }));
+    input.value = "";
+  });
+})();

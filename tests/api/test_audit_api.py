@@ -58,8 +58,8 @@ def test_it_returns_only_the_callers_operators_entries(root_api, outsider_api, o
 def test_it_lists_newest_first_with_the_contract_fields(root_api, root, operator):
     audit.record(None, "User:createUser", operator=operator, principal=root, target="bob")
     body = get(root_api).json()
-    assert body[0]["apiKind"] == "User:createUser"
-    assert body[1]["apiKind"] == "Auth:auth"  # the sign-in that made root_api
+    assert body[0]["apiName"] == "User:createUser"
+    assert body[1]["apiName"] == "Auth:auth"  # the sign-in that made root_api
     first = body[0]
     assert {
         "apiKind",
@@ -90,7 +90,7 @@ def test_it_names_the_sam_user_and_the_authkey(root_api, operator, alice):
 def test_it_filters_by_api_name(root_api, root, operator):
     audit.record(None, "User:createUser", operator=operator, principal=root)
     body = get(root_api, api_kind="Auth:auth").json()
-    assert {item["apiKind"] for item in body} == {"Auth:auth"}
+    assert {item["apiName"] for item in body} == {"Auth:auth"}
 
 
 def test_it_filters_by_request_path(root_api):
@@ -194,3 +194,29 @@ def test_it_shows_a_staff_actor_as_support(root_api, operator, db):
     item = get(root_api).json()[0]
     assert item["userName"] == "support:helpdesk"
     assert item["reason"] == "leaked"
+
+
+def test_it_gives_the_api_kind_in_the_contracts_form(root_api, root, operator):
+    audit.record(None, "User:createUser", operator=operator, principal=root, target="bob")
+    body = get(root_api).json()
+    assert (body[0]["apiKind"], body[0]["apiName"]) == (
+        "/v1/operators/{operator_id}/users/{user_name}",
+        "User:createUser",
+    )
+    assert (body[1]["apiKind"], body[1]["apiName"]) == ("/v1/auth", "Auth:auth")
+
+
+def test_it_gives_a_console_action_the_kind_of_its_api_twin(root_api, root_client):
+    root_client.post("/security/users/new", {"user_name": "bob", "description": ""})
+    item = get(root_api).json()[0]
+    assert (item["apiName"], item["requestPath"]) == ("User:createUser", "/security/users/new")
+    assert item["apiKind"] == "/v1/operators/{operator_id}/users/{user_name}"
+
+
+def test_it_filters_by_api_kind_including_console_twins(root_api, root, operator):
+    # A console action records its API name, not an API path: the kind still finds it.
+    audit.record(None, "User:createUser", operator=operator, principal=root, target="bob")
+    audit.record(None, "User:deleteUser", operator=operator, principal=root, target="bob")
+    audit.record(None, "Role:createRole", operator=operator, principal=root, target="r")
+    body = get(root_api, api_kind="/v1/operators/{operator_id}/users/{user_name}").json()
+    assert [item["apiName"] for item in body] == ["User:deleteUser", "User:createUser"]

@@ -182,7 +182,7 @@ def test_it_maps_a_duplicate_user_to_an_api_exception(run, root, alice):
         root_auth(root),
         user_call("create_user", user_name="alice", create_user_request=model("CreateUserRequest")),
     )[1]
-    assert result["status"] == 409
+    assert result["status"] == 400
 
 
 def test_it_reads_the_operator(run, root):

@@ -176,10 +176,10 @@ def test_it_audits_the_creation(root, root_api):
     assert (entry.target, entry.outcome, entry.operator_id) == ("bob", "allowed", root.operator_id)
 
 
-def test_it_answers_409_for_an_existing_name_and_changes_nothing(root, alice, root_api):
+def test_it_answers_400_for_an_existing_name_as_the_contract_does(root, alice, root_api):
     before = snapshot()
     response = call("POST", users_path(root, "alice"), root_api, {"description": "other"})
-    assert response.status_code == 409
+    assert response.status_code == 400
     assert error_of(response)["message"] == "A user named alice already exists."
     assert snapshot() == before
 
@@ -458,7 +458,7 @@ def concurrently(count: int, send) -> list[int]:
 @pytest.mark.django_db(transaction=True)
 def test_it_creates_one_user_when_twenty_requests_race_for_a_name(root, root_api):
     statuses = concurrently(20, lambda: call("POST", users_path(root, "bob"), root_api))
-    assert sorted(statuses) == [201] + [409] * 19
+    assert sorted(statuses) == [201] + [400] * 19
     assert Principal.objects.filter(user_name="bob").count() == 1
 
 

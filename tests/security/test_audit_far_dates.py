@@ -62,7 +62,7 @@ def test_it_reads_the_api_log_up_to_the_last_millisecond(root_api, entry, params
     query = "&".join(f"{k}={v}" for k, v in params.items())
     response = call("GET", f"/v1/audit_logs/api?{query}", root_api)
     assert response.status_code == 200
-    assert "User:createUser" in [item["apiKind"] for item in response.json()]
+    assert "User:createUser" in [item["apiName"] for item in response.json()]
 
 
 @pytest.mark.parametrize(
