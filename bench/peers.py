@@ -444,7 +444,10 @@ def ensure_peers_venv() -> dict[str, str]:
 class Databases:
     kind: str
     server: str
-    prefix: str = field(default_factory=lambda: f"bench_{os.getpid()}")
+    # BENCH_DB_PREFIX names the databases on a shared server (default bench_<pid>).
+    prefix: str = field(
+        default_factory=lambda: f"{os.environ.get('BENCH_DB_PREFIX', 'bench')}_{os.getpid()}"
+    )
     folder: Path | None = None
 
     def url(self, name: str) -> str:
