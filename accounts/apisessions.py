@@ -60,14 +60,20 @@ class PrincipalGone(Exception):
 
 
 def create_session(
-    principal: Principal, *, timeout: int, auth_key_id: str = "", source_ip: str = ""
+    principal: Principal,
+    *,
+    timeout: int,
+    auth_key_id: str = "",
+    source_ip: str = "",
+    held: bool = False,
 ) -> tuple[str, str]:
     """Open an API session and return (apiKey, token).
 
     `principal` must be the object the credential was checked against (its epochs were
     read with its password hash or its key): the session is bound to those epochs.
+    `held`: the caller's transaction holds the principal already (rowlocks.hold).
     """
-    if not rowlocks.hold(principal.pk):
+    if not held and not rowlocks.hold(principal.pk):
         raise PrincipalGone()
     now = _now()
     api_key = f"api-{uuid.uuid4()}"
