@@ -45,7 +45,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Operator, Principal
-from console import secretscan
+from console import hotsql, secretscan
 from console.net import client_ip
 from security import auditkeys
 from security.models import AuditChainHead, AuditEntry
@@ -148,7 +148,7 @@ def content_mac(entry: Any, pepper: str | None = None) -> str:
     return hmac.new(key, canonical(entry, unsealed=True), "sha256").hexdigest()
 
 
-def content_matches(entry: AuditEntry) -> bool:
+def content_matches(entry: Any) -> bool:
     """Return whether an unsealed entry's content MAC is right under the key it names."""
     pepper = _pepper_named(entry.key_fp) if entry.key_fp else None
     return pepper is not None and hmac.compare_digest(entry.entry_hash, content_mac(entry, pepper))
@@ -250,7 +250,7 @@ def record(
         entry.at = timezone.now()
         entry.entry_hash = content_mac(entry, pepper)
         entry.save(force_insert=True, using=using)
-        _seal_after_commit(entry.chain, using)
+        _seal_after_commit(entry.chain, using, entry)
         return entry
     # No savepoint when nested: the entry and the change it records stand or fall together,
     # and nobody catches an audit failure to carry on (fail closed).
@@ -275,27 +275,37 @@ SEAL_PASSES = 4
 log = logging.getLogger("latchkey.audit")
 
 
-def _seal_after_commit(chain: str, using: str) -> None:
-    """Seal the chain once the surrounding transaction commits (once per chain and commit)."""
+def _seal_after_commit(chain: str, using: str, entry: AuditEntry) -> None:
+    """Seal the chain once the surrounding transaction commits (once per chain and commit).
+
+    The entry objects are given their seal too, so that a caller holding one sees it.
+    """
     connection = connections[using]
     for _sids, func, _robust in connection.run_on_commit:
         if getattr(func, "latchkey_seal", None) == chain:
+            func.args[2].append(entry)
             return
-    callback = functools.partial(_seal_quietly, chain, using)
+    callback = functools.partial(_seal_quietly, chain, using, [entry])
     callback.latchkey_seal = chain  # type: ignore[attr-defined]
     transaction.on_commit(callback, using=using)
 
 
-def _seal_quietly(chain: str, using: str) -> None:
+def _seal_quietly(chain: str, using: str, track: list[AuditEntry]) -> None:
     # The entry is committed: a failed seal loses nothing (the next seal of the chain, a
     # checkpoint or verify_audit seals it), so it must not turn a done change into an error.
     try:
-        seal(chain, using=using)
+        seal(chain, using=using, track=track)
     except Exception:
         log.exception("audit: sealing chain %r failed; the next seal will do it", chain)
 
 
-def seal(chain: str, *, durable: bool = False, using: str = DEFAULT_DB_ALIAS) -> int:
+def seal(
+    chain: str,
+    *,
+    durable: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+    track: list[AuditEntry] | None = None,
+) -> int:
     """Seal the chain's committed unsealed entries, oldest first; return how many.
 
     Its own short transaction, after the writer's has committed: it waits for the chain
@@ -308,7 +318,7 @@ def seal(chain: str, *, durable: bool = False, using: str = DEFAULT_DB_ALIAS) ->
         return 0  # sealed as written
     total = 0
     for _ in range(SEAL_PASSES):
-        sealed = _seal_batch(chain, durable, using)
+        sealed = _seal_batch(chain, durable, using, {e.pk: e for e in track or []})
         total += sealed
         if sealed < SEAL_BATCH:
             break
@@ -345,26 +355,67 @@ _NEW_HEAD = (
 _MOVE_HEAD = f"UPDATE {_HEADS} SET seq = %s, last_hash = %s WHERE chain = %s"  # noqa: S608
 
 
-def _seal_batch(chain: str, durable: bool, using: str) -> int:
+_COLUMNS = (
+    "id, chain, at, operator_id, actor_kind, actor, user_name, auth_key_id, action, target, "
+    "outcome, source_ip, user_agent, request_id, request_path, details, entry_hash, key_fp"
+)
+_PENDING = (
+    f"SELECT {_COLUMNS} FROM {_ENTRIES} WHERE chain = %s AND seq IS NULL ORDER BY id LIMIT %s"  # noqa: S608
+)
+
+
+class _Unsealed:
+    """An unsealed entry as the sealer reads it (a raw row: no model instance to build)."""
+
+    seq: int | None = None
+    prev_hash = ""
+
+    def __init__(self, row: tuple) -> None:
+        (
+            self.pk,
+            self.chain,
+            at,
+            self.operator_id,
+            self.actor_kind,
+            self.actor,
+            self.user_name,
+            self.auth_key_id,
+            self.action,
+            self.target,
+            self.outcome,
+            self.source_ip,
+            self.user_agent,
+            self.request_id,
+            self.request_path,
+            details,
+            self.entry_hash,
+            self.key_fp,
+        ) = row
+        self.at = hotsql.aware(at)
+        self.details = json.loads(details) if isinstance(details, str) else details
+
+
+def _seal_batch(chain: str, durable: bool, using: str, track: dict) -> int:
     """Seal up to SEAL_BATCH entries in one short transaction; return how many."""
     connection = connections[using]
     # Nested in a caller's transaction (tests, the failure summaries) its commit is the
     # caller's, which must stay durable.
     lock = _LOCK_HEAD.format("" if durable or connection.in_atomic_block else _ASYNC)
+
+    def rows(sql: str, params: list) -> list[tuple]:
+        if using == DEFAULT_DB_ALIAS:
+            return hotsql.rows(sql, params)  # prepared on the persistent connection
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(lock, [chain])
-        head = cursor.fetchone()
-        if head is None:
+        head = rows(lock, [chain])
+        if not head:
             cursor.execute(_NEW_HEAD, [chain])
-            cursor.execute(lock, [chain])
-            head = cursor.fetchone()
-        seq, last_hash = head[0], head[1]
+            head = rows(lock, [chain])
+        seq, last_hash = head[0][0], head[0][1]
         # Read after the lock: in READ COMMITTED this statement sees every seal before ours.
-        pending = list(
-            AuditEntry.objects.using(using)
-            .filter(chain=chain, seq__isnull=True)
-            .order_by("id")[:SEAL_BATCH]
-        )
+        pending = [_Unsealed(row) for row in rows(_PENDING, [chain, SEAL_BATCH])]
         if not pending:
             if durable:  # a write, so that this commit flushes the asynchronous seals
                 cursor.execute(_MOVE_HEAD, [seq, last_hash, chain])
@@ -383,6 +434,9 @@ def _seal_batch(chain: str, durable: bool, using: str) -> int:
             entry.entry_hash = entry_digest(entry, pepper)
             last_hash = entry.entry_hash
             rows.extend([entry.pk, entry.seq, entry.prev_hash, entry.entry_hash, key_fp])
+            if (mine := track.get(entry.pk)) is not None:
+                mine.seq, mine.prev_hash = entry.seq, entry.prev_hash
+                mine.entry_hash, mine.key_fp = entry.entry_hash, key_fp
         if rows:
             values = ", ".join(["(%s::bigint, %s::bigint, %s, %s, %s)"] * (len(rows) // 5))
             cursor.execute(

@@ -128,7 +128,9 @@ def _audit_seals_inside_test_transactions(request, monkeypatch):
     from security import audit
 
     monkeypatch.setattr(
-        audit, "_seal_after_commit", lambda chain, using: audit.seal(chain, using=using)
+        audit,
+        "_seal_after_commit",
+        lambda chain, using, entry: audit.seal(chain, using=using, track=[entry]),
     )
 
 

@@ -140,7 +140,7 @@ def test_it_refuses_to_reseal_a_sealed_entry(operator):
 
 
 def test_it_names_in_a_checkpoint_every_entry_committed_before_it(operator, monkeypatch):
-    monkeypatch.setattr(audit, "_seal_after_commit", lambda chain, using: None)  # seal lost
+    monkeypatch.setattr(audit, "_seal_after_commit", lambda *args: None)  # the seals are lost
     for n in range(3):
         _record(operator, f"Test:{n}")
     assert not AuditEntry.objects.filter(chain=operator.pk, seq__isnull=False).exists()
