@@ -21,6 +21,7 @@ stays as a tombstone.
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -201,8 +202,33 @@ ORDER BY k.created_at, k.id
 """
 
 
-def root_key_responses(operator_id: str) -> list[dict]:
-    """Return the root account's live keys as AuthKeyResponses: one prepared query."""
+# The same read as one text value, for the session lookup's round trip (PostgreSQL;
+# security/api_access.companion_read): [[key_id, created epoch s, last used epoch s|null]].
+ROOT_KEYS_JSON = """
+SELECT coalesce(json_agg(json_build_array(
+           k.key_id,
+           floor(extract(epoch FROM k.created_at))::bigint,
+           floor(extract(epoch FROM k.last_used_at))::bigint
+       ) ORDER BY k.created_at, k.id), '[]')::text
+FROM security_authkey k
+JOIN accounts_principal rp ON rp.id = k.principal_id
+WHERE k.operator_id = %s AND rp.kind = 'root' AND k.slot IS NOT NULL
+"""
+
+
+def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[dict]:
+    """Return the root account's live keys as AuthKeyResponses: one prepared query.
+
+    `prefetched`: the ROOT_KEYS_JSON value read with the session lookup, if there is one.
+    """
+    if prefetched is not None:
+        responses = []
+        for key_id, created, used in json.loads(prefetched):
+            response = {"authKeyId": key_id, "createDateTime": created}
+            if used is not None:
+                response["lastUsedDateTime"] = used
+            responses.append(response)
+        return responses
     return [
         _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at))
         for key_id, created_at, last_used_at in hotsql.rows(_ROOT_KEYS, [operator_id])
