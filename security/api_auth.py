@@ -4,7 +4,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from accounts import apisessions, rowlocks, signin
+from accounts import apisessions, signin
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
@@ -50,7 +50,7 @@ def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: s
     if key_id:
         # The holder first, then its key, as everywhere (accounts/rowlocks.py); shared
         # locks both: exchanges run side by side, a delete or a revoke takes turns.
-        if not rowlocks.hold(principal.pk) or not authkeys.hold_live(key_id):
+        if not authkeys.hold_live(principal.pk, key_id):
             raise apisessions.PrincipalGone()
     api_key, token = apisessions.create_session(
         principal,

@@ -587,19 +587,28 @@ def _note_use(key: AuthKey, now: datetime, ip: str) -> None:
         cursor.execute(_NOTE_USE, [now, ip, key.pk, second, ip, now])
 
 
-_HOLD_LIVE = "SELECT 1 FROM security_authkey WHERE key_id = %s AND slot IS NOT NULL FOR KEY SHARE"
+# One statement, the holder's row locked first (FROM order), then the key's, as everywhere
+# (accounts/rowlocks.py).
+_HOLD_LIVE = """
+SELECT 1 FROM accounts_principal p JOIN security_authkey k ON k.principal_id = p.id
+WHERE p.id = %s AND k.key_id = %s AND k.slot IS NOT NULL
+FOR KEY SHARE OF p, k
+"""
 
 
-def hold_live(key_id: str) -> bool:
-    """Hold a live key against revocation until commit; False if it is no longer live.
+def hold_live(holder_id: int, key_id: str) -> bool:
+    """Hold the holder and its live key until commit; False if either is gone or revoked.
 
-    FOR KEY SHARE: exchanges of one key hold it side by side, and the last-use update
-    (which changes no key column) passes; revoking clears `slot`, a column of a unique
-    constraint, so it waits for them, and they for it. An exchange that comes second sees
-    the key revoked; a revoke that comes second ends the session the exchange opened.
+    FOR KEY SHARE on both: exchanges of one key hold them side by side, and the last-use
+    update (which changes no key column) passes; deleting the holder, and revoking the key
+    (it clears `slot`, a column of a unique constraint), wait for them, and they for it. An
+    exchange that comes second sees the key revoked; a revoke or delete that comes second
+    ends the session the exchange opened.
     """
     if connection.vendor != "postgresql":
-        return AuthKey.objects.filter(key_id=key_id, slot__isnull=False).exists()
+        return AuthKey.objects.filter(
+            key_id=key_id, slot__isnull=False, principal_id=holder_id
+        ).exists()
     with connection.cursor() as cursor:
-        cursor.execute(_HOLD_LIVE, [key_id])
+        cursor.execute(_HOLD_LIVE, [holder_id, key_id])
         return cursor.fetchone() is not None
