@@ -60,14 +60,20 @@ class PrincipalGone(Exception):
 
 
 def create_session(
-    principal: Principal, *, timeout: int, auth_key_id: str = "", source_ip: str = ""
+    principal: Principal,
+    *,
+    timeout: int,
+    auth_key_id: str = "",
+    source_ip: str = "",
+    held: bool = False,
 ) -> tuple[str, str]:
     """Open an API session and return (apiKey, token).
 
     `principal` must be the object the credential was checked against (its epochs were
     read with its password hash or its key): the session is bound to those epochs.
+    `held`: the caller's transaction holds the principal already (rowlocks.hold).
     """
-    if not rowlocks.hold(principal.pk):
+    if not held and not rowlocks.hold(principal.pk):
         raise PrincipalGone()
     now = _now()
     api_key = f"api-{uuid.uuid4()}"
@@ -108,6 +114,7 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
        )) AS key_live,
        (s.session_epoch = p.session_epoch
         AND (s.opened_by <> 'password' OR s.password_epoch = p.password_epoch)) AS epochs_live
+       {companion}
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
 JOIN accounts_operator o ON o.id = p.operator_id
@@ -115,9 +122,33 @@ WHERE s.jti = %s
 """
 
 
-def _session_row(jti: str) -> tuple | None:
+@dataclass(frozen=True)
+class Companion:
+    """A read the handler of a route will make, sent in the session lookup's round trip.
+
+    `sql` is a scalar subquery (one text value; PostgreSQL only) and `params` its values.
+    The session is checked and the caller authorized exactly as without it; the value is
+    only handed to the handler afterwards (request.companion), or thrown away.
+    """
+
+    sql: str
+    params: list
+
+
+_STATEMENTS: dict[str, str] = {}
+
+
+def _lookup_sql(companion: Companion | None) -> str:
+    sql = companion.sql if companion is not None else ""
+    if sql not in _STATEMENTS:
+        _STATEMENTS[sql] = _LOOKUP.format(companion=f", ({sql}) AS companion" if sql else "")
+    return _STATEMENTS[sql]
+
+
+def _session_row(jti: str, companion: Companion | None = None) -> tuple | None:
     """Return the session row of a jti: one indexed, prepared query on every API call."""
-    found = hotsql.rows(_LOOKUP, [jti])
+    params = [*companion.params, jti] if companion is not None else [jti]
+    found = hotsql.rows(_lookup_sql(companion), params)
     return found[0] if found else None
 
 
@@ -132,8 +163,14 @@ def _credentials(request: HttpRequest) -> tuple[str, str] | None:
     return (token, api_key) if token else None
 
 
-def authenticate_request(request: HttpRequest) -> ApiCaller | None:
-    """Return the caller of a live session from the request's headers, or None."""
+def authenticate_request(
+    request: HttpRequest, companion: Companion | None = None
+) -> ApiCaller | None:
+    """Return the caller of a live session from the request's headers, or None.
+
+    With a companion read (PostgreSQL), its value is left on request.companion when the
+    session is live, for the handler to use once the caller is authorized.
+    """
     creds = _credentials(request)
     if creds is None:
         return None
@@ -143,9 +180,11 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         claims = tokens.verify(token, int(now.timestamp()))
     except tokens.InvalidToken:
         return None
-    row = _session_row(claims["jti"])
+    row = _session_row(claims["jti"], companion)
     if row is None:
         return None
+    extra = row[14:]
+    row = row[:14]
     (
         session_key,
         expires_at,
@@ -180,6 +219,8 @@ def authenticate_request(request: HttpRequest) -> ApiCaller | None:
         is_active=is_active,
         operator_id=operator_id,
     )
+    if extra:
+        request.companion = extra[0]  # type: ignore[attr-defined]
     return ApiCaller(
         principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version, opened_by
     )

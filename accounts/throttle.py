@@ -43,6 +43,31 @@ def retry_after(buckets: list[Bucket]) -> int:
     return blocking(buckets)[0]
 
 
+def check(buckets: list[Bucket]) -> tuple[int, list[int]]:
+    """Return (seconds until every bucket is open again or 0, each bucket's failures).
+
+    One prepared query (console/hotsql): the counts tell a caller that succeeded whether
+    a bucket has anything to clear.
+    """
+    if not buckets:
+        return 0, []
+    slots = [_slot(b.key) for b in buckets]
+    marks = ", ".join(["%s"] * len(slots))
+    counts = dict(
+        hotsql.rows(
+            f"SELECT key, count FROM accounts_throttle WHERE key IN ({marks})",  # noqa: S608 (placeholders only)
+            slots,
+        )
+    )
+    failures = [counts.get(slot, 0) for slot in slots]
+    full = [b for b, n in zip(buckets, failures, strict=True) if n >= b.limit]
+    if not full:
+        return 0, failures
+    window = _window()
+    now = int(_now().timestamp())
+    return max(1, window - now % window), failures
+
+
 def blocking(buckets: list[Bucket]) -> tuple[int, str]:
     """Return (seconds until every bucket is open again, key of the first full one), or (0, "")."""
     if not buckets:

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-NAME = f"lk_bench_audit_{secrets.token_hex(4)}"
+NAME = f"{os.environ.get('BENCH_DB_PREFIX', 'lk_bench')}_audit_{secrets.token_hex(4)}"
 WRITES = int(os.environ.get("BENCH_WRITES", "2000"))
 BIG = int(os.environ.get("BENCH_BIG", "100000"))
 

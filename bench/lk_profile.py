@@ -63,15 +63,18 @@ PHASES = [
     ("user lookup", "users", "get_sam_user"),
     ("description update", "users", "update_description"),
     ("AuthKey exchange", "authkeys", "exchange"),
-    ("throttle check", "throttle", "retry_after"),
+    ("throttle check", "throttle", "check"),
     ("key lookup", "authkeys", "_live_key_and_holder"),
     ("secret check (HMAC)", "authkeys", "_matching_pepper"),
+    ("last-use update", "authkeys", "_note_use"),
     ("holder row lock", "rowlocks", "hold"),
+    ("key hold (shared)", "authkeys", "hold_live"),
     ("throttle clear", "throttle", "clear"),
     ("session create", "apisessions", "create_session"),
     ("token signing", "tokens", "sign"),
     ("audit record", "audit", "record"),
-    ("audit chain head lock", "audit", "_locked_head"),
+    ("audit content MAC", "audit", "content_mac"),
+    ("audit seal (after commit)", "audit", "seal"),
     ("audit digest", "audit", "entry_digest"),
 ]
 ROUND_TRIP = {"SQL", "COMMIT", "ROLLBACK", "BEGIN"}
@@ -121,7 +124,7 @@ def find(hint: str | None, qualname: str) -> types.FunctionType | None:
         return _dotted(qualname)
     found = _project_functions(qualname)
     preferred = [f for name, f in found if name.rsplit(".", 1)[-1] == hint]
-    pick = preferred or found
+    pick = preferred or [f for _, f in found]
     return pick[0] if len(pick) == 1 or preferred else None
 
 

@@ -85,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-calls", type=int, default=int(env("BENCH_PROFILE_CALLS", "300")))
     parser.add_argument("--cprofile", action="store_true", help="also print cProfile tables")
+    parser.add_argument(
+        "--profile-only", action="store_true", help="only the in-process Latchkey profile"
+    )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     parser.add_argument("--redis-url", default="", help="REDIS_URL for Latchkey (default: none)")
     args = parser.parse_args(argv)
@@ -444,7 +447,10 @@ def ensure_peers_venv() -> dict[str, str]:
 class Databases:
     kind: str
     server: str
-    prefix: str = field(default_factory=lambda: f"bench_{os.getpid()}")
+    # BENCH_DB_PREFIX names the databases on a shared server (default bench_<pid>).
+    prefix: str = field(
+        default_factory=lambda: f"{os.environ.get('BENCH_DB_PREFIX', 'bench')}_{os.getpid()}"
+    )
     folder: Path | None = None
 
     def url(self, name: str) -> str:
@@ -916,7 +922,17 @@ def profile(args, envs: dict[str, dict], fx: Fixture) -> None:
             ],
         },
     )
-    spec = {
+    spec = latchkey_profile_spec(args, fx)
+    print(
+        "\nProfile of one request of each Latchkey path (same method; phase times are means "
+        "over the middle 80 % of requests; instrumentation adds a few us per monitored call):"
+    )
+    run_profile(PYTHON, envs["latchkey"], spec)
+
+
+def latchkey_profile_spec(args, fx: Fixture) -> dict:
+    """Return the spec of bench/lk_profile.py for the three Latchkey paths."""
+    return {
         "calls": args.profile_calls,
         "cprofile": args.cprofile,
         "token": fx.root_headers["X-Soracom-Token"],
@@ -944,11 +960,6 @@ def profile(args, envs: dict[str, dict], fx: Fixture) -> None:
             },
         ],
     }
-    print(
-        "\nProfile of one request of each Latchkey path (same method; phase times are means "
-        "over the middle 80 % of requests; instrumentation adds a few us per monitored call):"
-    )
-    run_profile(PYTHON, envs["latchkey"], spec)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1000,10 +1011,15 @@ def main(argv: list[str] | None = None) -> int:
         lk = Server(
             "latchkey", PYTHON.with_name("gunicorn"), "console.wsgi", ROOT, lk_env, "/healthz", args
         )
-        servers = [floor, peer, lk]
+        servers = [lk] if args.profile_only else [floor, peer, lk]
         for server in servers:
             server.start()
         fx = make_latchkey_fixture(lk_env, lk.base, args.clients)
+        if args.profile_only:
+            lk.stop()
+            print("\nProfile of one request of each Latchkey path (in-process):")
+            run_profile(PYTHON, lk_env, latchkey_profile_spec(args, fx))
+            return 0
         fx.peer_token, fx.peer_api_key = peer_keys["token"], peer_keys["apiKey"]
         items = targets(args, floor, peer, lk, fx)
         check_targets(items)

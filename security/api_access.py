@@ -9,10 +9,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest
 
 from accounts import policy
-from accounts.apisessions import ApiCaller, authenticate_request
+from accounts.apisessions import ApiCaller, Companion, authenticate_request
 from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal
@@ -29,7 +31,39 @@ class TokenAuth:
     openapi_security_schema = {"type": "http", "scheme": "bearer"}
 
     def __call__(self, request: HttpRequest) -> ApiCaller | None:
-        return authenticate_request(request)
+        return authenticate_request(request, _companion_of(request))
+
+
+# Routes whose handler's read travels with the session lookup (one round trip, not two):
+# url_name -> (scalar subquery, its parameters from the path variables).
+_COMPANIONS: dict[str, tuple[str, Callable[[dict], list]]] = {}
+
+
+def companion_read(url_name: str, sql: str, params: Callable[[dict], list]) -> None:
+    """Declare the read a route's handler makes (PostgreSQL: sent with the session lookup).
+
+    The handler takes it with `companion(request)` after `@operation` has authorized the
+    caller, and makes the read itself when there is none (SQLite, LATCHKEY_PREPARED_LOOKUP
+    off).
+    """
+    _COMPANIONS[url_name] = (sql, params)
+
+
+def _companion_of(request: HttpRequest) -> Companion | None:
+    match = getattr(request, "resolver_match", None)
+    found = _COMPANIONS.get(match.url_name) if match is not None else None
+    if found is None or connection.vendor != "postgresql" or not settings.LATCHKEY_PREPARED_LOOKUP:
+        return None
+    try:
+        params = found[1](match.kwargs)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Companion(found[0], params)
+
+
+def companion(request: HttpRequest) -> str | None:
+    """Return the companion read's value for this request (after authorization), or None."""
+    return getattr(request, "companion", None)
 
 
 USER_NOT_FOUND = "SAM User not found."

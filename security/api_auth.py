@@ -47,8 +47,17 @@ def _throttled(retry_after: int) -> ApiError:
 
 def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: str) -> dict:
     """Open the API session and record it; call inside the caller's transaction."""
+    if key_id:
+        # The holder first, then its key, as everywhere (accounts/rowlocks.py); shared
+        # locks both: exchanges run side by side, a delete or a revoke takes turns.
+        if not authkeys.hold_live(principal.pk, key_id):
+            raise apisessions.PrincipalGone()
     api_key, token = apisessions.create_session(
-        principal, timeout=timeout, auth_key_id=key_id, source_ip=client_ip(request)
+        principal,
+        timeout=timeout,
+        auth_key_id=key_id,
+        source_ip=client_ip(request),
+        held=bool(key_id),
     )
     audit.record(
         request,
@@ -75,19 +84,18 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     if body.authKeyId is not None or body.authKey is not None:
         if any(v is not None for v in (body.email, body.password, body.operatorId, body.userName)):
             raise ApiError(400, "LKY0400", "Send authKeyId + authKey alone, without a password.")
-        # One transaction with the new session: a concurrent revoke of the key either ends
-        # this session too or makes the exchange fail (see security/authkeys.exchange).
-        try:
-            with transaction.atomic():
-                principal, key_id, retry_after = authkeys.exchange(
-                    request, body.authKeyId, body.authKey
-                )
-                if principal is not None:
+        # The checks and the last-use update take no lock past their own statement; the
+        # session and its audit entry then commit in one transaction that holds the key
+        # (shared) against a concurrent revoke: the revoke either ends this session too or
+        # makes the exchange fail (security/authkeys.hold_live).
+        principal, key_id, retry_after = authkeys.exchange(request, body.authKeyId, body.authKey)
+        if principal is not None:
+            try:
+                with transaction.atomic():
                     return _succeed(request, principal, timeout, key_id)
-        except apisessions.PrincipalGone:  # the exchange holds the row: only in theory
-            raise AUTH_FAILED from None
-        if principal is None:
-            authkeys.record_failure(request, key_id, body.authKey, retry_after)
+            except apisessions.PrincipalGone:  # revoked or deleted since the check
+                raise AUTH_FAILED from None
+        authkeys.record_failure(request, key_id, body.authKey, retry_after)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(request, password=body.password, email=body.email)
         if not result.ok:

@@ -10,7 +10,7 @@ from ninja import Router
 from accounts.models import Principal
 from console.api import ApiError, conflict, empty, not_found
 from security import authkeys
-from security.api_access import caller_of, operation
+from security.api_access import caller_of, companion, companion_read, operation
 
 router = Router(tags=["AuthKeys"])
 
@@ -63,8 +63,11 @@ def _revoke(request: HttpRequest, holder: Principal, auth_key_id: str) -> HttpRe
 @router.get(OPERATOR_KEYS, url_name="listOperatorAuthKeys")
 @operation("Operator:listOperatorAuthKeys")
 def list_operator_auth_keys(request: HttpRequest, operator_id: str) -> list[dict]:
-    """Return the root account's live AuthKeys."""
-    return authkeys.root_key_responses(operator_id)
+    """Return the root account's live AuthKeys (read with the session lookup on PostgreSQL)."""
+    return authkeys.root_key_responses(operator_id, companion(request))
+
+
+companion_read("listOperatorAuthKeys", authkeys.ROOT_KEYS_JSON, lambda path: [path["operator_id"]])
 
 
 @router.post(OPERATOR_KEYS, url_name="generateOperatorAuthKey")

@@ -14,16 +14,27 @@ only under that key; once a newer key has sealed an entry of a chain, a retired 
 seal entries only during a short roll-out window. A chain cannot prove its own end: signed
 checkpoints (security/checkpoints.py) held outside the database do that.
 
-Concurrency. Writers of one chain are serialized by the chain's head row
-(`AuditChainHead`), locked with SELECT ... FOR UPDATE on PostgreSQL until the surrounding
-transaction commits; SQLite serializes writers already (IMMEDIATE transactions). A unique
-(chain, seq) constraint backs this up: a fork cannot be committed even if a lock were
-skipped. The entry is written inside the caller's transaction, so a failed audit write
-rolls back the change it records (fail closed, ASVS 16.5.3).
+Writing and sealing (CloudTrail's model: entries are written freely, sealed afterwards).
+An entry is written inside the caller's transaction, so a failed audit write rolls back the
+change it records (fail closed, ASVS 16.5.3). On PostgreSQL it takes no lock for that: it
+is inserted unsealed (`seq` NULL), carrying a content MAC (the same keyed hash over the
+entry with seq 0 and no predecessor), and right after the transaction commits a short,
+separate sealing transaction (seal()) gives every committed unsealed entry of the chain its
+place: it locks the chain head with SKIP LOCKED (a writer that finds it busy leaves its
+entry to the sealer holding it, who looks again after it commits), checks each entry's
+content MAC (a row inserted behind the application's back is never sealed, and
+verify_chain names it), numbers the entries, links and hashes them, and moves the head.
+Checkpoints and verify_chain seal first, waiting for the lock, so that what they cover is
+sealed. The trigger on PostgreSQL lets exactly one UPDATE through per entry: from unsealed
+to sealed, changing nothing but the seal columns. A unique (chain, seq) constraint makes a
+fork impossible to commit. SQLite serializes writers already (IMMEDIATE transactions):
+there, and for prune entries, an entry is sealed as it is written, under the head.
 """
 
+import functools
 import hmac
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +45,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import Operator, Principal
-from console import secretscan
+from console import hotsql, secretscan
 from console.net import client_ip
 from security import auditkeys
 from security.models import AuditChainHead, AuditEntry
@@ -92,14 +103,18 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical(entry: Any) -> bytes:
-    """Return the bytes that an entry's hash covers (every recorded field and prev_hash)."""
+def canonical(entry: Any, *, unsealed: bool = False) -> bytes:
+    """Return the bytes that an entry's hash covers (every recorded field and prev_hash).
+
+    `unsealed`: the bytes of its content MAC, before it has a place in the chain (seq 0,
+    which no sealed entry has, and no predecessor).
+    """
     return json.dumps(
         {
             "v": CANONICAL_VERSION,
             "chain": entry.chain,
-            "seq": entry.seq,
-            "prev": entry.prev_hash,
+            "seq": 0 if unsealed else entry.seq,
+            "prev": "" if unsealed else entry.prev_hash,
             "at": _iso(entry.at),
             "operator": entry.operator_id or "",
             "actor_kind": entry.actor_kind,
@@ -125,6 +140,18 @@ def entry_digest(entry: Any, pepper: str | None = None) -> str:
     """Return the chained hash an entry must carry (under the current pepper by default)."""
     key = auditkeys.chain_key(pepper or settings.LATCHKEY_PEPPER)
     return hmac.new(key, canonical(entry), "sha256").hexdigest()
+
+
+def content_mac(entry: Any, pepper: str | None = None) -> str:
+    """Return the keyed hash an unsealed entry carries (its content, no place in the chain)."""
+    key = auditkeys.chain_key(pepper or settings.LATCHKEY_PEPPER)
+    return hmac.new(key, canonical(entry, unsealed=True), "sha256").hexdigest()
+
+
+def content_matches(entry: Any) -> bool:
+    """Return whether an unsealed entry's content MAC is right under the key it names."""
+    pepper = _pepper_named(entry.key_fp) if entry.key_fp else None
+    return pepper is not None and hmac.compare_digest(entry.entry_hash, content_mac(entry, pepper))
 
 
 def peppers() -> list[str]:
@@ -184,8 +211,13 @@ def record(
     source_ip: str | None = None,
     user_agent: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
+    seal_now: bool = False,
 ) -> AuditEntry:
-    """Append one entry to its operator's chain and return it (raises if it cannot)."""
+    """Append one entry to its operator's chain and return it (raises if it cannot).
+
+    On PostgreSQL the entry is sealed after the commit (seal()); `seal_now` seals it as it
+    is written instead, under the chain head's lock (retention pruning).
+    """
     actor_kind, actor = actor_of(principal, auth_key_id)
     operator_id = operator.pk if isinstance(operator, Operator) else (operator or None)
     entry = AuditEntry(
@@ -209,10 +241,19 @@ def record(
         entry.source_ip = _storable(source_ip, 45)
     if user_agent is not None:
         entry.user_agent = _storable(user_agent, 300)
-    # No savepoint when nested: the entry and the change it records stand or fall together,
-    # and nobody catches an audit failure to carry on (fail closed).
     pepper = settings.LATCHKEY_PEPPER
     entry.key_fp = auditkeys.fingerprint(pepper)
+    if not seal_now and connections[using].vendor == "postgresql":
+        # Written freely: no chain head, no lock; sealed right after the commit (seal()).
+        entry.seq = None
+        entry.prev_hash = ""
+        entry.at = timezone.now()
+        entry.entry_hash = content_mac(entry, pepper)
+        entry.save(force_insert=True, using=using)
+        _seal_after_commit(entry.chain, using, entry)
+        return entry
+    # No savepoint when nested: the entry and the change it records stand or fall together,
+    # and nobody catches an audit failure to carry on (fail closed).
     with transaction.atomic(using=using, savepoint=False):
         head = _locked_head(entry.chain, using)
         entry.seq = head.seq + 1
@@ -225,6 +266,187 @@ def record(
             seq=entry.seq, last_hash=entry.entry_hash
         )
     return entry
+
+
+# Sealing (PostgreSQL) ------------------------------------------------------------------
+
+SEAL_BATCH = 500
+SEAL_PASSES = 4
+log = logging.getLogger("latchkey.audit")
+
+
+def _seal_after_commit(chain: str, using: str, entry: AuditEntry) -> None:
+    """Seal the chain once the surrounding transaction commits (once per chain and commit).
+
+    The entry objects are given their seal too, so that a caller holding one sees it.
+    """
+    connection = connections[using]
+    for _sids, func, _robust in connection.run_on_commit:
+        if getattr(func, "latchkey_seal", None) == chain:
+            func.args[2].append(entry)
+            return
+    callback = functools.partial(_seal_quietly, chain, using, [entry])
+    callback.latchkey_seal = chain  # type: ignore[attr-defined]
+    transaction.on_commit(callback, using=using)
+
+
+def _seal_quietly(chain: str, using: str, track: list[AuditEntry]) -> None:
+    # The entry is committed: a failed seal loses nothing (the next seal of the chain, a
+    # checkpoint or verify_audit seals it), so it must not turn a done change into an error.
+    try:
+        seal(chain, using=using, track=track)
+    except Exception:
+        log.exception("audit: sealing chain %r failed; the next seal will do it", chain)
+
+
+def seal(
+    chain: str,
+    *,
+    durable: bool = False,
+    using: str = DEFAULT_DB_ALIAS,
+    track: list[AuditEntry] | None = None,
+) -> int:
+    """Seal the chain's committed unsealed entries, oldest first; return how many.
+
+    Its own short transaction, after the writer's has committed: it waits for the chain
+    head (only other seals hold it, each for a few statements), so that when it returns
+    the caller's entry is sealed, by this seal or by the one before it. `durable`
+    (checkpoints): commit to disk, and with it every earlier seal committed asynchronously,
+    so that no position a checkpoint names can be lost in a crash.
+    """
+    if connections[using].vendor != "postgresql":
+        return 0  # sealed as written
+    total = 0
+    for _ in range(SEAL_PASSES):
+        sealed = _seal_batch(chain, durable, using, {e.pk: e for e in track or []})
+        total += sealed
+        if sealed < SEAL_BATCH:
+            break
+    return total
+
+
+def seal_all(using: str = DEFAULT_DB_ALIAS) -> int:
+    """Seal every chain that has unsealed entries; return how many entries were sealed."""
+    if connections[using].vendor != "postgresql":
+        return 0
+    pending = (
+        AuditEntry.objects.using(using)
+        .filter(seq__isnull=True)
+        .values_list("chain", flat=True)
+        .distinct()
+    )
+    chains = sorted(set(pending))
+    if not chains:  # still one durable commit, for the asynchronous seals before it
+        first = AuditChainHead.objects.using(using).order_by("chain").first()
+        chains = [first.chain] if first is not None else []
+    return sum(seal(chain, durable=True, using=using) for chain in chains)
+
+
+_HEADS = AuditChainHead._meta.db_table
+_ENTRIES = AuditEntry._meta.db_table
+_LOCK_HEAD = f"SELECT seq, last_hash{{}} FROM {_HEADS} WHERE chain = %s FOR UPDATE"  # noqa: S608
+# The seal is derived data: after a crash that loses it, the entries are still there,
+# unsealed, and the next seal numbers them. So its commit need not wait for the disk.
+_ASYNC = ", set_config('synchronous_commit', 'off', true)"
+_NEW_HEAD = (
+    f"INSERT INTO {_HEADS} (chain, seq, last_hash, pruned_through_seq, pruned_through_hash) "  # noqa: S608
+    "VALUES (%s, 0, '', 0, '') ON CONFLICT (chain) DO NOTHING"
+)
+_MOVE_HEAD = f"UPDATE {_HEADS} SET seq = %s, last_hash = %s WHERE chain = %s"  # noqa: S608
+
+
+_COLUMNS = (
+    "id, chain, at, operator_id, actor_kind, actor, user_name, auth_key_id, action, target, "
+    "outcome, source_ip, user_agent, request_id, request_path, details, entry_hash, key_fp"
+)
+_PENDING = (
+    f"SELECT {_COLUMNS} FROM {_ENTRIES} WHERE chain = %s AND seq IS NULL ORDER BY id LIMIT %s"  # noqa: S608
+)
+
+
+class _Unsealed:
+    """An unsealed entry as the sealer reads it (a raw row: no model instance to build)."""
+
+    seq: int | None = None
+    prev_hash = ""
+
+    def __init__(self, row: tuple) -> None:
+        (
+            self.pk,
+            self.chain,
+            at,
+            self.operator_id,
+            self.actor_kind,
+            self.actor,
+            self.user_name,
+            self.auth_key_id,
+            self.action,
+            self.target,
+            self.outcome,
+            self.source_ip,
+            self.user_agent,
+            self.request_id,
+            self.request_path,
+            details,
+            self.entry_hash,
+            self.key_fp,
+        ) = row
+        self.at = hotsql.aware(at)
+        self.details = json.loads(details) if isinstance(details, str) else details
+
+
+def _seal_batch(chain: str, durable: bool, using: str, track: dict) -> int:
+    """Seal up to SEAL_BATCH entries in one short transaction; return how many."""
+    connection = connections[using]
+    # Nested in a caller's transaction (tests, the failure summaries) its commit is the
+    # caller's, which must stay durable.
+    lock = _LOCK_HEAD.format("" if durable or connection.in_atomic_block else _ASYNC)
+
+    def rows(sql: str, params: list) -> list[tuple]:
+        if using == DEFAULT_DB_ALIAS:
+            return hotsql.rows(sql, params)  # prepared on the persistent connection
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        head = rows(lock, [chain])
+        if not head:
+            cursor.execute(_NEW_HEAD, [chain])
+            head = rows(lock, [chain])
+        seq, last_hash = head[0][0], head[0][1]
+        # Read after the lock: in READ COMMITTED this statement sees every seal before ours.
+        pending = [_Unsealed(row) for row in rows(_PENDING, [chain, SEAL_BATCH])]
+        if not pending:
+            if durable:  # a write, so that this commit flushes the asynchronous seals
+                cursor.execute(_MOVE_HEAD, [seq, last_hash, chain])
+            return 0
+        pepper = settings.LATCHKEY_PEPPER
+        key_fp = auditkeys.fingerprint(pepper)
+        rows: list = []
+        for entry in pending:
+            if not content_matches(entry):
+                # Not written by the application, or edited since: never sealed into the
+                # chain; verify_chain reports it.
+                log.error("audit: entry id=%s of chain %r fails its content MAC", entry.pk, chain)
+                continue
+            seq += 1
+            entry.seq, entry.prev_hash, entry.key_fp = seq, last_hash, key_fp
+            entry.entry_hash = entry_digest(entry, pepper)
+            last_hash = entry.entry_hash
+            rows.extend([entry.pk, entry.seq, entry.prev_hash, entry.entry_hash, key_fp])
+            if (mine := track.get(entry.pk)) is not None:
+                mine.seq, mine.prev_hash = entry.seq, entry.prev_hash
+                mine.entry_hash, mine.key_fp = entry.entry_hash, key_fp
+        if rows:
+            values = ", ".join(["(%s::bigint, %s::bigint, %s, %s, %s)"] * (len(rows) // 5))
+            cursor.execute(
+                f"WITH v (id, seq, prev, hash, fp) AS (VALUES {values}), "  # noqa: S608
+                f"s AS (UPDATE {_ENTRIES} e SET seq = v.seq, prev_hash = v.prev, "
+                "entry_hash = v.hash, key_fp = v.fp FROM v WHERE e.id = v.id "
+                f"AND e.seq IS NULL RETURNING 1) {_MOVE_HEAD}",
+                [*rows, seq, last_hash, chain],
+            )
+        return len(pending)
 
 
 # Retention (manage.py prune_audit) ---------------------------------------------------------
@@ -298,6 +520,7 @@ def prune_chain(chain: str, before: datetime, using: str = DEFAULT_DB_ALIAS) -> 
                 "before": before.isoformat(timespec="seconds"),
             },
             using=using,
+            seal_now=True,
         )
     return removed
 
@@ -375,13 +598,19 @@ class _KeyOrder:
 
 
 def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
-    """Return (entries checked, first break or None) for one chain."""
+    """Return (entries checked, first break or None) for one chain.
+
+    Seals what is committed and unsealed first, then checks the sealed chain; an unsealed
+    entry left behind (committed since, or refused by the sealer) must carry a valid
+    content MAC, or it was not written by the application.
+    """
+    seal(chain)
     head = AuditChainHead.objects.filter(pk=chain).first()
     expected_seq = (head.pruned_through_seq if head else 0) + 1
     prev_hash = head.pruned_through_hash if head else ""
     checked = 0
     keys = _KeyOrder()
-    entries = AuditEntry.objects.filter(chain=chain).order_by("seq", "id")
+    entries = AuditEntry.objects.filter(chain=chain, seq__isnull=False).order_by("seq", "id")
     for entry in entries.iterator(chunk_size=2000):
         if entry.seq > expected_seq:
             missing = f"seq {expected_seq}" + (
@@ -401,6 +630,14 @@ def verify_chain(chain: str) -> tuple[int, ChainBreak | None]:
         prev_hash = entry.entry_hash
         expected_seq += 1
         checked += 1
+    for entry in AuditEntry.objects.filter(chain=chain, seq__isnull=True).order_by("id"):
+        if not content_matches(entry):
+            return checked, ChainBreak(
+                chain,
+                "it is not sealed and its content does not match its content MAC: it was "
+                "not written by the application, or was edited before it was sealed",
+                entry,
+            )
     if head is not None and head.pruned_through_seq and not _prune_recorded(chain, head):
         return checked, ChainBreak(
             chain,

@@ -179,7 +179,7 @@ def csv_row(entry: AuditEntry) -> list[str]:
         entry.request_id,
         entry.request_path,
         json.dumps(entry.details, ensure_ascii=False, sort_keys=True) if entry.details else "",
-        entry.seq,
+        "" if entry.seq is None else entry.seq,  # unsealed (PostgreSQL, just committed)
         entry.entry_hash,
     ]
     return [csv_cell(v) for v in values]

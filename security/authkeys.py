@@ -21,14 +21,15 @@ stays as a tombstone.
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -201,8 +202,33 @@ ORDER BY k.created_at, k.id
 """
 
 
-def root_key_responses(operator_id: str) -> list[dict]:
-    """Return the root account's live keys as AuthKeyResponses: one prepared query."""
+# The same read as one text value, for the session lookup's round trip (PostgreSQL;
+# security/api_access.companion_read): [[key_id, created epoch s, last used epoch s|null]].
+ROOT_KEYS_JSON = """
+SELECT coalesce(json_agg(json_build_array(
+           k.key_id,
+           floor(extract(epoch FROM k.created_at))::bigint,
+           floor(extract(epoch FROM k.last_used_at))::bigint
+       ) ORDER BY k.created_at, k.id), '[]')::text
+FROM security_authkey k
+JOIN accounts_principal rp ON rp.id = k.principal_id
+WHERE k.operator_id = %s AND rp.kind = 'root' AND k.slot IS NOT NULL
+"""
+
+
+def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[dict]:
+    """Return the root account's live keys as AuthKeyResponses: one prepared query.
+
+    `prefetched`: the ROOT_KEYS_JSON value read with the session lookup, if there is one.
+    """
+    if prefetched is not None:
+        responses = []
+        for key_id, created, used in json.loads(prefetched):
+            response = {"authKeyId": key_id, "createDateTime": created}
+            if used is not None:
+                response["lastUsedDateTime"] = used
+            responses.append(response)
+        return responses
     return [
         _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at))
         for key_id, created_at, last_used_at in hotsql.rows(_ROOT_KEYS, [operator_id])
@@ -433,14 +459,9 @@ def _buckets(key_id: str, ip: str) -> tuple[list[throttle.Bucket], throttle.Buck
     return before, anywhere
 
 
-def _locked_live(key: AuthKey) -> bool:
-    live = AuthKey.objects.select_for_update().filter(pk=key.pk, slot__isnull=False)
-    return bool(list(live.values_list("pk", flat=True)))
-
-
 _LIVE_KEY = """
-SELECT k.id, k.secret_hash, p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id,
-       p.session_epoch
+SELECT k.id, k.secret_hash, k.last_used_at, k.last_used_ip,
+       p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, p.session_epoch
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
 WHERE k.key_id = %s AND k.slot IS NOT NULL
@@ -452,15 +473,23 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     found = hotsql.rows(_LIVE_KEY, [key_id])
     if not found:
         return None, None
-    pk, secret_hash, pid, kind, user_name, email, is_active, operator_id, epoch = found[0]
-    key = AuthKey(id=pk, key_id=key_id, secret_hash=secret_hash)
+    pk, secret_hash, used_at, used_ip, pid, kind, user_name, email, active, operator_id, epoch = (
+        found[0]
+    )
+    key = AuthKey(
+        id=pk,
+        key_id=key_id,
+        secret_hash=secret_hash,
+        last_used_at=hotsql.aware(used_at),
+        last_used_ip=used_ip or "",
+    )
     key._state.adding = False
     holder = Principal.partial(
         id=pid,
         kind=kind,
         user_name=user_name,
         email=email,
-        is_active=bool(is_active),
+        is_active=bool(active),
         operator_id=operator_id,
         session_epoch=epoch,  # the session opened from this key is bound to it
     )
@@ -499,8 +528,10 @@ def exchange(
     per key from anywhere: once that one is full, wrong secrets get 429 while the right
     secret still works, so that strangers who know a key's ID cannot lock its owner out.
 
-    Call it inside a transaction that also opens the API session: the success path locks
-    the key row, so a concurrent revoke either sees the new session or wins first.
+    Call it outside a transaction, then open the API session in one that starts with
+    hold_live(): nothing here holds a lock past its own statement. The last use (time and
+    source address) is written by one short statement of its own, and only when it changes
+    what is shown: a new second (lastUsedDateTime is in seconds) or another address.
     """
     key_id = auth_key_id if looks_like_key_id(auth_key_id) else ""
     if not key_id or not looks_like_secret(auth_key):
@@ -508,38 +539,76 @@ def exchange(
     assert isinstance(auth_key, str)
     ip = client_ip(request)
     before, anywhere = _buckets(key_id, throttle_source(ip))
-    wait = throttle.retry_after(before)
+    wait, counted = throttle.check(before)
     if wait:
         return None, key_id, wait
     key, principal = _live_key_and_holder(key_id)
     match = _matching_pepper(key_id, auth_key, key.secret_hash if key else _UNKNOWN_HASH)
     if (
         match is not None
+        and key is not None
         and principal is not None
         and principal.is_active
         and principal.operator_id
     ):
-        now = _now()
-        changes: dict = {"last_used_at": now, "last_used_ip": ip[:45]}
         if match:  # verified by a retired pepper: store the hash under the current one
-            changes["secret_hash"] = hash_secret(key_id, auth_key)
-        # Locks the row until the caller's transaction commits, and refuses a key revoked
-        # since it was read. last_used_at never moves backwards. The holder's row is held
-        # first, as everywhere (accounts/rowlocks.py): a concurrent delete of the holder
-        # either ends this session or makes the exchange fail.
-        # No savepoint: the caller's transaction is all-or-nothing already.
-        with transaction.atomic(savepoint=False):
-            held = rowlocks.hold(principal.pk)
-            used = held and (
-                AuthKey.objects.filter(pk=key.pk, slot__isnull=False)
-                .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now))
-                .update(**changes)
+            AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
+                secret_hash=hash_secret(key_id, auth_key)
             )
-            live = held and (bool(used) or _locked_live(key))
-        if live:
+        _note_use(key, _now(), ip[:45])
+        if counted[1]:  # the owner succeeded from this place: forget its failures there
             throttle.clear(before[1])
-            return principal, key_id, 0
+        return principal, key_id, 0
     everything = [*before, anywhere]
     wait = throttle.retry_after([anywhere])
     throttle.record_failure(everything)
     return None, key_id, wait
+
+
+_NOTE_USE = """
+UPDATE security_authkey SET last_used_at = %s, last_used_ip = %s
+WHERE id = %s AND slot IS NOT NULL
+  AND (last_used_at IS NULL OR last_used_at < %s OR (last_used_ip <> %s AND last_used_at <= %s))
+"""
+
+
+def _note_use(key: AuthKey, now: datetime, ip: str) -> None:
+    """Record the key's last use if it changes what is shown; never move it backwards.
+
+    Exact to the second and to the address: skipped only when the stored use is in this
+    second already and from this address. Its own statement (autocommit outside a
+    transaction), so the key's row is locked only while it runs.
+    """
+    second = now.replace(microsecond=0)
+    used = key.last_used_at
+    if used is not None and second <= used <= now and key.last_used_ip == ip:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_NOTE_USE, [now, ip, key.pk, second, ip, now])
+
+
+# One statement, the holder's row locked first (FROM order), then the key's, as everywhere
+# (accounts/rowlocks.py).
+_HOLD_LIVE = """
+SELECT 1 FROM accounts_principal p JOIN security_authkey k ON k.principal_id = p.id
+WHERE p.id = %s AND k.key_id = %s AND k.slot IS NOT NULL
+FOR KEY SHARE OF p, k
+"""
+
+
+def hold_live(holder_id: int, key_id: str) -> bool:
+    """Hold the holder and its live key until commit; False if either is gone or revoked.
+
+    FOR KEY SHARE on both: exchanges of one key hold them side by side, and the last-use
+    update (which changes no key column) passes; deleting the holder, and revoking the key
+    (it clears `slot`, a column of a unique constraint), wait for them, and they for it. An
+    exchange that comes second sees the key revoked; a revoke or delete that comes second
+    ends the session the exchange opened.
+    """
+    if connection.vendor != "postgresql":
+        return AuthKey.objects.filter(
+            key_id=key_id, slot__isnull=False, principal_id=holder_id
+        ).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLD_LIVE, [holder_id, key_id])
+        return cursor.fetchone() is not None

@@ -79,6 +79,7 @@ def _issue(scope: str, positions: list[dict]) -> dict:
 
 def for_chain(chain: str) -> dict:
     """Return a signed checkpoint of one chain where it is now (seq 0 if it has no entry)."""
+    audit.seal(chain, durable=True)  # what is committed is sealed, and on disk
     head = AuditChainHead.objects.filter(pk=chain).first()
     position = _position(head) if head else {"chain": chain, "seq": 0, "headHash": ""}
     return _issue(SCOPE_CHAIN, [position])
@@ -86,6 +87,7 @@ def for_chain(chain: str) -> dict:
 
 def for_installation() -> dict:
     """Return a signed checkpoint of every chain of the installation (read in one query)."""
+    audit.seal_all()
     heads = AuditChainHead.objects.order_by("chain")
     return _issue(SCOPE_INSTALLATION, [_position(h) for h in heads])
 
@@ -225,7 +227,8 @@ def _check_position(position: dict, verified: dict[str, tuple]) -> Finding:
             "from there (a checkpoint older than the retention proves no more than that)",
         )
     if entry is None:
-        last = entries.order_by("-seq").values_list("seq", flat=True).first() or 0
+        sealed = entries.filter(seq__isnull=False)
+        last = sealed.order_by("-seq").values_list("seq", flat=True).first() or 0
         return finding(
             False,
             f"its entry is missing and the chain now ends at seq {last}: entries were "

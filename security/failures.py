@@ -87,7 +87,7 @@ def record_failure(
             user_agent=agent,
         )
         if window is not None:
-            AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
+            AuditFailureWindow.objects.filter(pk=window.pk).update(first_entry=entry.pk)
     return entry
 
 
@@ -128,7 +128,7 @@ def record_refusal(
                 "aggregated": {"windowEnds": window.window_end.isoformat(timespec="seconds")},
             },
         )
-        AuditFailureWindow.objects.filter(pk=window.pk).update(first_seq=entry.seq)
+        AuditFailureWindow.objects.filter(pk=window.pk).update(first_entry=entry.pk)
     return entry
 
 
@@ -178,6 +178,16 @@ def _count(chain: str, action: str, group: str) -> AuditFailureWindow | None:
         return None
 
 
+def _seq_of(chain: str, entry_id: int) -> int:
+    """Return the place in its chain of the entry a window recorded in full (0 if gone)."""
+    entries = AuditEntry.objects.filter(pk=entry_id, chain=chain)
+    seq = entries.values_list("seq", flat=True).first()
+    if seq is None and entries.exists():  # not sealed yet (PostgreSQL): seal it now
+        audit.seal(chain)
+        seq = entries.values_list("seq", flat=True).first()
+    return seq or 0
+
+
 def flush(chain: str | None = None) -> int:
     """Record the count of every ended window (of one chain, or of all); return how many."""
     current_start, _ = throttle.window_bounds()
@@ -201,7 +211,7 @@ def flush(chain: str | None = None) -> int:
                         ("refusedSummary" if refused else "throttledSummary"): {
                             "attempts": window.attempts,
                             "recordedInFull": 1,
-                            "firstSeq": window.first_seq,
+                            "firstSeq": _seq_of(window.chain, window.first_entry),
                             "bucket": window.bucket_kind,
                             "windowStart": window.window_start.isoformat(timespec="seconds"),
                             "windowEnd": window.window_end.isoformat(timespec="seconds"),

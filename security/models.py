@@ -51,7 +51,9 @@ class AuditEntry(models.Model):
     # installation-level entries. `seq` numbers the chain from 1; `entry_hash` is a keyed
     # hash over the canonical form of this entry, which includes `prev_hash`.
     chain = models.CharField(max_length=12, blank=True, default="")
-    seq = models.PositiveBigIntegerField(default=0)
+    # NULL while the entry is unsealed (PostgreSQL: written freely, sealed after commit);
+    # then `entry_hash` holds its content MAC (security/audit.py).
+    seq = models.PositiveBigIntegerField(null=True, blank=True, default=0)
     prev_hash = models.CharField(max_length=64, blank=True, default="")
     entry_hash = models.CharField(max_length=64, blank=True, default="")
     # The fingerprint of the key that sealed `entry_hash` (security/auditkeys.py); the entry
@@ -65,6 +67,12 @@ class AuditEntry(models.Model):
             # The audit tab's order (newest first, id breaks ties) straight from the index.
             models.Index(fields=["operator", "-at", "-id"], name="audit_operator_at_id"),
             models.Index(fields=["operator", "action", "-at"], name="audit_operator_action_at"),
+            # The sealer's work list: only unsealed entries, so it stays tiny.
+            models.Index(
+                fields=["chain", "id"],
+                name="audit_unsealed",
+                condition=models.Q(seq__isnull=True),
+            ),
         ]
         constraints = [
             # Two writers can never both append entry N to one chain (no forks).
@@ -107,7 +115,7 @@ class AuditFailureWindow(models.Model):
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=1)
-    first_seq = models.PositiveBigIntegerField(default=0)  # the entry recorded in full
+    first_entry = models.PositiveBigIntegerField(default=0)  # the entry recorded in full (id)
 
     class Meta:
         indexes = [models.Index(fields=["chain", "window_end"], name="audit_failure_chain_end")]

@@ -15,7 +15,7 @@ from accounts.context import CallContext
 from console import secretscan
 from console.fields import FreeTextField
 from console.htmx import navigate
-from security import auditlog, checkpoints, reports, roles
+from security import audit, auditlog, checkpoints, reports, roles
 from security.access import ConsoleRequest, console_action
 from security.models import AuditEntry
 
@@ -128,6 +128,7 @@ def audit_checkpoint(request: ConsoleRequest) -> HttpResponse:
 @console_action(API)
 def audit_export(request: ConsoleRequest) -> HttpResponse:
     _, flt = _filtered(request)
+    audit.seal(request.user.operator_id)  # so that every exported row carries its seq and hash
     qs = auditlog.entries(request.user.operator_id, flt)
     response = StreamingHttpResponse(auditlog.export_csv(qs), content_type="text/csv")
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")

@@ -110,6 +110,30 @@ def _no_real_dns(monkeypatch):
     monkeypatch.setattr(destinations, "_resolve", FakeDns().resolve)
 
 
+@pytest.fixture(autouse=True)
+def _audit_seals_inside_test_transactions(request, monkeypatch):
+    """Seal audit entries at once in tests whose transaction never commits.
+
+    On PostgreSQL an entry is sealed after its transaction commits (security/audit.py). A
+    `db` test runs inside one transaction that is rolled back, so the seal it would get
+    after the commit is given when the entry is written, as it is on SQLite. Tests with
+    `transactional_db` (or a live server) commit, and get the real after-commit seal.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    committing = marker is not None and (
+        marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    )
+    if committing or {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    from security import audit
+
+    monkeypatch.setattr(
+        audit,
+        "_seal_after_commit",
+        lambda chain, using, entry: audit.seal(chain, using=using, track=[entry]),
+    )
+
+
 # --- installation staff (security/staff.py): one persona per role -------------------------
 
 SUPPORT_PASSWORD = "support-Password-3456"
