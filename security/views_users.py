@@ -4,9 +4,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.forms import ConfirmForm
+from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, navigate, render_dialog
 from security import users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
@@ -23,13 +24,25 @@ USERS_PER_PAGE = 25
 @require_GET
 @console_action("User:listUsers")
 def user_list(request: ConsoleRequest) -> HttpResponse:
+    search = SearchForm(request.GET)
+    text = search.text()
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in users.USER_SORTS else "name"
     page = Paginator(
-        users.sam_users(request.user.operator).order_by("user_name"), USERS_PER_PAGE
+        users.search_sam_users(request.user.operator, text, sort), USERS_PER_PAGE
     ).get_page(request.GET.get("page"))
     template = "accounts/users.html"
     if request.htmx and request.htmx.target == "user-list":
         template += "#user-list"
-    return render(request, template, {"page": page, "tab": "users"})
+    context = {
+        "page": page,
+        "tab": "users",
+        "search": search,
+        "searched": text,
+        "sort": sort,
+        "query": urlencode({k: v for k, v in (("q", text), ("sort", sort)) if v}),
+    }
+    return render(request, template, context, status=400 if search.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])

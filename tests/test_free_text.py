@@ -308,6 +308,8 @@ EXEMPT: dict[str, str] = {
     "QuotaForm.operator_id": "an operator ID: checked against its rule, never free text",
     "AuditFilterForm.actor": "a search filter: never stored",
     "AuditFilterForm.action": "a search filter: never stored",
+    "AuditFilterForm.q": "a search filter: never stored (a secret is refused, not echoed)",
+    "SearchForm.q": "a list's search box: never stored (a secret is refused, not echoed)",
     "SimulatorForm.source_ip": "a simulated request: never stored",
     "SimulatorForm.path_vars": "a simulated request: never stored",
     "CredentialCreateForm.c__*": "a credential set's values: secrets by design, sealed",
