@@ -22,6 +22,21 @@ NAME_RULE = (
 )
 
 
+_ANY_CASE_OPERATOR_ID_RE = re.compile(rf"^{OPERATOR_ID_PATTERN}\Z", re.ASCII | re.IGNORECASE)
+
+
+def canonical_operator_id(value: str) -> str:
+    """Return an operator ID as stored (`op0123456789` -> `OP0123456789`), trimmed.
+
+    Anything that is not an operator ID in some case comes back trimmed only: it then
+    fails sign-in exactly as before, with the same work and the same message.
+    """
+    value = value.strip()
+    if _ANY_CASE_OPERATOR_ID_RE.match(value):
+        return value.upper()
+    return value
+
+
 def is_valid_name(value: object) -> bool:
     return isinstance(value, str) and NAME_RE.match(value) is not None
 

@@ -11,6 +11,7 @@ from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, navigate, render_dialog
 from security import users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.views_signin import sign_in_link
 from security.forms_users import (
     ChangePasswordForm,
     DescriptionForm,
@@ -71,9 +72,14 @@ def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
     template = "accounts/user_detail.html"
     if request.htmx and request.htmx.target == "user-general":
         template += "#general"
-    return render(
-        request, template, {"subject": user, "form": form, "tab": "users", "section": "general"}
-    )
+    context = {
+        "subject": user,
+        "form": form,
+        "tab": "users",
+        "section": "general",
+        "sign_in_link": sign_in_link(request, user.operator_id),
+    }
+    return render(request, template, context)
 
 
 @require_POST
@@ -91,7 +97,14 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     return render(
         request,
         template,
-        {"subject": user, "form": form, "saved": saved, "tab": "users", "section": "general"},
+        {
+            "subject": user,
+            "form": form,
+            "saved": saved,
+            "tab": "users",
+            "section": "general",
+            "sign_in_link": sign_in_link(request, user.operator_id),
+        },
         status=200 if saved else 400,
     )
 
@@ -115,7 +128,12 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
     form = SetPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        # What to send the user now: the link, the user name, and the password apart.
+        return render_dialog(
+            request,
+            "accounts/partials/password_set_dialog.html",
+            {"subject": user, "sign_in_link": sign_in_link(request, user.operator_id)},
+        )
     # Shown before any POST too: the API would refuse (409), so the console says so.
     status = form.status if form.errors else (409 if user.has_password else 200)
     return _password_dialog(request, form, "accounts/partials/password_dialog.html", user, status)

@@ -180,6 +180,9 @@ REFUSED: dict[str, list[Case]] = {
         _console("/security/users/alice/permissions/update", lambda s: {"permission": _doc(s)}),
         _console("/security/default-permissions/update", lambda s: {"permission": _doc(s)}),
     ],
+    "GenerateAuthKeyForm.description": [
+        _console("/security/users/alice/authkeys/generate", lambda s: {"description": f"ci {s}"})
+    ],
     "RevokeAuthKeyForm.reason": [
         Case(
             lambda c, s: c["console"].post(
