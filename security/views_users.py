@@ -11,13 +11,13 @@ from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, navigate, render_dialog
 from security import users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
-from security.views_signin import sign_in_link
 from security.forms_users import (
     ChangePasswordForm,
     DescriptionForm,
     SetPasswordForm,
     UserCreateForm,
 )
+from security.views_signin import sign_in_link
 
 USERS_PER_PAGE = 25
 

@@ -66,7 +66,7 @@ def test_the_console_stores_the_description_and_lists_it(root_client, robot):
     key = AuthKey.objects.get(principal=robot)
     assert key.description == "CI deploy job"
     html = root_client.get("/security/users/robot/authentication").content.decode()
-    assert "<small class=\"detail\" data-key-description>CI deploy job</small>" in html
+    assert '<small class="detail" data-key-description>CI deploy job</small>' in html
 
 
 def test_the_generate_is_audited_with_the_description(root_client, root):
@@ -149,9 +149,7 @@ def test_the_api_stores_a_root_keys_description_and_lists_it(root, root_api):
     assert AuthKey.objects.get(key_id=item["authKeyId"]).description == "terraform"
 
 
-def test_the_api_lists_a_users_key_description_everywhere_keys_are_listed(
-    root, robot, root_api
-):
+def test_the_api_lists_a_users_key_description_everywhere_keys_are_listed(root, robot, root_api):
     user = f"/v1/operators/{root.operator_id}/users/robot"
     response = call("POST", user + "/auth_keys", root_api, {"description": "edge gateway"})
     assert response.status_code == 200

@@ -61,9 +61,7 @@ def test_an_unknown_lowercase_operator_gets_the_same_answer_and_work(alice, monk
         return real(self, raw)
 
     monkeypatch.setattr(Principal, "set_password", counting)
-    monkeypatch.setattr(
-        Principal, "check_password", lambda self, raw: hashed.append(raw) or False
-    )
+    monkeypatch.setattr(Principal, "check_password", lambda self, raw: hashed.append(raw) or False)
     unknown_upper = _sam_login(Client(), "OP0000000000", "alice", "wrong-Password-1")
     upper_work = len(hashed)
     unknown_lower = _sam_login(Client(), "op0000000000", "alice", "wrong-Password-1")
@@ -94,7 +92,7 @@ def test_the_sign_in_link_ignores_what_is_not_an_operator_id(db, value):
 def test_the_users_page_shows_the_sign_in_link_with_a_copy_button(root_client, alice):
     html = root_client.get("/security/users/alice/").content.decode()
     link = f"http://testserver/login/?mode=sam&amp;operator={alice.operator_id}"
-    assert f'<code id="sign-in-link" class="link-box" aria-labelledby="sign-in-link-title">{link}</code>' in html
+    assert f'aria-labelledby="sign-in-link-title">{link}</code>' in html
     assert 'data-copy-target="sign-in-link"' in html
     assert "Give the password through another channel" in html
 

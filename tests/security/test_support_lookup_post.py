@@ -104,7 +104,7 @@ def test_the_operator_view_shows_a_refused_reason_in_place(helpdesk_client, root
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert "<details class=\"staff-revoke\" open>" in html
+    assert '<details class="staff-revoke" open>' in html
     assert "Principals and AuthKeys" in html
     assert AuthKey.objects.get(pk=key.pk).is_live
 
