@@ -260,7 +260,13 @@ def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpRespo
         roles.set_inline_permission(request, request.user, subject, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    return _user_page(request, subject, form, status, saved=saved, checked="check" in request.POST)
+    response = _user_page(
+        request, subject, form, status, saved=saved, checked="check" in request.POST
+    )
+    if saved and request.htmx:
+        # The panels that show what was saved refresh (effective list, the Remove button).
+        response["HX-Trigger"] = "permissionSaved"
+    return response
 
 
 @require_http_methods(["GET", "POST"])
