@@ -317,6 +317,7 @@ def test_password_set_says_what_to_send_and_the_link_prefills(
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto("/security/users/robot/")
     page.click("text=Set password")
+
     page.fill("dialog[open] #id_new_password", "first-Password-2468")
     page.fill("dialog[open] #id_confirm_password", "first-Password-2468")
     page.click("dialog[open] button[type=submit]")
