@@ -283,7 +283,7 @@ def test_staff_revoke_from_the_operator_view(page, staff, root, alice, viewport,
     block.locator("summary").click()
     block.locator("textarea").fill("Reported by the customer")
     shot(page, "staff-operator-revoke", viewport, mode)
-    block.locator("button.danger").click()
+    block.locator("button.danger").click()  # "Revoke this key"
     page.wait_for_url(f"**/staff/operators/{root.operator_id}/")
     page.wait_for_selector(".messages >> text=is revoked")
     assert not AuthKey.objects.get(pk=key.pk).is_live
