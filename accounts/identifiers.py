@@ -22,6 +22,45 @@ NAME_RULE = (
 )
 
 
+_ANY_CASE_OPERATOR_ID_RE = re.compile(rf"^{OPERATOR_ID_PATTERN}\Z", re.ASCII | re.IGNORECASE)
+
+
+def canonical_operator_id(value: str) -> str:
+    """Return an operator ID as stored (`op0123456789` -> `OP0123456789`), trimmed.
+
+    Anything that is not an operator ID in some case comes back trimmed only: it then
+    fails sign-in exactly as before, with the same work and the same message.
+    """
+    value = value.strip()
+    if _ANY_CASE_OPERATOR_ID_RE.match(value):
+        return value.upper()
+    return value
+
+
+def _character(c: str) -> str:
+    if c == " ":
+        return "spaces"
+    if not c.isprintable():
+        return f"U+{ord(c):04X}"
+    return f"“{c}”"
+
+
+def name_problem(value: str, label: str = "name") -> str:
+    """Say what is wrong with a value that breaks the name rule, without restating the rule.
+
+    Forms show NAME_RULE as the field's help; the error names the fault: the characters
+    that are not allowed, the first character, or the length.
+    """
+    if not value:
+        return f"Enter a {label}."
+    if len(value) > 100:
+        return f"A {label} has at most 100 characters (this one has {len(value)})."
+    bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "-_.@"))})
+    if bad:
+        return f"A {label} cannot hold " + ", ".join(_character(c) for c in bad) + "."
+    return f"A {label} starts with a letter or a digit, not {_character(value[0])}."
+
+
 def is_valid_name(value: object) -> bool:
     return isinstance(value, str) and NAME_RE.match(value) is not None
 

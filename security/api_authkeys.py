@@ -4,11 +4,12 @@ Status codes copy the contract, inconsistencies included: the operator's generat
 201 and a user's generate 200. Another operator's IDs answer exactly like missing ones.
 """
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from accounts.models import Principal
-from console.api import ApiError, conflict, empty, not_found
+from console.api import ApiError, StrictJsonParser, bad_request, conflict, empty, not_found
 from security import authkeys
 from security.api_access import caller_of, companion, companion_read, operation
 
@@ -18,6 +19,22 @@ OPERATOR_KEYS = "/operators/{v1opid:operator_id}/auth_keys"
 USER_KEYS = "/operators/{v1opid:operator_id}/users/{v1samuser:user_name}/auth_keys"
 KEY_NOT_FOUND = "AuthKey not found."
 USER_NOT_FOUND = "SAM User not found."
+
+
+def _description(request: HttpRequest) -> str:
+    """Return the optional `description` of a generate's JSON body (Latchkey's own field).
+
+    Soracom clients send no body (soracom-api.md §10.11). The body is read here, after
+    authorization, so that a refused caller learns nothing from its body's faults; a body
+    that is not JSON is ignored as it always was, and other fields are never applied.
+    """
+    if not request.body or not request.content_type == "application/json":
+        return ""
+    data = StrictJsonParser().parse_body(request)
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise bad_request("The description must be a string.")
+    return description
 
 
 def _root(operator_id: str) -> Principal:
@@ -36,10 +53,13 @@ def _user(operator_id: str, user_name: str) -> Principal:
 
 def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpResponse:
     caller = caller_of(request)
+    description = _description(request)
     try:
         key, secret = authkeys.generate(
-            request, caller.principal, holder, via_key=caller.auth_key_id
+            request, caller.principal, holder, via_key=caller.auth_key_id, description=description
         )
+    except ValidationError as exc:
+        raise bad_request(" ".join(exc.messages)) from None
     except authkeys.AuthKeyLimitReached as exc:
         raise conflict(str(exc)) from None
     except authkeys.HolderGone:
@@ -73,7 +93,10 @@ companion_read("listOperatorAuthKeys", authkeys.ROOT_KEYS_JSON, lambda path: [pa
 @router.post(OPERATOR_KEYS, url_name="generateOperatorAuthKey")
 @operation("Operator:generateOperatorAuthKey")
 def generate_operator_auth_key(request: HttpRequest, operator_id: str) -> HttpResponse:
-    """Generate a root AuthKey: 201 with its ID and its secret, shown this once."""
+    """Generate a root AuthKey: 201 with its ID and its secret, shown this once.
+
+    An optional JSON body `{"description": "..."}` labels the key (Latchkey's own field).
+    """
     return _generate(request, _root(operator_id), 201)
 
 
@@ -96,7 +119,10 @@ def list_user_auth_keys(request: HttpRequest, operator_id: str, user_name: str) 
 @router.post(USER_KEYS, url_name="generateUserAuthKey")
 @operation("User:generateUserAuthKey")
 def generate_user_auth_key(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
-    """Generate a SAM user's AuthKey: 200 (not 201, per the contract) with ID and secret."""
+    """Generate a SAM user's AuthKey: 200 (not 201, per the contract) with ID and secret.
+
+    An optional JSON body `{"description": "..."}` labels the key (Latchkey's own field).
+    """
     return _generate(request, _user(operator_id, user_name), 200)
 
 

@@ -39,6 +39,26 @@ def printable(text: str) -> str:
     return _INVISIBLE.sub(escape, text)
 
 
+# The quick filters: events an auditor asks about together, whoever did them and through
+# which door (console, API, support staff). Revocations are of AuthKeys and of API tokens.
+KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "revocations": (
+        "Revocations",
+        (
+            "Support:revokeAuthKey",
+            "User:deleteUserAuthKey",
+            "Operator:deleteOperatorAuthKey",
+            "User:revokeUserAuthTokens",
+            "Operator:revokeOperatorAuthTokens",
+        ),
+    ),
+    "sign-ins": ("Sign-ins", ("Console:signIn", "Auth:auth")),
+}
+# The search is a substring match over a few short columns: its cost is linear in the
+# operator's entries and in this many characters, never more.
+MAX_SEARCH_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What the reader asked for; empty fields match everything."""
@@ -48,9 +68,36 @@ class AuditFilter:
     outcome: str = ""
     since: date | None = None  # inclusive, UTC days
     until: date | None = None  # inclusive, UTC days
+    text: str = ""  # free text: actor, action, target or an AuthKey ID, anywhere in them
+    kind: str = ""  # a key of KINDS
 
     def is_empty(self) -> bool:
-        return not (self.actor or self.action or self.outcome or self.since or self.until)
+        return not (
+            self.actor
+            or self.action
+            or self.outcome
+            or self.since
+            or self.until
+            or self.text
+            or self.kind
+        )
+
+
+def _text_q(text: str) -> Q:
+    """Match text anywhere in the actor, the acting user, action, target or an AuthKey ID.
+
+    The AuthKey IDs are the one that authenticated the call and the one the event was
+    about (generate, revoke, look-up: `details.authKeyId`).
+    """
+    text = text[:MAX_SEARCH_LENGTH]
+    return (
+        Q(actor__icontains=text)
+        | Q(user_name__icontains=text)
+        | Q(action__icontains=text)
+        | Q(target__icontains=text)
+        | Q(auth_key_id__icontains=text)
+        | Q(details__authKeyId__icontains=text)
+    )
 
 
 def _action_q(action: str) -> Q:
@@ -75,6 +122,10 @@ def entries(operator: Operator | str, flt: AuditFilter | None = None) -> QuerySe
         )
     if flt.action:
         qs = qs.filter(_action_q(flt.action))
+    if flt.text:
+        qs = qs.filter(_text_q(flt.text))
+    if flt.kind in KINDS:
+        qs = qs.filter(action__in=KINDS[flt.kind][1])
     if flt.outcome:
         qs = qs.filter(outcome=flt.outcome)
     if flt.since:
@@ -101,6 +152,8 @@ class Row:
     actor: str
     target: str
     user_agent: str
+    actor_local: str  # the actor split before an "@": the line may break there, not mid-word
+    actor_domain: str
     details: str
     reason: str
     key_ref: str  # the AuthKey an event was about (generate, revoke), if any
@@ -114,9 +167,13 @@ _SHOWN_APART = ("reason", "authKeyId", "selfEscalation")
 def display(entry: AuditEntry) -> Row:
     details = entry.details if isinstance(entry.details, dict) else {}
     extra = {k: v for k, v in details.items() if k not in _SHOWN_APART}
+    actor = printable(entry.actor)
+    local, at, domain = actor.partition("@")
     return Row(
         entry=entry,
-        actor=printable(entry.actor),
+        actor=actor,
+        actor_local=local,
+        actor_domain=at + domain,
         target=printable(entry.target),
         user_agent=printable(entry.user_agent),
         details=printable(json.dumps(details, ensure_ascii=False, sort_keys=True))
@@ -163,9 +220,21 @@ def csv_cell(value: object) -> str:
     return text
 
 
+def iso_utc(at: datetime | None) -> str:
+    """Return the one time format of every CSV export: ISO 8601 in UTC, milliseconds, `Z`.
+
+    Milliseconds, as the API's `requestedTimeEpochMs`, so that a row and an API item of the
+    same entry name the same instant.
+    """
+    if at is None:
+        return ""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
 def csv_row(entry: AuditEntry) -> list[str]:
     values = [
-        entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        iso_utc(entry.at),
         entry.operator_id or "",
         entry.actor_kind,
         entry.actor,

@@ -28,13 +28,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import apisessions, rowlocks, throttle
-from accounts.identifiers import KEY_ID_RE, is_valid_name
+from accounts.identifiers import KEY_ID_RE, is_valid_name, refuse_secret
 from accounts.models import Principal
 from console import hotsql, secretscan
 from console.net import client_ip, throttle_source
@@ -194,7 +195,7 @@ def find_holder(operator_id: str, user_name: str | None = None) -> Principal | N
 
 
 _ROOT_KEYS = """
-SELECT k.key_id, k.created_at, k.last_used_at
+SELECT k.key_id, k.created_at, k.last_used_at, k.description
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
 WHERE k.operator_id = %s AND p.kind = 'root' AND k.slot IS NOT NULL
@@ -203,12 +204,14 @@ ORDER BY k.created_at, k.id
 
 
 # The same read as one text value, for the session lookup's round trip (PostgreSQL;
-# security/api_access.companion_read): [[key_id, created epoch s, last used epoch s|null]].
+# security/api_access.companion_read):
+# [[key_id, created epoch s, last used epoch s|null, description]].
 ROOT_KEYS_JSON = """
 SELECT coalesce(json_agg(json_build_array(
            k.key_id,
            floor(extract(epoch FROM k.created_at))::bigint,
-           floor(extract(epoch FROM k.last_used_at))::bigint
+           floor(extract(epoch FROM k.last_used_at))::bigint,
+           k.description
        ) ORDER BY k.created_at, k.id), '[]')::text
 FROM security_authkey k
 JOIN accounts_principal rp ON rp.id = k.principal_id
@@ -223,15 +226,17 @@ def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[
     """
     if prefetched is not None:
         responses = []
-        for key_id, created, used in json.loads(prefetched):
+        for key_id, created, used, description in json.loads(prefetched):
             response = {"authKeyId": key_id, "createDateTime": created}
             if used is not None:
                 response["lastUsedDateTime"] = used
+            if description:
+                response["description"] = description  # Latchkey's own, only when set
             responses.append(response)
         return responses
     return [
-        _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at))
-        for key_id, created_at, last_used_at in hotsql.rows(_ROOT_KEYS, [operator_id])
+        _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at), description)
+        for key_id, created_at, last_used_at, description in hotsql.rows(_ROOT_KEYS, [operator_id])
     ]
 
 
@@ -263,26 +268,56 @@ def _delete_api_for(key: AuthKey) -> str:
 # --- generate --------------------------------------------------------------------------
 
 
+MAX_DESCRIPTION_LENGTH = 100
+
+
+def validate_description(description: str) -> str:
+    """Return an AuthKey's description trimmed, or raise ValidationError (never echoing it).
+
+    One line of at most MAX_DESCRIPTION_LENGTH characters, no control characters, and never
+    a secret: it is shown in lists, reports and the audit log.
+    """
+    if not isinstance(description, str):
+        raise ValidationError("The description must be a string.")
+    description = description.strip()
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise ValidationError(
+            f"The description is too long (at most {MAX_DESCRIPTION_LENGTH} characters)."
+        )
+    if any(
+        ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in description
+    ):
+        raise ValidationError("The description contains control characters.")
+    refuse_secret(description, "description")
+    return description
+
+
 def generate(
     request: HttpRequest | None,
     actor: Principal,
     holder: Principal,
     *,
     via_key: str = "",
+    description: str = "",
 ) -> tuple[AuthKey, str]:
     """Create a live key for holder; return it with its secret (shown once, never stored).
 
     Raise AuthKeyLimitReached when holder already has two live keys: the unique
     (principal, slot) constraint decides, so concurrent requests cannot exceed it. Raise
-    GenerateRateLimited past LATCHKEY_AUTHKEY_GENERATES_PER_HOUR for the holder.
+    GenerateRateLimited past LATCHKEY_AUTHKEY_GENERATES_PER_HOUR for the holder. Raise
+    ValidationError for a description that validate_description refuses (nothing written).
     """
     if holder.kind not in (Principal.Kind.ROOT, Principal.Kind.SAM) or not holder.operator_id:
         raise NotAKeyHolder("Only a root account or a SAM user holds AuthKeys.")
+    description = validate_description(description)
     api = _generate_api(holder)
     _check_generate_rate(request, actor, holder, api, via_key)
     try:
         with transaction.atomic():
-            key, secret = _insert(holder)
+            key, secret = _insert(holder, description)
+            details = {"authKeyId": key.key_id}
+            if description:
+                details["description"] = description
             audit.record(
                 request,
                 api,
@@ -290,7 +325,7 @@ def generate(
                 principal=actor,
                 auth_key_id=via_key,
                 target=key.holder,
-                details={"authKeyId": key.key_id},
+                details=details,
             )
     except AuthKeyLimitReached:
         audit.record(
@@ -336,7 +371,7 @@ def _check_generate_rate(
 
 
 @transaction.atomic
-def _insert(holder: Principal) -> tuple[AuthKey, str]:
+def _insert(holder: Principal, description: str = "") -> tuple[AuthKey, str]:
     # The holder's row first (accounts/rowlocks.py): a delete of the holder either waits
     # for this key and revokes it, or has happened and this answers HolderGone. The lock
     # also serializes generates for one holder on PostgreSQL (the unique slot constraint is
@@ -356,6 +391,7 @@ def _insert(holder: Principal) -> tuple[AuthKey, str]:
             holder=holder_name(holder),
             secret_hash=hash_secret(key_id, secret),
             slot=free[0],
+            description=description,
         )
         try:
             with transaction.atomic():
@@ -432,16 +468,24 @@ def revoke_all(
     return count
 
 
-def _key_response(key_id: str, created_at: datetime, last_used_at: datetime | None) -> dict:
-    """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used."""
+def _key_response(
+    key_id: str, created_at: datetime, last_used_at: datetime | None, description: str = ""
+) -> dict:
+    """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used.
+
+    `description` is Latchkey's own, additive field, present only when the key has one
+    (Soracom clients ignore unknown keys and refuse nulls: soracom-api.md §9).
+    """
     response = {"authKeyId": key_id, "createDateTime": int(created_at.timestamp())}
     if last_used_at is not None:
         response["lastUsedDateTime"] = int(last_used_at.timestamp())
+    if description:
+        response["description"] = description
     return response
 
 
 def as_response(key: AuthKey) -> dict:
-    return _key_response(key.key_id, key.created_at, key.last_used_at)
+    return _key_response(key.key_id, key.created_at, key.last_used_at, key.description)
 
 
 # --- the token exchange ----------------------------------------------------------------

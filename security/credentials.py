@@ -11,7 +11,7 @@ master-key rotation in credential_rotation.py.
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -74,14 +74,22 @@ SORTS = {
 }
 
 
-def credential_sets(operator: Operator | str, sort: str = "id") -> QuerySet[CredentialSet]:
-    """Return the operator's credential sets (nothing of another operator), sorted."""
+def credential_sets(
+    operator: Operator | str, sort: str = "id", text: str = ""
+) -> QuerySet[CredentialSet]:
+    """Return the operator's credential sets (nothing of another operator), sorted.
+
+    With text, only the sets whose ID, type or description holds it.
+    """
     operator_id = operator.pk if isinstance(operator, Operator) else operator
-    return (
-        CredentialSet.objects.filter(operator_id=operator_id)
-        .defer("ciphertext", "wrapped_key")
-        .order_by(*SORTS.get(sort, SORTS["id"]))
-    )
+    found = CredentialSet.objects.filter(operator_id=operator_id)
+    if text:
+        found = found.filter(
+            Q(credentials_id__icontains=text)
+            | Q(type__icontains=text)
+            | Q(description__icontains=text)
+        )
+    return found.defer("ciphertext", "wrapped_key").order_by(*SORTS.get(sort, SORTS["id"]))
 
 
 def get_credential_set(operator: Operator | str, credentials_id: str) -> CredentialSet | None:

@@ -9,6 +9,21 @@ from security.access import ConsoleRequest
 from security.models import AuthKey
 
 
+class GenerateAuthKeyForm(forms.Form):
+    """The generate dialog: an optional description that tells this key from the other."""
+
+    description = FreeTextField(
+        secret_label="description",
+        label="Description (optional)",
+        max_length=authkeys.MAX_DESCRIPTION_LENGTH,
+        required=False,
+        help_text="What the key is for, e.g. “CI deploy job”. Shown in the list of keys.",
+    )
+
+    def clean_description(self) -> str:
+        return authkeys.validate_description(self.cleaned_data["description"])
+
+
 class RevokeAuthKeyForm(forms.Form):
     """Confirm a revocation; the optional reason goes to the key's tombstone and the audit."""
 

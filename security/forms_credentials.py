@@ -3,7 +3,7 @@
 from django import forms
 from django.urls import reverse
 
-from accounts.identifiers import NAME_RULE
+from accounts.identifiers import NAME_RULE, name_problem
 from accounts.models import Principal
 from console.fields import FreeTextField
 from security import credential_schemas, credential_sealing, credentials, destinations, groups
@@ -116,7 +116,7 @@ class CredentialCreateForm(_CredentialFormBase):
         try:
             credential_schemas.validate_credentials_id(value)
         except credentials.CredentialsInvalid:
-            raise forms.ValidationError(f"Use {NAME_RULE}") from None
+            raise forms.ValidationError(name_problem(value, "credentials ID")) from None
         if credentials.get_credential_set(self.actor.operator_id, value) is not None:
             raise forms.ValidationError(f"A credential set with the ID {value} already exists.")
         return value

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.identifiers import NAME_RULE, is_valid_name
+from accounts.identifiers import NAME_RULE, is_valid_name, name_problem
 from accounts.models import Principal, Role
 from accounts.permissions import (
     EMPTY_DOCUMENT,
@@ -120,7 +120,7 @@ class RoleCreateForm(RoleForm):
     def clean_role_id(self) -> str:
         role_id = self.cleaned_data["role_id"]
         if not is_valid_name(role_id):
-            raise ValidationError(f"Use {NAME_RULE}")
+            raise ValidationError(name_problem(role_id, "role ID"))
         if roles.get_role(self.actor.operator_id, role_id) is not None:
             raise ValidationError(f"A role named {role_id} already exists.")
         return role_id

@@ -2,6 +2,7 @@
 
 from django import forms
 
+from accounts.identifiers import canonical_operator_id
 from accounts.passwords import MAX_PASSWORD_LENGTH
 
 
@@ -15,6 +16,11 @@ class RootSignInForm(forms.Form):
         max_length=MAX_PASSWORD_LENGTH,
         strip=False,
     )
+
+    def clean_operator_id(self) -> str:
+        # People type or paste it in any case (op5311...); the account's throttles and its
+        # audit entries see the one canonical form.
+        return canonical_operator_id(self.cleaned_data["operator_id"])
 
 
 class SamSignInForm(forms.Form):
@@ -33,3 +39,8 @@ class SamSignInForm(forms.Form):
         max_length=MAX_PASSWORD_LENGTH,
         strip=False,
     )
+
+    def clean_operator_id(self) -> str:
+        # People type or paste it in any case (op5311...); the account's throttles and its
+        # audit entries see the one canonical form.
+        return canonical_operator_id(self.cleaned_data["operator_id"])

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
-from accounts.identifiers import NAME_RULE, is_valid_name, validate_user_name
+from accounts.identifiers import NAME_RULE, is_valid_name, name_problem, validate_user_name
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.fields import FreeTextField
@@ -29,7 +29,7 @@ class UserCreateForm(forms.Form):
     def clean_user_name(self) -> str:
         name = self.cleaned_data["user_name"]
         if not is_valid_name(name):
-            raise ValidationError(f"Use {NAME_RULE}")
+            raise ValidationError(name_problem(name, "user name"))
         validate_user_name(name)  # reserved names (the same list the API refuses)
         if users.get_sam_user(self.actor.operator, name) is not None:
             raise ValidationError(f"A user named {name} already exists.")

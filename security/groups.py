@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts import policy
 from accounts.context import CallContext
-from accounts.identifiers import NAME_RULE, is_valid_name
+from accounts.identifiers import is_valid_name, name_problem
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console import secretscan
@@ -240,7 +240,7 @@ def create_group(
     configs: dict[str, tuple[str, str]],
 ) -> Group:
     if not is_valid_name(name):
-        raise GroupInvalid({"name": f"Use {NAME_RULE}"})
+        raise GroupInvalid({"name": name_problem(name, "group name")})
     if secretscan.contains_secret(name):
         raise GroupInvalid({"name": secretscan.message("group name", secretscan.first_kind(name))})
     wanted = _checked(request, actor, name, configs, stored={})

@@ -253,6 +253,9 @@ class AuthKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.CharField(max_length=400, blank=True, default="")
     revoke_reason = models.CharField(max_length=400, blank=True, default="")
+    # What the key is for ("CI deploy job"), optional, set when it is generated: two keys
+    # made the same minute no longer look alike. Free text: never a secret.
+    description = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [

@@ -18,7 +18,7 @@ both built from its rows.
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -28,7 +28,7 @@ from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Operator, Principal
 from security import authkeys
-from security.auditlog import csv_cell, csv_lines
+from security.auditlog import csv_cell, csv_lines, iso_utc
 from security.models import AuthKey
 
 REPORT_API = "Report:getCredentialReport"
@@ -87,8 +87,8 @@ CSV_COLUMNS = [
 ]
 
 
-def _iso(at: datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else ""
+# The audit export's time format: every CSV of the console writes times one way.
+_iso = iso_utc
 
 
 @dataclass(frozen=True)

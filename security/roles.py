@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, QuerySet
+from django.db.models import ProtectedError, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -49,6 +49,14 @@ class AlreadyAttached(AttachRefused):
 
 def roles_of(operator: Operator | str) -> QuerySet[Role]:
     return Role.objects.filter(operator=operator)
+
+
+def search_roles(operator: Operator | str, text: str = "") -> QuerySet[Role]:
+    """Return the operator's roles whose ID or description holds text."""
+    found = roles_of(operator)
+    if text:
+        found = found.filter(Q(role_id__icontains=text) | Q(description__icontains=text))
+    return found
 
 
 def get_role(operator: Operator | str, role_id: str) -> Role | None:

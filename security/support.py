@@ -36,6 +36,13 @@ MAX_GRANT_HOURS = max(GRANT_HOURS)
 MAX_REASON_LENGTH = 400
 
 
+def duration_label(hours: int) -> str:
+    """Return how the grant menu names a duration: "1 hour", "24 hours", "7 days"."""
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} days"
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
 SECRET_IN_REASON = "Leave the secret out of the reason: name the key by its ID only."
 
 

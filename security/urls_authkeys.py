@@ -6,6 +6,7 @@ from security import views_authkeys as views
 
 urlpatterns = [
     path("authkeys/", views.authkey_list, name="authkeys"),
+    path("authkeys/new", views.authkey_new, name="authkey-new"),
     path("authkeys/generate", views.authkey_generate, name="authkey-generate"),
     path("authkeys/<keyid:auth_key_id>/revoke", views.authkey_revoke, name="authkey-revoke"),
     path(
@@ -13,6 +14,7 @@ urlpatterns = [
         views.user_authentication,
         name="user-authentication",
     ),
+    path("users/<name:user_name>/authkeys/new", views.user_authkey_new, name="user-authkey-new"),
     path(
         "users/<name:user_name>/authkeys/generate",
         views.user_authkey_generate,

@@ -8,6 +8,7 @@ audit entry commit together or not at all.
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 
 from accounts import apisessions, identifiers, rowlocks, signin
@@ -64,6 +65,23 @@ def _operator_id(operator: Operator | str) -> str:
 
 def sam_users(operator: Operator | str):
     return Principal.objects.filter(operator_id=_operator_id(operator), kind=Principal.Kind.SAM)
+
+
+# The Users list's orders; the user name breaks ties, so that pages never overlap.
+USER_SORTS = {
+    "name": ("user_name",),
+    "-name": ("-user_name",),
+    "created": ("created_at", "user_name"),
+    "-created": ("-created_at", "user_name"),
+}
+
+
+def search_sam_users(operator: Operator | str, text: str = "", sort: str = "name"):
+    """Return the operator's SAM users whose name or description holds text, sorted."""
+    found = sam_users(operator)
+    if text:
+        found = found.filter(Q(user_name__icontains=text) | Q(description__icontains=text))
+    return found.order_by(*USER_SORTS.get(sort, USER_SORTS["name"]))
 
 
 def get_sam_user(operator: Operator | str, user_name: str) -> Principal | None:

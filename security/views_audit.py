@@ -26,6 +26,18 @@ CHECKPOINT_API = checkpoints.API
 
 class AuditFilterForm(forms.Form):
     # A search box is still a place a secret gets pasted: refused, never echoed back.
+    q = FreeTextField(
+        secret_label="search",
+        required=False,
+        max_length=auditlog.MAX_SEARCH_LENGTH,
+        label="Search",
+        help_text="Part of an actor, action, target or AuthKey ID.",
+    )
+    kind = forms.ChoiceField(
+        required=False,
+        label="Events",
+        choices=[("", "All events"), *((k, v[0]) for k, v in auditlog.KINDS.items())],
+    )
     actor = FreeTextField(
         secret_label="search",
         required=False,
@@ -50,7 +62,7 @@ class AuditFilterForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        for name in ("actor", "action"):
+        for name in ("q", "actor", "action"):
             if any(ord(c) < 32 for c in data.get(name) or ""):
                 self.add_error(name, "Control characters are not allowed here.")
         since, until = data.get("since"), data.get("until")
@@ -65,6 +77,8 @@ class AuditFilterForm(forms.Form):
             actor=(data.get("actor") or "").strip() if "actor" not in self.errors else "",
             action=(data.get("action") or "").strip() if "action" not in self.errors else "",
             outcome=data.get("outcome") or "",
+            text=(data.get("q") or "").strip() if "q" not in self.errors else "",
+            kind=data.get("kind") or "",
             since=data.get("since") if "since" not in self.errors else None,
             until=data.get("until") if "until" not in self.errors else None,
         )
@@ -102,6 +116,8 @@ def audit_log(request: ConsoleRequest) -> HttpResponse:
         "rows": rows,
         "query": _query(request),
         "filtered": not flt.is_empty(),
+        "kinds": [(k, v[0]) for k, v in auditlog.KINDS.items()],
+        "kind": flt.kind,
         "known_actions": auditlog.known_actions(request.user.operator),
         "may_checkpoint": policy.is_allowed(
             CallContext.from_request(request, request.user, CHECKPOINT_API, {})

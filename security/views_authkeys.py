@@ -21,7 +21,7 @@ from accounts.models import Principal
 from console.htmx import close_dialog, render_dialog
 from security import api_examples, authkeys
 from security.access import ConsoleRequest, console_action
-from security.forms_authkeys import RevokeAuthKeyForm
+from security.forms_authkeys import GenerateAuthKeyForm, RevokeAuthKeyForm
 from security.models import AuthKey
 
 LIST_TEMPLATE = "security/partials/authkey_list.html"
@@ -36,6 +36,7 @@ class KeyScope:
     label: str  # how the page names the holder
     list_url: str
     generate_url: str
+    new_url: str  # the generate dialog (its form posts to generate_url)
     generate_api: str
     delete_api: str
     revoke_route: str
@@ -55,6 +56,7 @@ def _root_scope(request: ConsoleRequest) -> KeyScope:
         label=f"the root account ({root.email})",
         list_url=reverse("authkeys"),
         generate_url=reverse("authkey-generate"),
+        new_url=reverse("authkey-new"),
         generate_api="Operator:generateOperatorAuthKey",
         delete_api="Operator:deleteOperatorAuthKey",
         revoke_route="authkey-revoke",
@@ -71,6 +73,7 @@ def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
         label=user.user_name,
         list_url=reverse("user-authentication", args=[user.user_name]),
         generate_url=reverse("user-authkey-generate", args=[user.user_name]),
+        new_url=reverse("user-authkey-new", args=[user.user_name]),
         generate_api="User:generateUserAuthKey",
         delete_api="User:deleteUserAuthKey",
         revoke_route="user-authkey-revoke",
@@ -113,9 +116,37 @@ def _list(request: ConsoleRequest, scope: KeyScope, page: str, extra: dict) -> H
     return render(request, page, {**context, **extra})
 
 
+def _generate_dialog(request: ConsoleRequest, scope: KeyScope, form, status: int = 200):
+    return render_dialog(
+        request,
+        "security/partials/authkey_generate_dialog.html",
+        {"scope": scope, "form": form},
+        status=status,
+    )
+
+
+def _new(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
+    """The generate dialog: its form (a description) posts to the generate action."""
+    if authkeys.live_keys(scope.holder).count() >= authkeys.MAX_LIVE_KEYS:
+        return render_dialog(
+            request,
+            "security/partials/authkey_limit_dialog.html",
+            {"scope": scope, "message": str(authkeys.AuthKeyLimitReached())},
+            status=409,
+        )
+    return _generate_dialog(request, scope, GenerateAuthKeyForm())
+
+
 def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
+    # A POST without a description (an older page, a script) generates an unlabelled key.
+    form = GenerateAuthKeyForm(request.POST)
+    if not form.is_valid():
+        return _generate_dialog(request, scope, form, status=400)
+    description = form.cleaned_data["description"]
     try:
-        key, secret = authkeys.generate(request, request.user, scope.holder)
+        key, secret = authkeys.generate(
+            request, request.user, scope.holder, description=description
+        )
     except authkeys.HolderGone:
         raise Http404("No such user.") from None
     except (authkeys.AuthKeyLimitReached, authkeys.GenerateRateLimited) as exc:
@@ -167,6 +198,12 @@ def authkey_list(request: ConsoleRequest) -> HttpResponse:
     return _list(request, _root_scope(request), "security/authkeys.html", {"tab": "authkeys"})
 
 
+@require_GET
+@console_action("Operator:generateOperatorAuthKey")
+def authkey_new(request: ConsoleRequest) -> HttpResponse:
+    return _new(request, _root_scope(request))
+
+
 @require_POST
 @console_action("Operator:generateOperatorAuthKey")
 def authkey_generate(request: ConsoleRequest) -> HttpResponse:
@@ -185,6 +222,12 @@ def user_authentication(request: ConsoleRequest, user_name: str) -> HttpResponse
     scope = _user_scope(request, user_name)
     extra = {"tab": "users", "section": "authentication", "subject": scope.holder}
     return _list(request, scope, "security/user_authentication.html", extra)
+
+
+@require_GET
+@console_action("User:generateUserAuthKey")
+def user_authkey_new(request: ConsoleRequest, user_name: str) -> HttpResponse:
+    return _new(request, _user_scope(request, user_name))
 
 
 @require_POST

@@ -4,9 +4,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from console.forms import ConfirmForm
+from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, render_dialog
 from security import credential_schemas, credentials
 from security.access import ConsoleRequest, console_action
@@ -38,10 +39,12 @@ def _quota(request: ConsoleRequest) -> tuple[int, int]:
 @require_GET
 @console_action("Credential:listCredentials")
 def credential_list(request: ConsoleRequest) -> HttpResponse:
+    search = SearchForm(request.GET)
+    text = search.text()
     sort = request.GET.get("sort", "id")
     sort = sort if sort in credentials.SORTS else "id"
     page = Paginator(
-        credentials.credential_sets(request.user.operator_id, sort), SETS_PER_PAGE
+        credentials.credential_sets(request.user.operator_id, sort, text), SETS_PER_PAGE
     ).get_page(request.GET.get("page"))
     users = credentials.groups_by_set(request.user.operator_id)
     rows = [(cs, credentials.expiry_state(cs), users.get(cs.pk, [])) for cs in page.object_list]
@@ -53,14 +56,16 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "sort": sort,
-        "query": f"sort={sort}",
+        "query": urlencode({"q": text, "sort": sort} if text else {"sort": sort}),
+        "search": search,
+        "searched": text,
         "count": count,
         "quota": quota,
         "at_limit": count >= quota,
         "quota_message": credentials.quota_message(quota),
         "tab": "credentials",
     }
-    return render(request, template, context)
+    return render(request, template, context, status=400 if search.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])

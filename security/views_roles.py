@@ -2,17 +2,19 @@
 
 import json
 
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import policy
 from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
-from console.forms import ConfirmForm
+from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, navigate, render_dialog
 from security import roles
 from security.access import ConsoleRequest, console_action, sam_user_or_404
@@ -27,6 +29,7 @@ from security.forms_roles import (
 )
 
 SELF_SERVICE_JSON = json.dumps(SELF_SERVICE_STATEMENT)
+ROLES_PER_PAGE = 25
 
 
 def _role_or_404(request: ConsoleRequest, role_id: str) -> Role:
@@ -53,16 +56,26 @@ def _is_self(request: ConsoleRequest, subject: Principal) -> bool:
 @require_GET
 @console_action("Role:listRoles")
 def role_list(request: ConsoleRequest) -> HttpResponse:
+    search = SearchForm(request.GET)
+    text = search.text()
     found = (
-        roles.roles_of(request.user.operator_id)
+        roles.search_roles(request.user.operator_id, text)
         .annotate(attached=Count("attachments"))
         .order_by("role_id")
     )
+    page = Paginator(found, ROLES_PER_PAGE).get_page(request.GET.get("page"))
     template = "accounts/roles.html"
     if request.htmx and request.htmx.target == "role-list":
         template += "#role-list"
-    context = {"roles": [(r, r.attached) for r in found], "tab": "roles"}
-    return render(request, template, context)
+    context = {
+        "roles": [(r, r.attached) for r in page.object_list],
+        "page": page,
+        "tab": "roles",
+        "search": search,
+        "searched": text,
+        "query": urlencode({"q": text}) if text else "",
+    }
+    return render(request, template, context, status=400 if search.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -247,7 +260,13 @@ def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpRespo
         roles.set_inline_permission(request, request.user, subject, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    return _user_page(request, subject, form, status, saved=saved, checked="check" in request.POST)
+    response = _user_page(
+        request, subject, form, status, saved=saved, checked="check" in request.POST
+    )
+    if saved and request.htmx:
+        # The panels that show what was saved refresh (effective list, the Remove button).
+        response["HX-Trigger"] = "permissionSaved"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,11 +6,12 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import policy, tokens
 from accounts.context import CallContext
+from accounts.identifiers import OPERATOR_ID_RE, canonical_operator_id
 from accounts.signin import account_key, device_token, sign_in
 from security import audit, failures
 from security.forms_signin import RootSignInForm, SamSignInForm
@@ -75,6 +76,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
     mode = "sam" if (request.POST.get("mode") or request.GET.get("mode")) == "sam" else "root"
     form_class = SamSignInForm if mode == "sam" else RootSignInForm
     form = form_class(request.POST or None, prefix=mode)
+    if mode == "sam" and request.method == "GET":
+        _prefill_operator(form, request.GET.get("operator", ""))
     error, status = "", 200
     if request.method == "POST":
         status = 400
@@ -113,6 +116,26 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if status == 429:
         response["Retry-After"] = str(result.retry_after)
     return response
+
+
+def _prefill_operator(form: SamSignInForm, value: str) -> None:
+    """Fill in the operator ID of a sign-in link (`?mode=sam&operator=OP...`), if it is one.
+
+    Only a well-formed operator ID is taken (in any case); the cursor then starts in the
+    user name. Whether that operator exists is not looked up: the page is the same for all.
+    """
+    operator_id = canonical_operator_id(value[:20])
+    if not OPERATOR_ID_RE.match(operator_id):
+        return
+    form.initial = {"operator_id": operator_id}
+    form.fields["operator_id"].widget.attrs.pop("autofocus", None)
+    form.fields["user_name"].widget.attrs["autofocus"] = True
+
+
+def sign_in_link(request: HttpRequest, operator_id: str) -> str:
+    """Return the absolute link that opens the SAM sign-in with the operator ID filled in."""
+    query = urlencode({"mode": "sam", "operator": operator_id})
+    return request.build_absolute_uri(f"{reverse('login')}?{query}")
 
 
 def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:

@@ -32,7 +32,7 @@ View = Callable[..., HttpResponse]
 class GrantForm(forms.Form):
     hours = forms.TypedChoiceField(
         coerce=int,
-        choices=[(h, f"{h} hours" if h < 48 else f"{h // 24} days") for h in support.GRANT_HOURS],
+        choices=[(h, support.duration_label(h)) for h in support.GRANT_HOURS],
         initial=24,
         label="Open support access for",
     )
@@ -164,7 +164,8 @@ class RevokeForm(forms.Form):
 NOT_A_KEY_ID = "That is not an AuthKey ID (keyId- then 32 letters and digits)."
 A_SECRET_NOT_AN_ID = (
     "That is an AuthKey secret or another credential, not an AuthKey ID: treat it as leaked. "
-    "Look the key up by its ID (keyId-...), which the report should name too."
+    "It was not looked up or kept. Look the key up by its ID (keyId-...), which the report "
+    "should name too."
 )
 NO_LIVE_KEY = "No live AuthKey has that ID."
 
@@ -178,7 +179,7 @@ def staff_home(request: ConsoleRequest) -> HttpResponse:
 def _authkeys_page(request: ConsoleRequest, key_id: str, form: RevokeForm) -> HttpResponse:
     found, error, status = None, "", 400 if form.is_bound else 200
     if key_id and secretscan.contains_secret(key_id):
-        # Never put it back into the page (it is already in this URL: say so, echo nothing).
+        # Never put it back into the page: say what it is, echo nothing.
         key_id, error, status = "", A_SECRET_NOT_AN_ID, 400
     elif key_id:
         if len(key_id) > 100 or not authkeys.looks_like_key_id(key_id):
@@ -197,11 +198,18 @@ def _authkeys_page(request: ConsoleRequest, key_id: str, form: RevokeForm) -> Ht
     return render(request, "staff/authkeys.html", context, status=status)
 
 
-@require_GET
+@sensitive_post_parameters("key_id")
+@require_http_methods(["GET", "POST"])
 @support_required
 def staff_authkeys(request: ConsoleRequest) -> HttpResponse:
-    """Look up an AuthKey by its exact ID: live or not, and its holder under a grant."""
-    return _authkeys_page(request, request.GET.get("key_id", "").strip(), RevokeForm())
+    """Look up an AuthKey by its exact ID: live or not, and its holder under a grant.
+
+    The look-up is a POST: whatever is pasted (too often the secret itself) stays out of
+    the URL, so out of browser history, proxy logs and the Referer of the next page.
+    """
+    if request.method == "GET":
+        return _authkeys_page(request, "", RevokeForm())
+    return _authkeys_page(request, request.POST.get("key_id", "").strip(), RevokeForm())
 
 
 @require_POST
@@ -215,7 +223,13 @@ def staff_revoke(request: ConsoleRequest, key_id: str) -> HttpResponse:
     if support.contains_secret(data.get("reason", "")):  # never echo a secret back
         data["reason"] = support.redact_secrets(data["reason"])
     form = RevokeForm(data)  # a redacted reason fails validation with SECRET_IN_REASON
+    # From the operator view, back to it; only while that account's grant is open (then
+    # its keys are visible anyway), so the answer never tells who holds a key.
+    back = data.get("back", "")
+    from_operator = back == key.operator_id and support.access_until(key.operator) is not None
     if not form.is_valid():
+        if from_operator:
+            return _operator_page(request, key.operator_id, {key.key_id: form}, status=400)
         return _authkeys_page(request, key_id, form)
     if support.revoke_key(request, request.user, key, form.cleaned_data["reason"]):
         messages.success(
@@ -225,6 +239,8 @@ def staff_revoke(request: ConsoleRequest, key_id: str) -> HttpResponse:
         )
     else:
         messages.info(request, f"{key_id} was no longer live.")
+    if from_operator:
+        return redirect("staff-operator", key.operator_id)
     return redirect("staff-authkeys")
 
 
@@ -240,16 +256,28 @@ def staff_operators(request: ConsoleRequest) -> HttpResponse:
 @support_required
 def staff_operator(request: ConsoleRequest, operator_id: str) -> HttpResponse:
     """Show an operator's account while (and only while) its support access is open."""
+    return _operator_page(request, operator_id)
+
+
+def _operator_page(
+    request: ConsoleRequest,
+    operator_id: str,
+    revoke_forms: dict[str, RevokeForm] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The operator view; each live key has a revoke form (refused ones come back filled)."""
     try:
         operator = support.view_operator(request, request.user, operator_id, "account overview")
     except support.SupportAccessClosed:
         raise Http404("This operator has not granted support access.") from None
+    revoke_forms = revoke_forms or {}
     principals = Principal.objects.filter(operator=operator).order_by("kind", "user_name")
     # Keys are grouped by the principal that holds them, never by name: a SAM user's
     # name may look like another principal's (issue 17, item 9).
     keys_by_principal: dict[int, list[AuthKey]] = {}
     live = AuthKey.objects.filter(operator=operator, slot__isnull=False).order_by("created_at")
     for key in live:
+        key.revoke_form = revoke_forms.get(key.key_id) or RevokeForm(auto_id=f"{key.key_id}-%s")
         keys_by_principal.setdefault(key.principal_id, []).append(key)
     rows = [{"principal": p, "keys": keys_by_principal.get(p.pk, [])} for p in principals]
     recent = [auditlog.display(e) for e in auditlog.entries(operator)[:50]]
@@ -260,4 +288,4 @@ def staff_operator(request: ConsoleRequest, operator_id: str) -> HttpResponse:
         "recent": recent,
         "section": "operators",
     }
-    return render(request, "staff/operator.html", context)
+    return render(request, "staff/operator.html", context, status=status)

@@ -4,9 +4,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console.forms import ConfirmForm
+from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, navigate, render_dialog
 from security import users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
@@ -16,6 +17,7 @@ from security.forms_users import (
     SetPasswordForm,
     UserCreateForm,
 )
+from security.views_signin import sign_in_link
 
 USERS_PER_PAGE = 25
 
@@ -23,13 +25,25 @@ USERS_PER_PAGE = 25
 @require_GET
 @console_action("User:listUsers")
 def user_list(request: ConsoleRequest) -> HttpResponse:
+    search = SearchForm(request.GET)
+    text = search.text()
+    sort = request.GET.get("sort", "name")
+    sort = sort if sort in users.USER_SORTS else "name"
     page = Paginator(
-        users.sam_users(request.user.operator).order_by("user_name"), USERS_PER_PAGE
+        users.search_sam_users(request.user.operator, text, sort), USERS_PER_PAGE
     ).get_page(request.GET.get("page"))
     template = "accounts/users.html"
     if request.htmx and request.htmx.target == "user-list":
         template += "#user-list"
-    return render(request, template, {"page": page, "tab": "users"})
+    context = {
+        "page": page,
+        "tab": "users",
+        "search": search,
+        "searched": text,
+        "sort": sort,
+        "query": urlencode({k: v for k, v in (("q", text), ("sort", sort)) if v}),
+    }
+    return render(request, template, context, status=400 if search.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,9 +72,14 @@ def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
     template = "accounts/user_detail.html"
     if request.htmx and request.htmx.target == "user-general":
         template += "#general"
-    return render(
-        request, template, {"subject": user, "form": form, "tab": "users", "section": "general"}
-    )
+    context = {
+        "subject": user,
+        "form": form,
+        "tab": "users",
+        "section": "general",
+        "sign_in_link": sign_in_link(request, user.operator_id),
+    }
+    return render(request, template, context)
 
 
 @require_POST
@@ -78,7 +97,14 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     return render(
         request,
         template,
-        {"subject": user, "form": form, "saved": saved, "tab": "users", "section": "general"},
+        {
+            "subject": user,
+            "form": form,
+            "saved": saved,
+            "tab": "users",
+            "section": "general",
+            "sign_in_link": sign_in_link(request, user.operator_id),
+        },
         status=200 if saved else 400,
     )
 
@@ -102,7 +128,12 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
     form = SetPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        # What to send the user now: the link, the user name, and the password apart.
+        return render_dialog(
+            request,
+            "accounts/partials/password_set_dialog.html",
+            {"subject": user, "sign_in_link": sign_in_link(request, user.operator_id)},
+        )
     # Shown before any POST too: the API would refuse (409), so the console says so.
     status = form.status if form.errors else (409 if user.has_password else 200)
     return _password_dialog(request, form, "accounts/partials/password_dialog.html", user, status)

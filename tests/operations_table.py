@@ -120,9 +120,17 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     U + "password/delete": twin("DELETE", USER + "/password"),
     # AuthKeys: the root account's own (AuthKeys tab) and a SAM user's
     S + "authkeys/": twin("GET", OP + "/auth_keys"),
+    S + "authkeys/new": console_only(
+        "the generate dialog's form (no data): part of generating a key",
+        "Operator:generateOperatorAuthKey",
+    ),
     S + "authkeys/generate": twin("POST", OP + "/auth_keys"),
     S + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", OP + "/auth_keys/{auth_key_id}"),
     U + "authentication": twin("GET", USER + "/auth_keys"),
+    U + "authkeys/new": console_only(
+        "the generate dialog's form (no data): part of generating a key",
+        "User:generateUserAuthKey",
+    ),
     U + "authkeys/generate": twin("POST", USER + "/auth_keys"),
     U + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", USER + "/auth_keys/{auth_key_id}"),
     # Roles

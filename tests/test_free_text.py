@@ -180,6 +180,9 @@ REFUSED: dict[str, list[Case]] = {
         _console("/security/users/alice/permissions/update", lambda s: {"permission": _doc(s)}),
         _console("/security/default-permissions/update", lambda s: {"permission": _doc(s)}),
     ],
+    "GenerateAuthKeyForm.description": [
+        _console("/security/users/alice/authkeys/generate", lambda s: {"description": f"ci {s}"})
+    ],
     "RevokeAuthKeyForm.reason": [
         Case(
             lambda c, s: c["console"].post(
@@ -308,6 +311,8 @@ EXEMPT: dict[str, str] = {
     "QuotaForm.operator_id": "an operator ID: checked against its rule, never free text",
     "AuditFilterForm.actor": "a search filter: never stored",
     "AuditFilterForm.action": "a search filter: never stored",
+    "AuditFilterForm.q": "a search filter: never stored (a secret is refused, not echoed)",
+    "SearchForm.q": "a list's search box: never stored (a secret is refused, not echoed)",
     "SimulatorForm.source_ip": "a simulated request: never stored",
     "SimulatorForm.path_vars": "a simulated request: never stored",
     "CredentialCreateForm.c__*": "a credential set's values: secrets by design, sealed",

@@ -190,7 +190,7 @@ def probes(t: Tenant, staff: list[Principal]) -> list[Probe]:
         query = {"app_label": app_label, "model_name": model_name, "field_name": field_name}
         out.append(Probe("GET", "/admin/autocomplete/?" + urlencode({**query, "term": PROBE})))
     for key in (t.live_key.key_id, t.revoked_key.key_id):
-        out.append(Probe("GET", "/staff/authkeys/?" + urlencode({"key_id": key})))
+        out.append(Probe("POST", "/staff/authkeys/", (("key_id", key),)))
     out.append(
         Probe(
             "POST",

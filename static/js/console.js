@@ -64,7 +64,17 @@
       button.hidden = false;
     });
   }
-  function prepare(root) { prepareCsvLinks(root); revealCopyButtons(root); }
+  // A form answered with errors: the cursor goes to the first field that has one (its
+  // message is announced with it), in a dialog or on a page, whatever the error came from.
+  const INVALID = ".field.invalid input:not([type=hidden]), .field.invalid textarea, " +
+    ".field.invalid select, input[aria-invalid=true], textarea[aria-invalid=true]";
+  function focusFirstError(root) {
+    if (!root.querySelector) { return; }
+    const scope = root.matches && root.matches("dialog") ? root : (root.querySelector("dialog[open]") || root);
+    const field = scope.querySelector(INVALID);
+    if (field && !field.disabled) { field.focus(); }
+  }
+  function prepare(root) { prepareCsvLinks(root); revealCopyButtons(root); focusFirstError(root); }
   document.addEventListener("htmx:load", function (event) { prepare(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { prepare(document); });
   document.body && document.body.addEventListener("closeDialog", closeAll);

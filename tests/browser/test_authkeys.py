@@ -26,6 +26,7 @@ def shot(page, name: str) -> None:
 
 def generate(page) -> tuple[str, str]:
     page.click("button[data-generate-authkey]")
+    page.click("dialog[open] [data-generate-submit]")  # the description is optional
     page.wait_for_selector("dialog[open] #new-key-secret")
     return (
         page.inner_text("dialog #new-key-id").strip(),
@@ -130,6 +131,7 @@ def test_it_generates_and_revokes_without_javascript(browser, live_server, root)
         sign_in_root(page, root.email, ROOT_PASSWORD)
         page.goto("/security/authkeys/")
         page.click("button[data-generate-authkey]")
+        page.click("[data-generate-submit]")
         secret = page.inner_text("#new-key-secret").strip()
         key_id = page.inner_text("#new-key-id").strip()
         assert authkeys.verify_secret(AuthKey.objects.get(key_id=key_id), secret)

@@ -51,6 +51,9 @@ def test_it_sets_a_password_then_the_user_signs_in_and_is_deleted(
     page_root.fill("dialog #id_new_password", "Robots-Need-Passwords-2")
     page_root.fill("dialog #id_confirm_password", "Robots-Need-Passwords-2")
     page_root.click("dialog button[type=submit]")
+    # The dialog now says what to send the user (link, user name, password apart).
+    page_root.wait_for_selector("dialog[open] >> text=Password set for robot")
+    page_root.click("dialog[open] >> text=Done")
     page_root.wait_for_selector("text=Change password")
 
     other = browser.new_context(base_url=live_server.url).new_page()

@@ -43,7 +43,7 @@ def test_it_keeps_everyone_else_out_of_the_admin(request, client_fixture):
 
 def test_it_keeps_installation_administrators_off_the_support_pages(ops_admin_client, root, alice):
     key, _ = authkeys.generate(None, root, alice)
-    assert ops_admin_client.get("/staff/authkeys/", {"key_id": key.key_id}).status_code == 403
+    assert ops_admin_client.post("/staff/authkeys/", {"key_id": key.key_id}).status_code == 403
     assert ops_admin_client.get("/staff/operators/").status_code == 403
     response = ops_admin_client.post(f"/staff/authkeys/{key.key_id}/revoke", {"reason": "x"})
     assert response.status_code == 403

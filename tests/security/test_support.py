@@ -35,7 +35,7 @@ def leaked(alice, root):
 
 
 def _lookup(client, key_id):
-    return client.get("/staff/authkeys/", {"key_id": key_id})
+    return client.post("/staff/authkeys/", {"key_id": key_id})
 
 
 # --- access ------------------------------------------------------------------------------
@@ -412,9 +412,9 @@ def test_it_gives_a_staff_session_nothing_of_the_api(root, alice, leaked, role):
 
 def test_it_never_echoes_a_secret_pasted_into_the_staff_key_look_up(helpdesk_client, root):
     # The page asks staff to paste the ID of a key reported as leaked; a leak report holds
-    # the secret too. The look-up is a GET, so the secret is also in the URL (history,
-    # access logs); the page puts it back into the input.
+    # the secret too. The look-up is a POST (never in the URL); the page must not put the
+    # secret back into the input either.
     _, secret = authkeys.generate(None, root, root)
-    response = helpdesk_client.get("/staff/authkeys/", {"key_id": secret})
+    response = helpdesk_client.post("/staff/authkeys/", {"key_id": secret})
     assert response.status_code == 400
     assert secret not in response.content.decode()
