@@ -30,6 +30,9 @@ from console import hotsql
 DEFAULT_TIMEOUT = 86400
 MAX_TIMEOUT = 172800
 MIN_TIMEOUT = 180
+# Auth:switchUser (soracom-api.md §4.1): default 3600, between 180 and 3600 seconds.
+SWITCH_DEFAULT_TIMEOUT = 3600
+SWITCH_MAX_TIMEOUT = 3600
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,15 @@ class ApiCaller:
     auth_key_id: str
     policy_version: int
     opened_by: str = ApiSession.OpenedBy.PASSWORD
+    # The session's row id and expiry, for refreshing its token (Operator:generateAuthToken).
+    session_id: int = 0
+    expires_at: datetime | None = None
+    # A switched session's source, as its SRN ("" for every other session).
+    switched_from: str = ""
+
+    @property
+    def switched(self) -> bool:
+        return self.opened_by == ApiSession.OpenedBy.SWITCH_USER
 
 
 def _now() -> datetime:
@@ -50,9 +62,11 @@ def _now() -> datetime:
 
 
 def srn(principal: Principal) -> str:
-    if principal.is_root:
-        return f"srn:soracom:{principal.operator_id}::Operator:{principal.operator_id}"
-    return f"srn:soracom:{principal.operator_id}::User:{principal.user_name}"
+    return _srn_of(principal.kind, principal.user_name, principal.operator_id)
+
+
+# Where a switched console session keeps what it switched from (security/switching.py).
+SWITCH_SESSION_KEY = "latchkey_switch"
 
 
 class PrincipalGone(Exception):
@@ -92,6 +106,10 @@ def create_session(
         expires_at=expires,
         source_ip=source_ip,
     )
+    return api_key, _token(principal, jti, now, expires)
+
+
+def _token(principal: Principal, jti: str, now: datetime, expires: datetime) -> str:
     claims = {
         "iss": settings.LATCHKEY_ISSUER,
         "aud": settings.LATCHKEY_AUDIENCE,
@@ -103,9 +121,107 @@ def create_session(
     }
     if principal.is_sam:
         claims["userName"] = principal.user_name
-    return api_key, tokens.sign(claims)
+    return tokens.sign(claims)
 
 
+def refresh_token(caller: "ApiCaller", timeout: int) -> str:
+    """Return a fresh token of the caller's session (same apiKey, same session row).
+
+    The session's expiry moves to the new token's when that is later, so that both the
+    token in hand and the new one stay good until their own `exp`; revoking the session
+    ends both. A switched session's tokens are bounded as switch user bounds them.
+    """
+    now = _now()
+    expires = now + timedelta(seconds=timeout)
+    ApiSession.objects.filter(pk=caller.session_id, expires_at__lt=expires).update(
+        expires_at=expires
+    )
+    return _token(caller.principal, caller.jti, now, expires)
+
+
+def create_switched_session(
+    target: Principal,
+    source: Principal,
+    *,
+    timeout: int,
+    source_session: "ApiCaller | None" = None,
+    source_password_epoch: int | None = None,
+    source_ip: str = "",
+) -> tuple[str, str]:
+    """Open a session as `target` switched from `source`; return (apiKey, token).
+
+    `target` must have been read with its trust policy (its trust epoch is recorded) and
+    `source` with the credential that made the call (its epochs are recorded: the switched
+    session lives only while the source's own session could). `source_session` is the API
+    session that called switch user; a console switch passes the password epoch of the
+    console session instead.
+    """
+    if not rowlocks.hold(target.pk):
+        raise PrincipalGone()
+    now = _now()
+    api_key = f"api-{uuid.uuid4()}"
+    jti = secrets.token_hex(16)
+    expires = now + timedelta(seconds=timeout)
+    if source_session is not None:
+        row = ApiSession.objects.filter(pk=source_session.session_id).values_list(
+            "password_epoch", "session_epoch"
+        )
+        found = row.first()
+        if found is None:
+            raise PrincipalGone()
+        source_password_epoch, source_epoch = found
+    else:
+        source_epoch = source.session_epoch
+    ApiSession.objects.create(
+        api_key=api_key,
+        jti=jti,
+        principal=target,
+        operator_id=target.operator_id,
+        opened_by=ApiSession.OpenedBy.SWITCH_USER,
+        session_epoch=target.session_epoch,
+        expires_at=expires,
+        source_ip=source_ip,
+        source_principal=source,
+        source_session_id=source_session.session_id if source_session else None,
+        source_session_epoch=source_epoch,
+        source_password_epoch=source_password_epoch,
+        trust_epoch=target.trust_epoch,
+    )
+    return api_key, _token(target, jti, now, expires)
+
+
+def end_switched_sessions(target: Principal) -> int:
+    """End every switched session into `target` (console and API); return how many.
+
+    The trust epoch is the guarantee (a switch that read the old policy but commits after
+    this opens a dead session); the rows marked revoked are the record.
+    """
+    with transaction.atomic():
+        _bump(target, "trust_epoch")
+        return ApiSession.objects.filter(
+            principal=target, opened_by=ApiSession.OpenedBy.SWITCH_USER, revoked_at__isnull=True
+        ).update(revoked_at=_now())
+
+
+def live_switched_sessions(target: Principal):
+    """Return the switched sessions into `target` that are still live, newest first."""
+    return (
+        ApiSession.objects.filter(
+            principal=target,
+            opened_by=ApiSession.OpenedBy.SWITCH_USER,
+            revoked_at__isnull=True,
+            expires_at__gt=_now(),
+            trust_epoch=target.trust_epoch,
+        )
+        .select_related("source_principal")
+        .order_by("-created_at")
+    )
+
+
+# A switched session (opened_by 'switch_user') also needs its source alive: the source
+# principal active with the epochs recorded, the source API session (if any) not revoked
+# and not made from a revoked key, and the target's trust epoch unchanged. The LEFT JOINs
+# find nothing for every other session.
 _LOOKUP = """
 SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
@@ -113,11 +229,23 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
            SELECT 1 FROM security_authkey k WHERE k.key_id = s.auth_key_id AND k.slot IS NOT NULL
        )) AS key_live,
        (s.session_epoch = p.session_epoch
-        AND (s.opened_by <> 'password' OR s.password_epoch = p.password_epoch)) AS epochs_live
+        AND (s.opened_by <> 'password' OR s.password_epoch = p.password_epoch)
+        AND (s.opened_by <> 'switch_user' OR (
+            s.trust_epoch = p.trust_epoch AND sp.is_active
+            AND s.source_session_epoch = sp.session_epoch
+            AND (s.source_password_epoch IS NULL OR s.source_password_epoch = sp.password_epoch)
+            AND (s.source_session_id IS NULL OR (ss.revoked_at IS NULL AND (
+                ss.auth_key_id = '' OR EXISTS (
+                    SELECT 1 FROM security_authkey k2
+                    WHERE k2.key_id = ss.auth_key_id AND k2.slot IS NOT NULL))))
+        ))) AS epochs_live,
+       s.id, sp.kind, sp.user_name, sp.operator_id
        {companion}
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
 JOIN accounts_operator o ON o.id = p.operator_id
+LEFT JOIN accounts_principal sp ON sp.id = s.source_principal_id
+LEFT JOIN accounts_apisession ss ON ss.id = s.source_session_id
 WHERE s.jti = %s
 """
 
@@ -183,8 +311,8 @@ def authenticate_request(
     row = _session_row(claims["jti"], companion)
     if row is None:
         return None
-    extra = row[14:]
-    row = row[:14]
+    extra = row[18:]
+    row = row[:18]
     (
         session_key,
         expires_at,
@@ -200,13 +328,18 @@ def authenticate_request(
         policy_version,
         key_live,
         epochs_live,
+        session_id,
+        source_kind,
+        source_user_name,
+        source_operator_id,
     ) = row
     # A session made from an AuthKey lives only as long as the key, and every session only
     # as long as the epochs it was opened under: both end it here even if the revocation
     # raced with the exchange that opened it.
     if revoked_at is not None or not is_active or not key_live or not epochs_live:
         return None
-    if hotsql.aware(expires_at) <= now:
+    expires_at = hotsql.aware(expires_at)
+    if expires_at <= now:
         return None
     # The token is bound to its apiKey: when the client sends one, it must match.
     if api_key and not tokens.same(api_key, session_key):
@@ -222,8 +355,45 @@ def authenticate_request(
     if extra:
         request.companion = extra[0]  # type: ignore[attr-defined]
     return ApiCaller(
-        principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version, opened_by
+        principal,
+        operator_id,
+        session_key,
+        claims["jti"],
+        auth_key_id,
+        policy_version,
+        opened_by,
+        session_id,
+        expires_at,
+        _srn_of(source_kind, source_user_name, source_operator_id) if source_kind else "",
     )
+
+
+def _srn_of(kind: str, user_name: str, operator_id: str) -> str:
+    if kind == Principal.Kind.ROOT:
+        return f"srn:soracom:{operator_id}::Operator:{operator_id}"
+    return f"srn:soracom:{operator_id}::User:{user_name}"
+
+
+def is_expired_session(request: HttpRequest) -> bool:
+    """Return whether the request carries a genuine token whose only fault is its age.
+
+    Operator:generateAuthToken answers such a call 400 ("the token has expired"), as the
+    contract documents, where every other operation answers 401. Nothing is issued for it.
+    """
+    creds = _credentials(request)
+    if creds is None:
+        return False
+    token, api_key = creds
+    try:
+        claims = tokens.verify_ignoring_time(token)
+    except tokens.InvalidToken:
+        return False
+    if claims["exp"] > int(_now().timestamp()):
+        return False
+    row = _session_row(claims["jti"])
+    if row is None or row[2] is not None:  # gone or revoked: a plain authentication failure
+        return False
+    return not api_key or tokens.same(api_key, row[0])
 
 
 def revoke(api_key: str) -> int:
@@ -231,6 +401,27 @@ def revoke(api_key: str) -> int:
     return ApiSession.objects.filter(api_key=api_key, revoked_at__isnull=True).update(
         revoked_at=_now()
     )
+
+
+def revoke_jti(jti: str) -> int:
+    """End the session of a jti (a switched console session's); return how many ended."""
+    return ApiSession.objects.filter(jti=jti, revoked_at__isnull=True).update(revoked_at=_now())
+
+
+def jti_of(token: str) -> str:
+    """Return the jti of a token we just signed."""
+    return tokens.verify_ignoring_time(token)["jti"]
+
+
+def is_live(jti: str) -> bool:
+    """Return whether the session of a jti would authenticate a call now (the API's rule)."""
+    row = _session_row(jti) if jti else None
+    if row is None:
+        return False
+    revoked_at, is_active, key_live, epochs_live = row[2], row[9], row[12], row[13]
+    if revoked_at is not None or not is_active or not key_live or not epochs_live:
+        return False
+    return hotsql.aware(row[1]) > _now()
 
 
 def revoke_for_principal(principal: Principal) -> int:

@@ -151,10 +151,15 @@ class Principal(AbstractBaseUser, PermissionsMixin):
     # read earlier, so that two concurrent bumps cannot collapse into one.
     session_epoch = models.PositiveBigIntegerField(default=0)
     password_epoch = models.PositiveBigIntegerField(default=0)
+    # A SAM user's trust policy (accounts/trustpolicy.py): who may switch to this user; ""
+    # when none. `trust_epoch` ends every switched session into the user when it moves (a
+    # trust policy saved or deleted, "end switched sessions"): docs/sessions.md.
+    trust_policy = models.TextField(blank=True, default="")
+    trust_epoch = models.PositiveBigIntegerField(default=0)
 
     objects = PrincipalManager()
 
-    EPOCHS = ("session_epoch", "password_epoch")
+    EPOCHS = ("session_epoch", "password_epoch", "trust_epoch")
 
     USERNAME_FIELD = "handle"
     REQUIRED_FIELDS: list[str] = []
@@ -348,7 +353,7 @@ class ApiSession(models.Model):
 
         PASSWORD = "password", "Password"
         AUTHKEY = "authkey", "AuthKey"
-        SWITCH_USER = "switch_user", "Switch user"  # reserved for Auth:switchUser
+        SWITCH_USER = "switch_user", "Switch user"
 
     api_key = models.CharField(max_length=64, unique=True)
     jti = models.CharField(max_length=32, unique=True)
@@ -365,6 +370,34 @@ class ApiSession(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     source_ip = models.CharField(max_length=45, blank=True, default="")
+    # A switched session (Auth:switchUser): `principal` is the target SAM user, and these
+    # name where it came from. It lives only while its source does (the source principal's
+    # epochs as recorded, the source API session when it came from one) and while the
+    # target's trust epoch is unchanged; deleting the source deletes it (cascade).
+    source_principal = models.ForeignKey(
+        Principal, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source_session = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    source_session_epoch = models.PositiveBigIntegerField(null=True, blank=True)
+    source_password_epoch = models.PositiveBigIntegerField(null=True, blank=True)
+    trust_epoch = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["principal", "revoked_at"])]
+
+
+class TrustedPrincipal(models.Model):
+    """One SRN a SAM user's trust policy allows to switch to it: the index of "who trusts me".
+
+    Written from the document on every save (accounts/trustpolicy.py), so that the console
+    can list a signed-in principal's switch targets without reading every policy. The
+    decision itself always reads the target's document.
+    """
+
+    target = models.ForeignKey(Principal, on_delete=models.CASCADE, related_name="trusted")
+    srn = models.CharField(max_length=200, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["target", "srn"], name="unique_trusted_srn")]

@@ -14,7 +14,7 @@ from django.db import connection
 from django.http import HttpRequest
 
 from accounts import policy
-from accounts.apisessions import ApiCaller, Companion, authenticate_request
+from accounts.apisessions import ApiCaller, Companion, authenticate_request, is_expired_session
 from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal
@@ -64,6 +64,20 @@ def _companion_of(request: HttpRequest) -> Companion | None:
 def companion(request: HttpRequest) -> str | None:
     """Return the companion read's value for this request (after authorization), or None."""
     return getattr(request, "companion", None)
+
+
+class RefreshAuth(TokenAuth):
+    """TokenAuth for Operator:generateAuthToken: a genuine but expired token answers 400.
+
+    The contract documents 400 for "token already expired" on this one operation; the
+    token is still refused (nothing is issued for it), only the status differs.
+    """
+
+    def __call__(self, request: HttpRequest) -> ApiCaller | None:
+        caller = authenticate_request(request)
+        if caller is None and is_expired_session(request):
+            raise ApiError(400, "LKY0400", "The token has expired; authenticate again.")
+        return caller
 
 
 USER_NOT_FOUND = "SAM User not found."

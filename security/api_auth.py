@@ -9,7 +9,7 @@ from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
-from security import audit, authkeys, failures
+from security import audit, authkeys, failures, switching
 from security.api_access import caller_of, operation, unauthenticated
 
 router = Router(tags=["Auth"])
@@ -137,3 +137,37 @@ def logout(request: HttpRequest) -> HttpResponse:
         auth_key_id=caller.auth_key_id,
     )
     return empty(204)
+
+
+class SwitchUserRequest(StrictSchema):
+    operatorId: str
+    userName: str
+    tokenTimeoutSeconds: int = apisessions.SWITCH_DEFAULT_TIMEOUT
+
+
+@router.post("/auth/switch_user", url_name="switchUser")
+@operation("Auth:switchUser")
+def switch_user(request: HttpRequest, body: SwitchUserRequest) -> dict:
+    """Open a session as a SAM user whose trust policy names the caller (200 AuthResponse)."""
+    timeout = body.tokenTimeoutSeconds
+    if not apisessions.MIN_TIMEOUT <= timeout <= apisessions.SWITCH_MAX_TIMEOUT:
+        raise ApiError(
+            400,
+            "LKY0400",
+            f"tokenTimeoutSeconds must be between {apisessions.MIN_TIMEOUT} and "
+            f"{apisessions.SWITCH_MAX_TIMEOUT}.",
+        )
+    caller = caller_of(request)
+    try:
+        target, api_key, token = switching.switch(
+            request, caller.principal, body.operatorId, body.userName, timeout,
+            source_session=caller,
+        )  # fmt: skip
+    except switching.SwitchNotAllowed:
+        raise ApiError(400, "LKY0400", switching.NOT_ALLOWED) from None
+    return {
+        "apiKey": api_key,
+        "operatorId": target.operator_id,
+        "token": token,
+        "userName": target.user_name,
+    }

@@ -10,11 +10,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
+from accounts import apisessions
 from accounts.identifiers import is_valid_name
 from accounts.models import Operator, Principal
+from accounts.trustpolicy import EMPTY_POLICY, InvalidTrustPolicy
 from console.api import ApiError, StrictSchema, bad_request, conflict, empty, not_found
-from security import users
-from security.api_access import USER_NOT_FOUND, caller_of, operation, sam_user_or_404
+from security import switching, users
+from security.api_access import (
+    USER_NOT_FOUND,
+    RefreshAuth,
+    caller_of,
+    operation,
+    sam_user_or_404,
+)
 
 router = Router(tags=["User"])
 
@@ -271,4 +279,121 @@ def revoke_operator_tokens(request: HttpRequest, operator_id: str) -> HttpRespon
     users.revoke_tokens(
         request, caller.principal, _root(request), "Operator:revokeOperatorAuthTokens"
     )
+    return empty(204)
+
+
+class GenerateTokenBody(StrictSchema):
+    # The contract names it tokenTimeoutSeconds; the Go SDK sends timeout_seconds.
+    tokenTimeoutSeconds: int = None  # type: ignore[assignment]
+    timeout_seconds: int = None  # type: ignore[assignment]
+
+
+def _token_timeout(body: GenerateTokenBody | None, switched: bool) -> int:
+    given = (
+        [v for v in (body.tokenTimeoutSeconds, body.timeout_seconds) if v is not None]
+        if (body is not None)
+        else []
+    )
+    if len(given) > 1:
+        raise bad_request("Send tokenTimeoutSeconds or timeout_seconds, not both.")
+    if switched:  # a switched session's tokens keep switch user's bounds
+        low, high, default = (
+            apisessions.MIN_TIMEOUT,
+            apisessions.SWITCH_MAX_TIMEOUT,
+            apisessions.SWITCH_DEFAULT_TIMEOUT,
+        )
+    else:
+        low, high, default = 1, apisessions.MAX_TIMEOUT, apisessions.DEFAULT_TIMEOUT
+    timeout = given[0] if given else default
+    if not low <= timeout <= high:
+        raise bad_request(f"tokenTimeoutSeconds must be between {low} and {high}.")
+    return timeout
+
+
+@router.post(
+    "/operators/{v1opid:operator_id}/token",
+    url_name="generateAuthToken",
+    tags=["Operator"],
+    auth=RefreshAuth(),
+)
+@operation("Operator:generateAuthToken")
+def generate_auth_token(
+    request: HttpRequest, operator_id: str, body: GenerateTokenBody | None = None
+) -> dict:
+    """Return a fresh token for the caller's apiKey (200 {token}); 400 for an expired one."""
+    caller = caller_of(request)
+    timeout = _token_timeout(body, caller.switched)
+    return {"token": users.generate_auth_token(request, caller, timeout)}
+
+
+# Trust policy and switched sessions ---------------------------------------------------------
+
+
+class TrustPolicyBody(StrictSchema):
+    trustPolicy: str
+
+
+@router.get(USER + "/trust_policy", url_name="getUserTrustPolicy")
+@operation("User:getUserTrustPolicy")
+def get_user_trust_policy(request: HttpRequest, operator_id: str, user_name: str) -> dict:
+    """Return the SAM user's trust policy (an empty document when it has none)."""
+    return {"trustPolicy": sam_user_or_404(request, user_name).trust_policy or EMPTY_POLICY}
+
+
+@router.put(USER + "/trust_policy", url_name="updateUserTrustPolicy")
+@operation("User:updateUserTrustPolicy")
+def update_user_trust_policy(
+    request: HttpRequest, operator_id: str, user_name: str, body: TrustPolicyBody
+) -> HttpResponse:
+    """Replace the trust policy (204); every switched session into the user ends."""
+    user = sam_user_or_404(request, user_name)
+    try:
+        switching.set_trust_policy(request, caller_of(request).principal, user, body.trustPolicy)
+    except InvalidTrustPolicy as exc:
+        raise bad_request(str(exc)) from None
+    return empty(204)
+
+
+@router.delete(USER + "/trust_policy", url_name="deleteUserTrustPolicy")
+@operation("User:deleteUserTrustPolicy")
+def delete_user_trust_policy(
+    request: HttpRequest, operator_id: str, user_name: str
+) -> HttpResponse:
+    """Remove the trust policy (204); every switched session into the user ends."""
+    user = sam_user_or_404(request, user_name)
+    switching.delete_trust_policy(request, caller_of(request).principal, user)
+    return empty(204)
+
+
+@router.get(USER + "/switched_sessions", url_name="listUserSwitchedSessions")
+@operation("User:listUserSwitchedSessions")
+def list_user_switched_sessions(
+    request: HttpRequest, operator_id: str, user_name: str
+) -> HttpResponse:
+    """Latchkey's own: the live switched sessions into the user, who from and until when."""
+    user = sam_user_or_404(request, user_name)
+    return JsonResponse(
+        [
+            {
+                "sourceSrn": apisessions.srn(s.source_principal),
+                "createDateTime": int(s.created_at.timestamp()),
+                "expiryDateTime": int(s.expires_at.timestamp()),
+            }
+            for s in switching.switched_sessions(user)
+        ],
+        safe=False,
+    )
+
+
+@router.delete(USER + "/switched_sessions", url_name="revokeUserSwitchedSessions")
+@operation("User:revokeUserSwitchedSessions")
+def revoke_user_switched_sessions(
+    request: HttpRequest, operator_id: str, user_name: str
+) -> HttpResponse:
+    """Latchkey's own: end every switched session into the user, console and API (204)."""
+    user = sam_user_or_404(request, user_name)
+    try:
+        switching.end_switched_sessions(request, caller_of(request).principal, user)
+    except users.UserGone:
+        raise not_found(USER_NOT_FOUND) from None
     return empty(204)

@@ -44,6 +44,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts import apisessions
 from accounts.models import Operator, Principal
 from console import hotsql, secretscan
 from console.net import client_ip
@@ -97,6 +98,18 @@ def actor_of(principal: Principal | None, auth_key_id: str = "") -> tuple[str, s
     if principal.kind == Principal.Kind.STAFF:
         return "staff", principal.handle
     return principal.kind, principal.user_name
+
+
+def _switched_from(request: HttpRequest | None) -> str:
+    """Return the source SRN of the switched session making `request`, or ""."""
+    if request is None:
+        return ""
+    caller = getattr(request, "auth", None)
+    if caller is not None:
+        return getattr(caller, "switched_from", "") or ""
+    session = getattr(request, "session", None)
+    data = session.get(apisessions.SWITCH_SESSION_KEY) if session is not None else None
+    return str(data.get("from", "")) if isinstance(data, dict) else ""
 
 
 def _iso(at: datetime) -> str:
@@ -212,19 +225,27 @@ def record(
     user_agent: str | None = None,
     using: str = DEFAULT_DB_ALIAS,
     seal_now: bool = False,
+    actor: tuple[str, str] | None = None,
 ) -> AuditEntry:
     """Append one entry to its operator's chain and return it (raises if it cannot).
 
     On PostgreSQL the entry is sealed after the commit (seal()); `seal_now` seals it as it
-    is written instead, under the chain head's lock (retention pruning).
+    is written instead, under the chain head's lock (retention pruning). `actor` names an
+    actor of another operator, (kind, SRN), for the one event recorded in a chain the actor
+    does not belong to: a switch user into this operator.
     """
-    actor_kind, actor = actor_of(principal, auth_key_id)
+    actor_kind, actor_name = actor or actor_of(principal, auth_key_id)
+    switched_from = _switched_from(request) if actor is None else ""
+    if switched_from:
+        # Done in a switched session: the trail names who really acted (docs/sessions.md).
+        details = {**(details or {}), "switchedFrom": switched_from}
     operator_id = operator.pk if isinstance(operator, Operator) else (operator or None)
+    own = actor is None and principal is not None and principal.is_sam
     entry = AuditEntry(
         operator_id=operator_id,
         actor_kind=actor_kind,
-        actor=_storable(actor, 320),
-        user_name=principal.user_name if principal is not None and principal.is_sam else "",
+        actor=_storable(actor_name, 320),
+        user_name=principal.user_name if own else "",
         auth_key_id=_storable(auth_key_id, 64),
         action=_storable(action, 100),
         target=_storable(target, 400),

@@ -309,6 +309,22 @@ def revoke_tokens(
 
 
 @transaction.atomic
+def generate_auth_token(request: HttpRequest, caller: apisessions.ApiCaller, timeout: int) -> str:
+    """Return a fresh token of the caller's own session (Operator:generateAuthToken)."""
+    token = apisessions.refresh_token(caller, timeout)
+    audit.record(
+        request,
+        "Operator:generateAuthToken",
+        operator=caller.operator_id,
+        principal=caller.principal,
+        auth_key_id=caller.auth_key_id,
+        target=caller.principal.user_name or "root",
+        details={"timeoutSeconds": timeout},
+    )
+    return token
+
+
+@transaction.atomic
 def delete_user(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
     """Delete a SAM user after ending its AuthKeys and API sessions (UserGone if it is gone).
 

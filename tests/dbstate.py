@@ -73,6 +73,7 @@ def meaning(known_passwords: tuple[str, ...], audit_after: int) -> dict[str, obj
                 p.description,
                 p.inline_permission,
                 _password(p, known_passwords),
+                p.trust_policy,
             )
             for p in Principal.objects.all()
         ),
@@ -87,7 +88,8 @@ def meaning(known_passwords: tuple[str, ...], audit_after: int) -> dict[str, obj
             for k in AuthKey.objects.all()
         ),
         "sessions": sorted(
-            (s.principal_id, s.revoked_at is not None) for s in ApiSession.objects.all()
+            (s.principal_id, s.revoked_at is not None, s.opened_by, s.source_principal_id or 0)
+            for s in ApiSession.objects.all()
         ),
         "credentials": sorted(
             (c.operator_id, c.credentials_id, c.type, c.description)

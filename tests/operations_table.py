@@ -16,11 +16,13 @@ USER = OP + "/users/{user_name}"
 # API operations: (method, path as in soracom-api.md, without /v1) -> API name (§4.1-4.9).
 API_OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/auth/logout"): "Auth:logout",
+    ("POST", "/auth/switch_user"): "Auth:switchUser",
     # §4.2 operator keys and tokens
     ("GET", OP + "/auth_keys"): "Operator:listOperatorAuthKeys",
     ("POST", OP + "/auth_keys"): "Operator:generateOperatorAuthKey",
     ("DELETE", OP + "/auth_keys/{auth_key_id}"): "Operator:deleteOperatorAuthKey",
     ("DELETE", OP + "/tokens"): "Operator:revokeOperatorAuthTokens",
+    ("POST", OP + "/token"): "Operator:generateAuthToken",
     ("GET", OP): "Operator:getOperator",
     ("POST", OP + "/password"): "Operator:updateOperatorPassword",
     # §4.3 SAM users
@@ -47,6 +49,12 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", OP + "/users/default_permissions"): "User:getDefaultPermissions",
     ("PUT", OP + "/users/default_permissions"): "User:updateDefaultPermissions",
     ("DELETE", OP + "/users/default_permissions"): "User:deleteDefaultPermissions",
+    # §4.10 trust policy (switch user), and Latchkey's own switched-session operations
+    ("GET", USER + "/trust_policy"): "User:getUserTrustPolicy",
+    ("PUT", USER + "/trust_policy"): "User:updateUserTrustPolicy",
+    ("DELETE", USER + "/trust_policy"): "User:deleteUserTrustPolicy",
+    ("GET", USER + "/switched_sessions"): "User:listUserSwitchedSessions",
+    ("DELETE", USER + "/switched_sessions"): "User:revokeUserSwitchedSessions",
     # §4.7 roles (attach, detach and listUserRoles are tagged Role although under /users/)
     ("GET", OP + "/roles"): "Role:listRoles",
     ("POST", OP + "/roles/{role_id}"): "Role:createRole",
@@ -148,6 +156,12 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     U + "permissions": twin("GET", USER + "/permission"),
     U + "permissions/update": twin("PUT", USER + "/permission"),
     U + "permissions/delete": twin("DELETE", USER + "/permission"),
+    U + "trust-policy": twin("GET", USER + "/trust_policy"),
+    U + "trust-policy/update": twin("PUT", USER + "/trust_policy"),
+    U + "trust-policy/delete": twin("DELETE", USER + "/trust_policy"),
+    U + "switched-sessions": twin("GET", USER + "/switched_sessions"),
+    U + "switched-sessions/end": twin("DELETE", USER + "/switched_sessions"),
+    S + "switch-user/": twin("POST", "/auth/switch_user"),
     U + "roles": twin("GET", USER + "/roles"),
     U + "roles/attach": twin("POST", USER + "/roles"),
     U + "roles/<name:role_id>/detach": twin("DELETE", USER + "/roles/{role_id}"),

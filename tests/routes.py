@@ -25,6 +25,10 @@ UNAUTHORIZED_ROUTES = {
     "api/names/": "the list of API names for permission statements: no tenant data",
     "staff/login/": "support staff sign in (throttled and audited like the console sign-in)",
     "staff/logout/": "signing out ends the caller's own session and needs no permission",
+    "security/switch-user/back": (
+        "switching back ends the caller's own switched session and returns to the identity "
+        "that opened it (refused, signed out, if that identity's session would have ended)"
+    ),
 }
 # Route prefixes with their own authorization: the Django admin (staff accounts only).
 UNAUTHORIZED_PREFIXES = {

@@ -115,6 +115,8 @@ CONSOLE_FORMS = {
     "security/groups/new": {"name": "new-group"},
     "security/groups/<name:group_name>/update": {"beam_url": "https://example.com/in"},
     "security/support/grant": {"hours": "24"},
+    "security/users/<name:user_name>/trust-policy/update": {"trust_policy": EMPTY},
+    "security/switch-user/": {"operator_id": "OP0000000000", "user_name": "nobody"},
 }
 API_BODIES = {
     "User:createUser": {"description": "new"},
@@ -132,6 +134,9 @@ API_BODIES = {
     "User:updateDefaultPermissions": {"permissions": EMPTY},
     "Credential:createCredential": {"type": "psk", "credentials": {"key": PSK}},
     "Credential:updateCredential": {"description": "changed"},
+    "User:updateUserTrustPolicy": {"trustPolicy": EMPTY},
+    "Auth:switchUser": {"operatorId": "OP0000000000", "userName": "nobody"},
+    "Operator:generateAuthToken": {"tokenTimeoutSeconds": 600},
 }
 # Operations on a user that must not have a password yet, or on a role that is attached.
 ON_ROBOT = {"User:createUserPassword"}

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import pytest
 from django.db import transaction
 
-from accounts import policy
+from accounts import apisessions, policy
 from accounts.models import Operator, Principal
-from security import authkeys, groups, reports, roles
+from security import authkeys, groups, reports, roles, switching
 from security.models import AuditEntry
 from tests import dbstate
 from tests.operations_table import CONSOLE_ACTIONS
@@ -76,8 +76,40 @@ def _auditor_exists(world) -> None:
     roles.create_role(None, _home(world)["root"], reports.AUDITOR_ROLE_ID, '{"statements":[]}')
 
 
+def _trusting_user(world) -> None:
+    """A user "nobody" of operator OP0000000000 (API_BODIES' switch target) trusting home."""
+    home = _home(world)
+    operator = Operator.objects.create(id="OP0000000000")
+    other_root = Principal.objects.create_root(operator, "root@zero.example", "Zero-Pass-1234")
+    user = Principal.objects.create_sam_user(operator, "nobody")
+    srns = [apisessions.srn(home["root"]), apisessions.srn(world["people"]["only"])]
+    policy_text = json.dumps({"statements": [{"effect": "allow", "principal": {"soracom": srns}}]})
+    switching.set_trust_policy(None, other_root, user, policy_text)
+
+
+def _trust_policy_set(world) -> None:
+    home = _home(world)
+    target = Principal.objects.get(operator=home["operator"], user_name="target")
+    switching.set_trust_policy(None, home["root"], target, TRUSTS_ROBOT)
+
+
+def _switched_in(world) -> None:
+    _trust_policy_set(world)
+    home = _home(world)
+    target = Principal.objects.get(operator=home["operator"], user_name="target")
+    robot = Principal.objects.get(operator=home["operator"], user_name="robot")
+    apisessions.create_switched_session(target, robot, timeout=600)
+
+
 READ = [Scenario("read")]
 INVALID = "not a JSON document"
+TRUSTS_ROBOT = json.dumps(
+    {
+        "statements": [
+            {"effect": "allow", "principal": {"soracom": ["srn:soracom:OP0000000001::User:robot"]}}
+        ]
+    }
+)
 AUDITOR_BODY = {
     "permission": reports.auditor_permission_json(),
     "description": reports.AUDITOR_ROLE_DESCRIPTION,
@@ -180,6 +212,28 @@ SCENARIOS: dict[str, list[Scenario]] = {
     S + "credentials/<name:credentials_id>/delete": [
         Scenario("a set no group uses"),
         Scenario("a set a group uses", setup=_set_in_use),
+    ],
+    U + "trust-policy": READ,
+    U + "trust-policy/update": [
+        Scenario(
+            "a document naming a user",
+            form={"trust_policy": TRUSTS_ROBOT},
+            body={"trustPolicy": TRUSTS_ROBOT},
+        ),
+        Scenario(
+            "an invalid document", form={"trust_policy": INVALID}, body={"trustPolicy": INVALID}
+        ),
+        Scenario("a live switched session", setup=_switched_in),
+    ],
+    U + "trust-policy/delete": [Scenario("a trust policy", setup=_trust_policy_set)],
+    U + "switched-sessions": READ,
+    U + "switched-sessions/end": [
+        Scenario("a switched session", setup=_switched_in),
+        Scenario("none"),
+    ],
+    S + "switch-user/": [
+        Scenario("a user that trusts the caller", setup=_trusting_user),
+        Scenario("nobody trusts the caller"),
     ],
     S + "audit/": READ,
     S + "audit/export.csv": READ,

@@ -31,6 +31,7 @@ from security import (
     forms_roles,
     forms_signin,
     forms_staff,
+    forms_switching,
     forms_users,
     roles,
     views_audit,
@@ -118,6 +119,13 @@ def _doc(secret: str) -> str:
     return json.dumps({"statements": [{"effect": "allow", "api": "*", "condition": condition}]})
 
 
+def _trust_doc(secret: str) -> str:
+    condition = f"samUserName == '{secret}'"
+    principal = {"soracom": ["srn:soracom:OP0000000001::User:bob"]}
+    statement = {"effect": "allow", "principal": principal, "condition": condition}
+    return json.dumps({"statements": [statement]})
+
+
 def _console(path: str, data: Callable[[str], dict]) -> Case:
     return Case(lambda c, s: c["console"].post(path, data(s), **HX))
 
@@ -182,6 +190,11 @@ REFUSED: dict[str, list[Case]] = {
     ],
     "GenerateAuthKeyForm.description": [
         _console("/security/users/alice/authkeys/generate", lambda s: {"description": f"ci {s}"})
+    ],
+    "TrustPolicyForm.trust_policy": [
+        _console(
+            "/security/users/alice/trust-policy/update", lambda s: {"trust_policy": _trust_doc(s)}
+        )
     ],
     "RevokeAuthKeyForm.reason": [
         Case(
@@ -270,6 +283,13 @@ REFUSED: dict[str, list[Case]] = {
             lambda s: {"permissions": _doc(s)},
         )
     ],
+    "User:updateUserTrustPolicy body.trustPolicy": [
+        _api(
+            "PUT",
+            "/v1/operators/{op}/users/alice/trust_policy",
+            lambda s: {"trustPolicy": _trust_doc(s)},
+        )
+    ],
     "Credential:createCredential path.credentials_id": [
         _api_path(
             "POST",
@@ -290,6 +310,7 @@ REFUSED: dict[str, list[Case]] = {
 }
 
 _SIGN_IN = "a sign-in credential, never stored; a failed attempt's user name is redacted"
+_SWITCH_TARGET = "names a switch target: looked up, never stored (a refusal's target redacted)"
 _LOOKUP = "names an existing object: looked up, never stored (the audit path is redacted)"
 EXEMPT: dict[str, str] = {
     "RootSignInForm.email": _SIGN_IN,
@@ -340,6 +361,10 @@ EXEMPT: dict[str, str] = {
     "User:createUserPassword path.user_name": _LOOKUP,
     "User:generateUserAuthKey path.user_name": _LOOKUP,
     "Role:attachRole path.user_name": _LOOKUP,
+    "SwitchForm.operator_id": _SWITCH_TARGET,
+    "SwitchForm.user_name": _SWITCH_TARGET,
+    "Auth:switchUser body.operatorId": _SWITCH_TARGET,
+    "Auth:switchUser body.userName": _SWITCH_TARGET,
 }
 
 
@@ -473,7 +498,14 @@ _DYNAMIC = {"c__": "c__*", "_url": "*_url"}
 
 
 def _project_forms() -> list[type[forms.Form]]:
-    modules = (forms_users, forms_signin, forms_roles, forms_authkeys, forms_credentials)
+    modules = (
+        forms_users,
+        forms_signin,
+        forms_roles,
+        forms_authkeys,
+        forms_credentials,
+        forms_switching,
+    )
     found, stack = set(), list(forms.Form.__subclasses__())
     while stack:
         cls = stack.pop()

@@ -8,6 +8,12 @@ A step {"auth": {...AuthRequest fields...}} calls AuthApi.auth and makes later c
 returned apiKey + token, exactly as an application would. Writes one JSON result per step:
 {"ok": true, "value": <the client's deserialized answer as a dict>} or
 {"ok": false, "exception": "NotFoundException", "status": 404, "body": {...}}.
+
+Operations the 0.0.2 client has no method for (switch user, trust policies) go through its
+own generic `ApiClient.call_api` with its own auth settings: a step {"raw": {"method":
+"POST", "path": "/auth/switch_user", "body": {...}}}. A step with "adopt": true makes later
+calls use the apiKey + token it returned (switch user), "adopt_token": true only the token
+(generateAuthToken), exactly as an application would.
 """
 
 import importlib
@@ -66,10 +72,37 @@ def main() -> None:
                 configuration.api_key["api_token"] = answer.token
                 results.append({"ok": True, "value": _value(answer)})
                 continue
-            api = _api_class(step["api"])(client)
-            kwargs = {k: _resolve(v, session) for k, v in step.get("kwargs", {}).items()}
-            answer = getattr(api, step["method"])(**kwargs)
-            results.append({"ok": True, "value": _value(answer)})
+            if "raw" in step:
+                raw = step["raw"]
+                answer = client.call_api(
+                    raw["path"].replace("{operator_id}", session.get("operatorId", "")),
+                    raw["method"],
+                    header_params={
+                        "Content-Type": "application/json",
+                        "Accept": "application/json",
+                    },
+                    body=raw.get("body"),
+                    response_type=(dict,) if raw.get("answers", True) else None,
+                    auth_settings=["api_key", "api_token"],
+                    _return_http_data_only=True,
+                )
+            else:
+                api = _api_class(step["api"])(client)
+                kwargs = {k: _resolve(v, session) for k, v in step.get("kwargs", {}).items()}
+                answer = getattr(api, step["method"])(**kwargs)
+            value = _value(answer)
+            if step.get("adopt"):
+                session = {
+                    "apiKey": value["apiKey"],
+                    "token": value["token"],
+                    "operatorId": value["operatorId"],
+                }
+                configuration.api_key["api_key"] = value["apiKey"]
+                configuration.api_key["api_token"] = value["token"]
+            if step.get("adopt_token"):
+                session["token"] = value["token"]
+                configuration.api_key["api_token"] = value["token"]
+            results.append({"ok": True, "value": value})
         except ApiException as exc:
             try:
                 body = json.loads(exc.body) if exc.body else None

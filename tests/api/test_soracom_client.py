@@ -309,3 +309,112 @@ def test_it_refuses_a_third_authkey_through_the_client(run, root):
     ok(results[2])
     assert results[3]["status"] == 409
     assert AuthKey.objects.filter(principal=root, slot__isnull=False).count() == 2
+
+
+# generateAuthToken and switch user (issue 12) ------------------------------------------------
+
+
+def _trusting_bob(alice, root):
+    """Return bob of another operator, trusting alice; alice may switch, bob list users."""
+    from accounts import apisessions
+    from accounts.models import Operator
+    from security import roles, switching
+
+    roles.set_inline_permission(
+        None, root, alice, '{"statements":[{"effect":"allow","api":"Auth:switchUser"}]}'
+    )
+    other = Principal.objects.create_root(Operator.create(), "r@other.example", "Other-Pass-12")
+    bob = Principal.objects.create_sam_user(other.operator, "bob")
+    roles.set_inline_permission(
+        None, other, bob, '{"statements":[{"effect":"allow","api":"User:listUsers"}]}'
+    )
+    trust = {
+        "statements": [{"effect": "allow", "principal": {"soracom": [apisessions.srn(alice)]}}]
+    }
+    switching.set_trust_policy(None, other, bob, json.dumps(trust))
+    return bob
+
+
+def _alice_auth(alice) -> dict:
+    return {
+        "auth": {"operator_id": alice.operator_id, "user_name": "alice", "password": SAM_PASSWORD}
+    }
+
+
+def test_it_refreshes_a_token_and_uses_it(run, root):
+    results = run(
+        root_auth(root),
+        {
+            **operator_call(
+                "generate_auth_token",
+                generate_token_request=model("GenerateTokenRequest", token_timeout_seconds=600),
+            ),
+            "adopt_token": True,
+        },
+        operator_call("get_operator"),
+    )
+    token = ok(results[1])["token"]
+    assert token != ok(results[0])["token"]
+    assert ok(results[2])["operator_id"] == root.operator_id
+    assert ApiSession.objects.filter(principal=root).count() == 1
+
+
+def test_it_maps_a_bad_refresh_timeout_to_an_api_exception(run, root):
+    result = run(
+        root_auth(root),
+        operator_call(
+            "generate_auth_token",
+            generate_token_request=model("GenerateTokenRequest", token_timeout_seconds=0),
+        ),
+    )[1]
+    assert result["status"] == 400
+    assert set(result["body"]) == {"code", "message"}
+
+
+def test_it_switches_user_and_calls_as_the_target(run, root, alice):
+    bob = _trusting_bob(alice, root)
+    body = {"operatorId": bob.operator_id, "userName": "bob"}
+    results = run(
+        _alice_auth(alice),
+        {"raw": {"method": "POST", "path": "/auth/switch_user", "body": body}, "adopt": True},
+        user_call("list_users"),
+        {"api": "UserApi", "method": "list_users", "kwargs": {"operator_id": alice.operator_id}},
+        user_call("create_user", user_name="eve", create_user_request=model("CreateUserRequest")),
+    )
+    switched = ok(results[1])
+    assert (switched["operatorId"], switched["userName"]) == (bob.operator_id, "bob")
+    assert [u["user_name"] for u in ok(results[2])] == ["bob"]
+    assert results[3]["exception"] == "NotFoundException"  # the source operator: unreachable
+    assert results[4]["exception"] == "ForbiddenException"  # nothing of the source's rights
+    assert not Principal.objects.filter(user_name="eve").exists()
+
+
+def test_it_maps_a_refused_switch_to_an_api_exception(run, root, alice):
+    bob = _trusting_bob(alice, root)
+    body = {"operatorId": bob.operator_id, "userName": "nobody"}
+    result = run(
+        _alice_auth(alice), {"raw": {"method": "POST", "path": "/auth/switch_user", "body": body}}
+    )[1]
+    assert result["status"] == 400
+    assert result["body"]["message"] == "Switch user not allowed."
+
+
+def test_it_saves_reads_and_deletes_a_trust_policy(run, root, alice):
+    path = "/operators/{operator_id}/users/alice/trust_policy"
+    policy = (
+        '{"statements":[{"effect":"allow",'
+        '"principal":{"soracom":["srn:soracom:OP0000000001::User:x"]}}]}'
+    )
+    results = run(
+        root_auth(root),
+        {"raw": {"method": "PUT", "path": path, "body": {"trustPolicy": policy}, "answers": False}},
+        {"raw": {"method": "GET", "path": path}},
+        {"raw": {"method": "PUT", "path": path, "body": {"trustPolicy": "{"}, "answers": False}},
+        {"raw": {"method": "DELETE", "path": path, "answers": False}},
+    )
+    ok(results[1])
+    assert ok(results[2]) == {"trustPolicy": policy}
+    assert results[3]["status"] == 400
+    ok(results[4])
+    alice.refresh_from_db()
+    assert alice.trust_policy == ""

@@ -50,6 +50,8 @@ ANSWERS = {
     "security/roles/<name:role_id>/update": ("POST", 400, True),
     "security/default-permissions/update": ("POST", 400, True),
     "security/users/<name:user_name>/permissions/update": ("POST", 400, True),
+    "security/users/<name:user_name>/trust-policy/update": ("POST", 400, True),
+    "security/switch-user/back": ("POST", 302, False),  # not switched: back to the console
     "security/support/grant": ("POST", 400, True),
     "staff/authkeys/<keyid:key_id>/revoke": ("POST", 400, True),
     "security/reports/auditor-role": ("POST", 302, False),  # creates the role, redirects
