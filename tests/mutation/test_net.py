@@ -6,7 +6,7 @@ import ipaddress
 import pytest
 from django.test import RequestFactory, override_settings
 
-from console.net import ProxyNetworksError, from_proxy, parse_proxy_networks
+from console.net import ProxyNetworksError, client_ip, from_proxy, parse_proxy_networks
 
 
 def test_it_reads_every_network_after_the_unix_token():
@@ -58,3 +58,28 @@ def test_it_tells_whether_the_peer_is_a_configured_proxy(networks, remote, expec
         LATCHKEY_TRUSTED_PROXY_NETWORKS=parsed, LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET=unix
     ):
         assert from_proxy(request) is expected
+
+
+@pytest.mark.parametrize(("networks", "expected"), [(["unix"], True), (["10.0.0.0/24"], False)])
+def test_it_treats_a_peer_without_remote_addr_as_the_unix_socket(networks, expected):
+    parsed, unix = parse_proxy_networks(networks)
+    request = RequestFactory().get("/")
+    del request.META["REMOTE_ADDR"]
+    with override_settings(
+        LATCHKEY_TRUSTED_PROXY_NETWORKS=parsed, LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET=unix
+    ):
+        assert from_proxy(request) is expected
+
+
+@pytest.mark.parametrize("networks", [["unix"], ["10.0.0.0/24"], []])
+def test_it_answers_the_unknown_address_for_a_bare_request(networks):
+    """No REMOTE_ADDR and no X-Forwarded-For at all (a unix socket, trusted or not)."""
+    parsed, unix = parse_proxy_networks(networks)
+    request = RequestFactory().get("/")
+    del request.META["REMOTE_ADDR"]
+    with override_settings(
+        LATCHKEY_TRUSTED_PROXIES=1,
+        LATCHKEY_TRUSTED_PROXY_NETWORKS=parsed,
+        LATCHKEY_TRUSTED_PROXY_UNIX_SOCKET=unix,
+    ):
+        assert client_ip(request) == "0.0.0.0"
