@@ -44,7 +44,9 @@ def test_it_rewraps_a_record_sealed_by_an_earlier_build(kat_key):
 
 
 def test_it_binds_the_record_identity_in_a_fixed_format():
-    assert crypto.record_aad("OP1", "cs-1", "psk") == b'["latchkey-credential",1,"OP1","cs-1","psk"]'
+    assert (
+        crypto.record_aad("OP1", "cs-1", "psk") == b'["latchkey-credential",1,"OP1","cs-1","psk"]'
+    )
 
 
 def test_it_opens_an_empty_value_at_the_shortest_ciphertext():

@@ -189,7 +189,10 @@ def test_it_refuses_to_sign_before_any_key_may(settings):
             "k:" + "A" * 43 + ":2030-01-01",
             "LATCHKEY_JWT_KEYS: a key's signing time is YYYYMMDDTHHMMSSZ (UTC)",
         ),
-        ("k:" + "A" * 43 + ":20301301T000000Z", "LATCHKEY_JWT_KEYS: 20301301T000000Z is not a valid time"),
+        (
+            "k:" + "A" * 43 + ":20301301T000000Z",
+            "LATCHKEY_JWT_KEYS: 20301301T000000Z is not a valid time",
+        ),
     ],
 )
 def test_it_says_what_is_wrong_with_the_signing_keys(spec, message):
