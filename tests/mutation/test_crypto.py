@@ -102,3 +102,12 @@ def test_it_names_the_missing_master_key_and_the_way_back(kat_key):
         "Master key 'gone-1' is not configured in LATCHKEY_MASTER_KEYS; a record still "
         "needs it. Put it back (after the newest key) and run manage.py rotate_master_key."
     )
+
+
+def test_it_names_a_tampered_ciphertext_it_will_not_rewrap(kat_key):
+    flipped = bytearray(KAT.ciphertext)
+    flipped[-1] ^= 1
+    tampered = crypto.Sealed(bytes(flipped), KAT.wrapped_key, KAT.master_key_id)
+    with pytest.raises(crypto.DecryptionError) as refused:
+        crypto.rewrap(tampered, crypto.record_aad(*KAT_AAD))
+    assert str(refused.value) == "the ciphertext did not authenticate"

@@ -4,6 +4,8 @@ tests/api/test_tokens.py; these pin which check refuses what."""
 
 import base64
 import json
+import os
+import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -225,3 +227,23 @@ def test_it_compares_api_keys_exactly():
     assert tokens.same("api-1", "api-1")
     assert not tokens.same("api-1", "api-2")
     assert not tokens.same("api-1", "api-10")
+
+
+@pytest.fixture
+def tokyo():
+    """A server whose local time is not UTC (Asia/Tokyo, +09:00)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Tokyo"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_it_writes_and_reads_signing_times_in_utc_whatever_the_local_zone(tokyo):
+    assert tokens.format_signs_from(1893456000) == "20300101T000000Z"
+    parsed = tokens.parse_keys("a:" + "A" * 43 + ":20300101T000000Z")
+    assert parsed[0].signs_from == 1893456000
