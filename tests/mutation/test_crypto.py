@@ -79,6 +79,11 @@ def test_it_refuses_a_ciphertext_shorter_than_nonce_and_tag_by_name(kat_key):
             "1-32 letters, digits, '.', '_' or '-'.",
         ),
         ("k1:***", "LATCHKEY_MASTER_KEYS key 'k1' is not valid base64url."),
+        # The ID ends at the first colon: what follows is the key, a second colon included.
+        (
+            "k1:" + "A" * 20 + ":" + "A" * 22,
+            "LATCHKEY_MASTER_KEYS key 'k1' is not valid base64url.",
+        ),
         (
             "k1:" + base64.urlsafe_b64encode(b"short").decode(),
             "LATCHKEY_MASTER_KEYS key 'k1' must decode to 32 bytes (got 5).",
@@ -110,4 +115,13 @@ def test_it_names_a_tampered_ciphertext_it_will_not_rewrap(kat_key):
     tampered = crypto.Sealed(bytes(flipped), KAT.wrapped_key, KAT.master_key_id)
     with pytest.raises(crypto.DecryptionError) as refused:
         crypto.rewrap(tampered, crypto.record_aad(*KAT_AAD))
+    assert str(refused.value) == "the ciphertext did not authenticate"
+
+
+def test_it_names_a_tampered_ciphertext_it_will_not_open(kat_key):
+    flipped = bytearray(KAT.ciphertext)
+    flipped[-1] ^= 1
+    tampered = crypto.Sealed(bytes(flipped), KAT.wrapped_key, KAT.master_key_id)
+    with pytest.raises(crypto.DecryptionError) as refused:
+        crypto.open_sealed(tampered, crypto.record_aad(*KAT_AAD))
     assert str(refused.value) == "the ciphertext did not authenticate"
