@@ -70,7 +70,7 @@ mutate: install
 	env -u DATABASE_URL -u REDIS_URL nice -n 10 $(VENV)/bin/mutmut run $(MUTATE_ARGS) > .mutmut-run.log 2>&1; \
 	status=$$?; tr '\r' '\n' < .mutmut-run.log | grep -v '^[^ ]* Generating\|^[^ ]* Running \|also copying' | tail -n 4; \
 	echo "mutmut ran for $$(( $$(date +%s) - start )) s (log: .mutmut-run.log)"; exit $$status
-	$(PY) -m tests.mutation
+	$(PY) -m tests.mutation_score
 
 clean:
 	rm -rf mutants $(VENV) $(SORACOM_VENV) bench/.venv-peers db.sqlite3 screenshots

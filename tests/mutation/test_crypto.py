@@ -125,3 +125,12 @@ def test_it_names_a_tampered_ciphertext_it_will_not_open(kat_key):
     with pytest.raises(crypto.DecryptionError) as refused:
         crypto.open_sealed(tampered, crypto.record_aad(*KAT_AAD))
     assert str(refused.value) == "the ciphertext did not authenticate"
+
+
+def test_it_names_a_tampered_wrapped_key_it_will_not_open(kat_key):
+    flipped = bytearray(KAT.wrapped_key)
+    flipped[-1] ^= 1
+    tampered = crypto.Sealed(KAT.ciphertext, bytes(flipped), KAT.master_key_id)
+    with pytest.raises(crypto.DecryptionError) as refused:
+        crypto.open_sealed(tampered, crypto.record_aad(*KAT_AAD))
+    assert str(refused.value) == "the wrapped data key did not authenticate"
