@@ -1,0 +1,1 @@
+"""Tests written to kill mutants that survived `make mutate` (docs/testing.md)."""
