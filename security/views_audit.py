@@ -191,4 +191,5 @@ def auditor_role_create(request: ConsoleRequest) -> HttpResponse:
             )
         except roles.RoleExists:
             pass  # created meanwhile by another request: the existing role stays as it is
-    return navigate(request, reverse("role-detail", args=[reports.AUDITOR_ROLE_ID]))
+    target = reverse("role-detail", args=[reports.AUDITOR_ROLE_ID])
+    return navigate(request, target, message=f"Role {reports.AUDITOR_ROLE_ID} is ready.")

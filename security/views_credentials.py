@@ -75,7 +75,10 @@ def credential_create(request: ConsoleRequest) -> HttpResponse:
     if data is not None and not choosing and form.is_valid():
         cs = form.save(request)
         if cs is not None:
-            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+            message = f"Credential set {cs.credentials_id} registered."
+            return close_dialog(
+                request, reverse("credentials"), "credentialsChanged", message=message
+            )
     count, quota = _quota(request)
     context = {
         "form": form,
@@ -104,7 +107,8 @@ def credential_update(request: ConsoleRequest, credentials_id: str) -> HttpRespo
     cs = _set_or_404(request, credentials_id)
     form = CredentialUpdateForm(request.POST or None, actor=request.user, instance=cs)
     if request.method == "POST" and form.is_valid() and form.save(request) is not None:
-        return close_dialog(request, reverse("credentials"), "credentialsChanged")
+        message = f"Credential set {cs.credentials_id} updated."
+        return close_dialog(request, reverse("credentials"), "credentialsChanged", message=message)
     response = render_dialog(
         request,
         "security/partials/credential_update_dialog.html",
@@ -127,7 +131,10 @@ def credential_delete(request: ConsoleRequest, credentials_id: str) -> HttpRespo
         except credentials.CredentialInUse as exc:
             error = str(exc)
         else:
-            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+            message = f"Credential set {cs.credentials_id} deleted."
+            return close_dialog(
+                request, reverse("credentials"), "credentialsChanged", message=message
+            )
     response = render_dialog(
         request,
         "security/partials/credential_delete_dialog.html",

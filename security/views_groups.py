@@ -34,8 +34,9 @@ def group_list(request: ConsoleRequest) -> HttpResponse:
 @console_action("Group:createGroup")
 def group_create(request: ConsoleRequest) -> HttpResponse:
     form = GroupForm(request.POST or None, request=request)
-    if request.method == "POST" and form.is_valid() and form.save() is not None:
-        return close_dialog(request, reverse("groups"), "groupsChanged")
+    if request.method == "POST" and form.is_valid() and (group := form.save()) is not None:
+        message = f"Group {group.name} created."
+        return close_dialog(request, reverse("groups"), "groupsChanged", message=message)
     return render_dialog(
         request,
         "security/partials/group_dialog.html",
@@ -50,7 +51,8 @@ def group_update(request: ConsoleRequest, group_name: str) -> HttpResponse:
     group = _group_or_404(request, group_name)
     form = GroupForm(request.POST or None, request=request, instance=group)
     if request.method == "POST" and form.is_valid() and form.save() is not None:
-        return close_dialog(request, reverse("groups"), "groupsChanged")
+        message = f"Group {group.name} updated."
+        return close_dialog(request, reverse("groups"), "groupsChanged", message=message)
     return render_dialog(
         request,
         "security/partials/group_dialog.html",
@@ -65,5 +67,6 @@ def group_delete(request: ConsoleRequest, group_name: str) -> HttpResponse:
     group = _group_or_404(request, group_name)
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         groups.delete_group(request, request.user, group)
-        return close_dialog(request, reverse("groups"), "groupsChanged")
+        message = f"Group {group.name} deleted."
+        return close_dialog(request, reverse("groups"), "groupsChanged", message=message)
     return render_dialog(request, "security/partials/group_delete_dialog.html", {"subject": group})

@@ -13,7 +13,7 @@ from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from console.forms import ConfirmForm
-from console.htmx import close_dialog, navigate, render_dialog
+from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import roles
 from security.access import ConsoleRequest, console_action, sam_user_or_404
 from security.forms_roles import (
@@ -74,9 +74,10 @@ def role_create(request: ConsoleRequest) -> HttpResponse:
         role = form.save(request)
         if role is not None:
             detail = reverse("role-detail", args=[role.role_id])
+            message = f"Role {role.role_id} created."
             if form.review is not None and form.review.has_warnings:
-                return navigate(request, detail)  # its page shows the warnings
-            return close_dialog(request, detail, "rolesChanged")
+                return navigate(request, detail, message=message)  # its page shows the warnings
+            return close_dialog(request, detail, "rolesChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/role_create_dialog.html",
@@ -127,7 +128,8 @@ def role_update(request: ConsoleRequest, role_id: str) -> HttpResponse:
     if request.htmx:
         template += "#role-editor"
     context = _role_context(request, role, form, saved=saved, checked="check" in request.POST)
-    return render(request, template, context, status=400 if form.errors else 200)
+    response = render(request, template, context, status=400 if form.errors else 200)
+    return announce(request, response, f"Role {role.role_id} saved.") if saved else response
 
 
 @require_GET
@@ -149,7 +151,8 @@ def role_delete(request: ConsoleRequest, role_id: str) -> HttpResponse:
         except roles.RoleInUse as exc:
             in_use = exc.user_names
         else:
-            return close_dialog(request, reverse("roles"), "rolesChanged")
+            message = f"Role {role.role_id} deleted."
+            return close_dialog(request, reverse("roles"), "rolesChanged", message=message)
     status = 400 if request.method == "POST" else 200
     return render_dialog(
         request,
@@ -193,7 +196,8 @@ def default_permissions_update(request: ConsoleRequest) -> HttpResponse:
         roles.set_default_permissions(request, request.user, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    return _defaults_page(request, form, status, saved=saved, checked="check" in request.POST)
+    response = _defaults_page(request, form, status, saved=saved, checked="check" in request.POST)
+    return announce(request, response, "Default permissions saved.") if saved else response
 
 
 @require_http_methods(["GET", "POST"])
@@ -201,7 +205,9 @@ def default_permissions_update(request: ConsoleRequest) -> HttpResponse:
 def default_permissions_delete(request: ConsoleRequest) -> HttpResponse:
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.delete_default_permissions(request, request.user)
-        return close_dialog(request, reverse("default-permissions"), "permissionsChanged")
+        message = "Default permissions cleared."
+        target = reverse("default-permissions")
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(request, "accounts/partials/permission_defaults_delete_dialog.html", {})
 
 
@@ -247,7 +253,10 @@ def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpRespo
         roles.set_inline_permission(request, request.user, subject, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    return _user_page(request, subject, form, status, saved=saved, checked="check" in request.POST)
+    checked = "check" in request.POST
+    response = _user_page(request, subject, form, status, saved=saved, checked=checked)
+    message = f"Inline permission of {subject.user_name} saved."
+    return announce(request, response, message) if saved else response
 
 
 @require_http_methods(["GET", "POST"])
@@ -257,7 +266,8 @@ def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpRespo
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.delete_inline_permission(request, request.user, subject)
         target = reverse("user-permissions", args=[subject.user_name])
-        return close_dialog(request, target, "permissionsChanged")
+        message = f"Inline permission of {subject.user_name} removed."
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/permission_inline_delete_dialog.html",
@@ -290,7 +300,9 @@ def role_attach(request: ConsoleRequest, user_name: str) -> HttpResponse:
             form.add_error("role", str(exc))
         else:
             target = reverse("user-permissions", args=[subject.user_name])
-            return close_dialog(request, target, "permissionsChanged")
+            role_id = form.cleaned_data["role"].role_id
+            message = f"Role {role_id} attached to {subject.user_name}."
+            return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/role_attach_dialog.html",
@@ -309,7 +321,8 @@ def role_detach(request: ConsoleRequest, user_name: str, role_id: str) -> HttpRe
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.detach_role(request, request.user, subject, role)
         target = reverse("user-permissions", args=[subject.user_name])
-        return close_dialog(request, target, "permissionsChanged")
+        message = f"Role {role.role_id} detached from {subject.user_name}."
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request, "accounts/partials/role_detach_dialog.html", {"subject": subject, "role": role}
     )

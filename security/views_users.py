@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.forms import ConfirmForm
-from console.htmx import close_dialog, navigate, render_dialog
+from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
 from security.forms_users import (
@@ -40,7 +40,10 @@ def user_create(request: ConsoleRequest) -> HttpResponse:
         user = form.save(request)
         if user is not None:
             return close_dialog(
-                request, reverse("user-detail", args=[user.user_name]), "usersChanged"
+                request,
+                reverse("user-detail", args=[user.user_name]),
+                "usersChanged",
+                message=f"User {user.user_name} created.",
             )
     return render_dialog(
         request,
@@ -75,12 +78,15 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     template = "accounts/user_detail.html"
     if request.htmx:
         template += "#description"
-    return render(
+    response = render(
         request,
         template,
         {"subject": user, "form": form, "saved": saved, "tab": "users", "section": "general"},
         status=200 if saved else 400,
     )
+    if saved:
+        announce(request, response, f"Description of {user.user_name} saved.")
+    return response
 
 
 # Passwords: the console does exactly what the API's three operations do, each under its own
@@ -102,7 +108,10 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
     user = sam_user_or_404(request, user_name)
     form = SetPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        target = reverse("user-detail", args=[user.user_name])
+        return close_dialog(
+            request, target, "userChanged", message=f"Password set for {user.user_name}."
+        )
     # Shown before any POST too: the API would refuse (409), so the console says so.
     status = form.status if form.errors else (409 if user.has_password else 200)
     return _password_dialog(request, form, "accounts/partials/password_dialog.html", user, status)
@@ -114,7 +123,10 @@ def user_password_change(request: ConsoleRequest, user_name: str) -> HttpRespons
     user = sam_user_or_404(request, user_name)
     form = ChangePasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        target = reverse("user-detail", args=[user.user_name])
+        return close_dialog(
+            request, target, "userChanged", message=f"Password of {user.user_name} changed."
+        )
     status = form.status if form.errors else (200 if user.has_password else 404)
     return _password_dialog(
         request, form, "accounts/partials/password_change_dialog.html", user, status
@@ -133,7 +145,8 @@ def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpRespons
             missing = str(exc)
         else:
             target = reverse("user-detail", args=[user.user_name])
-            return close_dialog(request, target, "userChanged")
+            message = f"Password of {user.user_name} removed."
+            return close_dialog(request, target, "userChanged", message=message)
     if not user.has_password:
         missing = missing or users.NO_PASSWORD
     return render_dialog(
@@ -153,5 +166,5 @@ def user_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
             users.delete_user(request, request.user, user)
         except users.UserGone:
             raise Http404("No such user.") from None
-        return navigate(request, reverse("users"))
+        return navigate(request, reverse("users"), message=f"User {user.user_name} deleted.")
     return render_dialog(request, "accounts/partials/user_delete_dialog.html", {"subject": user})

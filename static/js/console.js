@@ -72,6 +72,27 @@
     document.body.addEventListener("closeDialog", closeAll);
   });
 
+  // Feedback: the server names what an action did in an HX-Trigger "announce" event
+  // (console/htmx.py announce); it is shown in the status region of base.html, which
+  // screen readers announce (role="status"). Full pages render Django messages there.
+  const TOAST_SECONDS = 8;
+  function expire(toast) {
+    setTimeout(function () { toast.remove(); }, TOAST_SECONDS * 1000);
+  }
+  document.addEventListener("announce", function (event) {
+    const region = document.getElementById("status");
+    if (!region || !event.detail || !event.detail.message) { return; }
+    const toast = document.createElement("p");
+    toast.className = "toast success";
+    toast.setAttribute("data-toast", "");
+    toast.textContent = event.detail.message;
+    region.appendChild(toast);
+    expire(toast);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#status [data-toast]").forEach(expire);
+  });
+
   // Permission editors: append a ready statement (JSON in data-insert-statement) to the
   // document in the textarea named by data-insert-into, keeping what is already there.
   document.addEventListener("click", function (event) {
