@@ -67,7 +67,11 @@ def _refusal(request: ConsoleRequest, api: str, user: Principal, kwargs: dict) -
 
 
 def _first_refused(
-    request: ConsoleRequest, names: tuple[str, ...], method: str, kwargs: dict
+    request: ConsoleRequest,
+    names: tuple[str, ...],
+    method: str,
+    kwargs: dict,
+    policy_version: int | None = None,
 ) -> str | None:
     """Return the first of `names` the signed-in principal may not call here, or None."""
     user = request.user
@@ -79,37 +83,55 @@ def _first_refused(
             source_ip=client_ip(request),
             method=method,
             path_vars=path_vars,
+            policy_version=policy_version,
         )
         if not policy.is_allowed(ctx):
             return name
     return None
 
 
-def denied(request: ConsoleRequest, route: str, **kwargs: object) -> str:
-    """Why the signed-in principal may not use the console action at `route` ('' if it may).
+class WriteControls:
+    """Decides which write controls a page shows, with each action's own check.
 
-    Decided by the action's own check (the operations, HTTP method and path variables its
-    `console_action` decorator authorizes with), so that a page shows a write control
-    exactly when pressing it would be allowed. Asking records nothing in the audit log.
+    `reason(route, **path)` is '' when the signed-in principal may use the console action at
+    `route` with those path variables, else why not: decided by the operations, HTTP method
+    and path variables that the action's `console_action` authorizes with, so that a control
+    is offered exactly when pressing it would be allowed. The operator's policy version is
+    read once per page (a list's row actions cost no query per row); asking audits nothing.
     """
-    view = resolve(reverse(route, kwargs=kwargs or None)).func
-    names = getattr(view, "api_names", None)
-    if names is None:
-        raise ValueError(f"{route} is not a console action")
-    refused = _first_refused(request, names, view.decision_method, kwargs)
-    return "" if refused is None else f"You do not have permission for {refused}."
+
+    def __init__(self, request: ConsoleRequest) -> None:
+        self.request = request
+        self._version: int | None = None
+
+    def reason(self, route: str, **kwargs: object) -> str:
+        view = resolve(reverse(route, kwargs=kwargs or None)).func
+        names = getattr(view, "api_names", None)
+        if names is None:
+            raise ValueError(f"{route} is not a console action")
+        user = self.request.user
+        if user.is_sam and self._version is None:
+            self._version = policy.current_version(user.operator_id)
+        refused = _first_refused(self.request, names, view.decision_method, kwargs, self._version)
+        return "" if refused is None else f"You do not have permission for {refused}."
+
+    def of(self, **controls: str | tuple[str, dict]) -> dict[str, str]:
+        """{control: reason} for controls named by route, or by (route, path variables)."""
+        found = {}
+        for control, target in controls.items():
+            route, kwargs = (target, {}) if isinstance(target, str) else target
+            found[control] = self.reason(route, **kwargs)
+        return found
+
+
+def denied(request: ConsoleRequest, route: str, **kwargs: object) -> str:
+    """Why the signed-in principal may not use the action at `route` ('' if it may)."""
+    return WriteControls(request).reason(route, **kwargs)
 
 
 def denials(request: ConsoleRequest, **controls: str | tuple[str, dict]) -> dict[str, str]:
-    """`denied` for each write control of a page: {control: reason, or '' when allowed}.
-
-    A control is a route name, or (route name, its path variables).
-    """
-    found = {}
-    for control, target in controls.items():
-        route, kwargs = (target, {}) if isinstance(target, str) else target
-        found[control] = denied(request, route, **kwargs)
-    return found
+    """`WriteControls.of` for a page's write controls: {control: reason, or ''}."""
+    return WriteControls(request).of(**controls)
 
 
 def console_action(

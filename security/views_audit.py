@@ -16,7 +16,7 @@ from console import secretscan
 from console.fields import FreeTextField
 from console.htmx import navigate
 from security import audit, auditlog, checkpoints, reports, roles
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, console_action, denials
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50
@@ -155,6 +155,7 @@ def credential_report(request: ConsoleRequest) -> HttpResponse:
         "generated_at": timezone.now(),
         "auditor_role": roles.get_role(request.user.operator_id, reports.AUDITOR_ROLE_ID),
         "auditor_role_id": reports.AUDITOR_ROLE_ID,
+        "denied": denials(request, auditor_role="auditor-role-create"),
     }
     return render(request, "security/reports_credentials.html", context)
 

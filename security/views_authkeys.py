@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.models import Principal
 from console.htmx import announce, close_dialog, render_dialog
 from security import api_examples, authkeys
-from security.access import ConsoleRequest, console_action, denied
+from security.access import ConsoleRequest, WriteControls, console_action
 from security.forms_authkeys import RevokeAuthKeyForm
 from security.models import AuthKey
 
@@ -76,17 +76,18 @@ def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
 def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
     now = timezone.now()
     keys = list(authkeys.live_keys(scope.holder))
+    controls = WriteControls(request)
     for key in keys:
         key.stale = authkeys.is_stale(key, now)
         key.used_just_now = key.last_used_at is not None and now - key.last_used_at < MINUTE
-        refused = denied(request, scope.revoke_route, **scope.path_vars, auth_key_id=key.key_id)
+        refused = controls.reason(scope.revoke_route, **scope.path_vars, auth_key_id=key.key_id)
         key.revoke_url = "" if refused else scope.revoke_url(key.key_id)
         key.revoke_denied = refused
     blocked = ""
     if len(keys) >= authkeys.MAX_LIVE_KEYS:
         blocked = "Two AuthKeys is the limit: revoke one to generate a new one."
     else:
-        blocked = denied(request, scope.generate_route, **scope.path_vars)
+        blocked = controls.reason(scope.generate_route, **scope.path_vars)
     return {
         "scope": scope,
         "keys": keys,

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from console.forms import ConfirmForm
 from console.htmx import close_dialog, render_dialog
 from security import credential_schemas, credentials
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, WriteControls, console_action
 from security.forms_credentials import CredentialCreateForm, CredentialUpdateForm
 from security.models import CredentialSet
 
@@ -45,6 +45,11 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
     ).get_page(request.GET.get("page"))
     users = credentials.groups_by_set(request.user.operator_id)
     rows = [(cs, credentials.expiry_state(cs), users.get(cs.pk, [])) for cs in page.object_list]
+    controls = WriteControls(request)
+    for cs in page.object_list:
+        path = {"credentials_id": cs.credentials_id}
+        cs.update_denied = controls.reason("credential-update", **path)
+        cs.delete_denied = controls.reason("credential-delete", **path)
     count, quota = _quota(request)
     template = "security/credentials.html"
     if request.htmx and request.htmx.target == "credential-list":
@@ -56,6 +61,7 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
         "query": f"sort={sort}",
         "count": count,
         "quota": quota,
+        "denied": controls.of(create="credential-create"),
         "at_limit": count >= quota,
         "quota_message": credentials.quota_message(quota),
         "tab": "credentials",

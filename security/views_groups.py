@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from console.forms import ConfirmForm
 from console.htmx import close_dialog, render_dialog
 from security import groups
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, WriteControls, console_action
 from security.forms_credentials import GroupForm
 from security.models import Group
 
@@ -26,7 +26,13 @@ def group_list(request: ConsoleRequest) -> HttpResponse:
     template = "security/groups.html"
     if request.htmx and request.htmx.target == "group-list":
         template += "#group-list"
-    context = {"groups": groups.listed_groups(request.user.operator_id), "tab": "groups"}
+    found = list(groups.listed_groups(request.user.operator_id))
+    controls = WriteControls(request)
+    for group in found:
+        group.update_denied = controls.reason("group-update", group_name=group.name)
+        group.delete_denied = controls.reason("group-delete", group_name=group.name)
+    denied = controls.of(create="group-create")
+    context = {"groups": found, "tab": "groups", "denied": denied}
     return render(request, template, context)
 
 

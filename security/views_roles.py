@@ -15,7 +15,13 @@ from accounts.models import Principal, Role
 from console.forms import ConfirmForm
 from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import roles
-from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.access import (
+    ConsoleRequest,
+    WriteControls,
+    console_action,
+    denials,
+    sam_user_or_404,
+)
 from security.forms_roles import (
     SELF_SERVICE_STATEMENT,
     AttachForm,
@@ -61,7 +67,11 @@ def role_list(request: ConsoleRequest) -> HttpResponse:
     template = "accounts/roles.html"
     if request.htmx and request.htmx.target == "role-list":
         template += "#role-list"
-    context = {"roles": [(r, r.attached) for r in found], "tab": "roles"}
+    context = {
+        "roles": [(r, r.attached) for r in found],
+        "tab": "roles",
+        "denied": denials(request, create="role-create"),
+    }
     return render(request, template, context)
 
 
@@ -105,6 +115,11 @@ def _role_context(request: ConsoleRequest, role: Role, form: RoleForm, **extra) 
         "tab": "roles",
         "self_service": SELF_SERVICE_JSON,
         "held_by_me": held,
+        "denied": denials(
+            request,
+            save=("role-update", {"role_id": role.role_id}),
+            delete=("role-delete", {"role_id": role.role_id}),
+        ),
         **extra,
     }
 
@@ -175,6 +190,9 @@ def _defaults_page(request: ConsoleRequest, form: PermissionForm, status: int = 
         "tab": "default-permissions",
         "self_service": SELF_SERVICE_JSON,
         "action": reverse("default-permissions-update"),
+        "denied": denials(
+            request, save="default-permissions-update", delete="default-permissions-delete"
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -230,6 +248,11 @@ def _user_page(
         "is_self": _is_self(request, subject),
         "action": reverse("user-permission-update", args=[subject.user_name]),
         "simulator": SimulatorForm(initial={"path_vars": f"user_name={subject.user_name}"}),
+        "denied": denials(
+            request,
+            save=("user-permission-update", {"user_name": subject.user_name}),
+            delete=("user-permission-delete", {"user_name": subject.user_name}),
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -279,11 +302,17 @@ def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpRespo
 @console_action("Role:listUserRoles")
 def user_roles(request: ConsoleRequest, user_name: str) -> HttpResponse:
     subject = sam_user_or_404(request, user_name)
+    controls = WriteControls(request)
+    attached = list(roles.user_roles(subject))
+    for role in attached:
+        path = {"user_name": subject.user_name, "role_id": role.role_id}
+        role.detach_denied = controls.reason("role-detach", **path)
     context = {
         "subject": subject,
-        "attached": roles.user_roles(subject),
+        "attached": attached,
         "tab": "users",
         "section": "permissions",
+        "denied": controls.of(attach=("role-attach", {"user_name": subject.user_name})),
     }
     return _panel(request, "accounts/partials/role_user_roles.html", context)
 

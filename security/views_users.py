@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.forms import ConfirmForm
 from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import users
-from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.access import ConsoleRequest, console_action, denials, sam_user_or_404
 from security.forms_users import (
     ChangePasswordForm,
     DescriptionForm,
@@ -29,7 +29,8 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
     template = "accounts/users.html"
     if request.htmx and request.htmx.target == "user-list":
         template += "#user-list"
-    return render(request, template, {"page": page, "tab": "users"})
+    denied = denials(request, create="user-create")
+    return render(request, template, {"page": page, "tab": "users", "denied": denied})
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,8 +62,19 @@ def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
     template = "accounts/user_detail.html"
     if request.htmx and request.htmx.target == "user-general":
         template += "#general"
-    return render(
-        request, template, {"subject": user, "form": form, "tab": "users", "section": "general"}
+    context = {"subject": user, "form": form, "tab": "users", "section": "general"}
+    return render(request, template, {**context, "denied": _detail_denials(request, user)})
+
+
+def _detail_denials(request: ConsoleRequest, user) -> dict[str, str]:
+    path = {"user_name": user.user_name}
+    return denials(
+        request,
+        update=("user-update", path),
+        set_password=("user-password", path),
+        change_password=("user-password-change", path),
+        remove_password=("user-password-delete", path),
+        delete=("user-delete", path),
     )
 
 
@@ -81,7 +93,14 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     response = render(
         request,
         template,
-        {"subject": user, "form": form, "saved": saved, "tab": "users", "section": "general"},
+        {
+            "subject": user,
+            "form": form,
+            "saved": saved,
+            "tab": "users",
+            "section": "general",
+            "denied": _detail_denials(request, user),
+        },
         status=200 if saved else 400,
     )
     if saved:
