@@ -134,9 +134,7 @@ def test_root_is_offered_every_write_control(world, root_client, url):
 
 
 @pytest.mark.parametrize("url", WRITE_CONTROLS)
-def test_a_read_only_viewer_sees_each_write_control_absent_or_disabled_with_why(
-    viewer_client, url
-):
+def test_a_read_only_viewer_sees_each_write_control_absent_or_disabled_with_why(viewer_client, url):
     response = viewer_client.get(url)
     assert response.status_code == 200
     parsed = controls_of(response.content.decode())
