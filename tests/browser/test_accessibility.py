@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.console_pages import build_world, walk
+from tests.browser.console_pages import BACKENDS, build_world, sign_in_as, walk
 
 pytestmark = pytest.mark.browser
 
@@ -62,11 +62,16 @@ def test_no_page_has_a_serious_accessibility_violation(
 
 def test_the_secret_dialog_has_no_serious_accessibility_violation(axe_page, live_server, root):
     build_world(root)
-    from tests.browser.console_pages import BACKENDS, sign_in_as
-
     sign_in_as(axe_page, live_server, root, BACKENDS["root"])
     axe_page.goto("/security/authkeys/")
     axe_page.click("button[data-generate-authkey]")  # the world holds one root key
     axe_page.wait_for_selector("dialog[open] #new-key-secret")
     axe_page.keyboard.press("Escape")  # the close confirmation shows
     assert not violations(axe_page)
+
+
+def test_the_check_reports_a_violation_when_there_is_one(axe_page, live_server):
+    """The harness can fail: a button without a name on the sign-in page is reported."""
+    axe_page.goto("/login/")
+    axe_page.evaluate("document.querySelector('main').append(document.createElement('button'))")
+    assert any(v.startswith("button-name (critical)") for v in violations(axe_page))
