@@ -125,6 +125,7 @@ def test_creating_and_attaching_a_role_is_announced(page_root, root, alice):
     page.select_option("dialog select", "readers")
     page.click("dialog button[type=submit]")
     toast(page, "Role readers attached to alice.")
+    page.wait_for_selector("#user-roles >> text=readers")
     assert [r.role_id for r in roles.user_roles(alice)] == ["readers"]
 
 
