@@ -141,7 +141,7 @@
   // Escape: stopped at keydown, before it becomes a close request (a prevented "cancel"
   // event is not honoured twice in a row by Chromium), and "cancel" as a fallback.
   document.addEventListener("keydown", function (event) {
-    const dialog = event.target.closest && event.target.closest("dialog[data-secret-dialog]");
+    const dialog = document.querySelector("dialog[data-secret-dialog][open]:not([data-page])");
     if (event.key !== "Escape" || !dialog || !unsaved(dialog)) { return; }
     event.preventDefault();
     if (isAsking(dialog)) { keepOpen(dialog); } else { askBeforeClosing(dialog); }
