@@ -106,6 +106,7 @@ def audit_log(request: ConsoleRequest) -> HttpResponse:
         "may_checkpoint": policy.is_allowed(
             CallContext.from_request(request, request.user, CHECKPOINT_API, {})
         ),
+        "denied": denials(request, settings="audit-settings"),
     }
     return render(request, template, context, status=400 if form.errors else 200)
 

@@ -34,7 +34,7 @@ WRITE_CONTROLS = {
     "/security/credentials/": ["Register", "Update", "Delete"],
     "/security/groups/": ["Create group", "Edit", "Delete"],
     "/security/reports/credentials/": ["Create the auditor role"],
-    "/security/audit/": [],
+    "/security/audit/": ["Audit settings"],
 }
 READ_ONLY = {
     "statements": [
