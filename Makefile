@@ -12,7 +12,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12 python3 \
 	  if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	    command -v "$$c" || echo "$$c"; break; fi; done)
 
-.PHONY: run test lint format install migrate bench clean mutate
+.PHONY: run test lint format install migrate bench clean mutate axe
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Latchkey needs Python 3.12 or newer; none was found." >&2; exit 1; fi
@@ -39,7 +39,17 @@ $(SORACOM_VENV)/.installed: $(VENV)/.installed
 	$(SORACOM_VENV)/bin/python -m pip install --quiet 'soracom-api==0.0.2'
 	touch $@
 
-test: install $(SORACOM_VENV)/.installed
+# axe-core for the accessibility browser tests (tests/browser/test_accessibility.py), the
+# exact version of package.json / package-lock.json, into the ignored node_modules/.
+# Without npm the step says so and those tests skip, saying why.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $@; \
+	else echo "npm not found: the axe-core accessibility tests will be skipped"; fi
+
+axe: node_modules/.installed
+
+test: install $(SORACOM_VENV)/.installed axe
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -73,4 +83,4 @@ mutate: install
 	$(PY) -m tests.mutation_score
 
 clean:
-	rm -rf mutants $(VENV) $(SORACOM_VENV) bench/.venv-peers db.sqlite3 screenshots
+	rm -rf mutants $(VENV) $(SORACOM_VENV) bench/.venv-peers db.sqlite3 screenshots node_modules

@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import resolve, reverse
 from django_htmx.middleware import HtmxDetails
 
 from accounts import policy
@@ -65,6 +66,74 @@ def _refusal(request: ConsoleRequest, api: str, user: Principal, kwargs: dict) -
     return render(request, template, {"api": api}, status=403)
 
 
+def _first_refused(
+    request: ConsoleRequest,
+    names: tuple[str, ...],
+    method: str,
+    kwargs: dict,
+    policy_version: int | None = None,
+) -> str | None:
+    """Return the first of `names` the signed-in principal may not call here, or None."""
+    user = request.user
+    path_vars = decision_path_vars(names[0], user.operator_id, kwargs)
+    for name in names:
+        ctx = CallContext(
+            principal=user,
+            api=name,
+            source_ip=client_ip(request),
+            method=method,
+            path_vars=path_vars,
+            policy_version=policy_version,
+        )
+        if not policy.is_allowed(ctx):
+            return name
+    return None
+
+
+class WriteControls:
+    """Decides which write controls a page shows, with each action's own check.
+
+    `reason(route, **path)` is '' when the signed-in principal may use the console action at
+    `route` with those path variables, else why not: decided by the operations, HTTP method
+    and path variables that the action's `console_action` authorizes with, so that a control
+    is offered exactly when pressing it would be allowed. The operator's policy version is
+    read once per page (a list's row actions cost no query per row); asking audits nothing.
+    """
+
+    def __init__(self, request: ConsoleRequest) -> None:
+        self.request = request
+        self._version: int | None = None
+
+    def reason(self, route: str, **kwargs: object) -> str:
+        view = resolve(reverse(route, kwargs=kwargs or None)).func
+        names = getattr(view, "api_names", None)
+        if names is None:
+            raise ValueError(f"{route} is not a console action")
+        user = self.request.user
+        if user.is_sam and self._version is None:
+            self._version = policy.current_version(user.operator_id)
+        refused = _first_refused(self.request, names, view.decision_method, kwargs, self._version)
+        return "" if refused is None else f"You do not have permission for {refused}."
+
+    def of(self, **controls: str | tuple[str, dict]) -> dict[str, str]:
+        """{control: reason} for controls named by route, or by (route, path variables)."""
+        found = {}
+        for control, target in controls.items():
+            route, kwargs = (target, {}) if isinstance(target, str) else target
+            found[control] = self.reason(route, **kwargs)
+        return found
+
+
+def denied(request: ConsoleRequest, route: str, **kwargs: object) -> str:
+    """Why the signed-in principal may not use the action at `route` ('' if it may)."""
+    return WriteControls(request).reason(route, **kwargs)
+
+
+def denials(request: ConsoleRequest, **controls: str | tuple[str, dict]) -> dict[str, str]:
+    """`WriteControls.of` for a page's write controls: {control: reason, or ''}."""
+    return WriteControls(request).of(**controls)
+
+
 def console_action(
     api: str, *, method: str | None = None, also: tuple[str, ...] = ()
 ) -> Callable[[View], View]:
@@ -87,17 +156,9 @@ def console_action(
                 return redirect_to_login(request.get_full_path())
             if user.operator_id is None:
                 return render(request, "console/forbidden.html", {"api": api}, status=403)
-            path_vars = decision_path_vars(api, user.operator_id, kwargs)
-            for name in names:
-                ctx = CallContext(
-                    principal=user,
-                    api=name,
-                    source_ip=client_ip(request),
-                    method=decided_as,
-                    path_vars=path_vars,
-                )
-                if not policy.is_allowed(ctx):
-                    return _refusal(request, name, user, kwargs)
+            refused = _first_refused(request, names, decided_as, kwargs)
+            if refused is not None:
+                return _refusal(request, refused, user, kwargs)
             response = view(request, *args, **kwargs)
             if decided_as == "GET" and response.status_code < 400:
                 target = str(kwargs.get("user_name", ""))

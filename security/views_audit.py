@@ -16,7 +16,7 @@ from console import secretscan
 from console.fields import FreeTextField
 from console.htmx import navigate
 from security import audit, auditlog, checkpoints, reports, roles
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, console_action, denials
 from security.models import AuditEntry
 
 ENTRIES_PER_PAGE = 50
@@ -122,6 +122,7 @@ def audit_log(request: ConsoleRequest) -> HttpResponse:
         "may_checkpoint": policy.is_allowed(
             CallContext.from_request(request, request.user, CHECKPOINT_API, {})
         ),
+        "denied": denials(request, settings="audit-settings"),
     }
     return render(request, template, context, status=400 if form.errors else 200)
 
@@ -171,6 +172,7 @@ def credential_report(request: ConsoleRequest) -> HttpResponse:
         "generated_at": timezone.now(),
         "auditor_role": roles.get_role(request.user.operator_id, reports.AUDITOR_ROLE_ID),
         "auditor_role_id": reports.AUDITOR_ROLE_ID,
+        "denied": denials(request, auditor_role="auditor-role-create"),
     }
     return render(request, "security/reports_credentials.html", context)
 
@@ -207,4 +209,5 @@ def auditor_role_create(request: ConsoleRequest) -> HttpResponse:
             )
         except roles.RoleExists:
             pass  # created meanwhile by another request: the existing role stays as it is
-    return navigate(request, reverse("role-detail", args=[reports.AUDITOR_ROLE_ID]))
+    target = reverse("role-detail", args=[reports.AUDITOR_ROLE_ID])
+    return navigate(request, target, message=f"Role {reports.AUDITOR_ROLE_ID} is ready.")

@@ -15,12 +15,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import policy
-from accounts.context import CallContext
 from accounts.models import Principal
-from console.htmx import close_dialog, render_dialog
+from console.htmx import announce, close_dialog, render_dialog
 from security import api_examples, authkeys
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, WriteControls, console_action
 from security.forms_authkeys import GenerateAuthKeyForm, RevokeAuthKeyForm
 from security.models import AuthKey
 
@@ -37,8 +35,7 @@ class KeyScope:
     list_url: str
     generate_url: str
     new_url: str  # the generate dialog (its form posts to generate_url)
-    generate_api: str
-    delete_api: str
+    generate_route: str
     revoke_route: str
     path_vars: dict
 
@@ -57,8 +54,7 @@ def _root_scope(request: ConsoleRequest) -> KeyScope:
         list_url=reverse("authkeys"),
         generate_url=reverse("authkey-generate"),
         new_url=reverse("authkey-new"),
-        generate_api="Operator:generateOperatorAuthKey",
-        delete_api="Operator:deleteOperatorAuthKey",
+        generate_route="authkey-generate",
         revoke_route="authkey-revoke",
         path_vars={},
     )
@@ -74,31 +70,27 @@ def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
         list_url=reverse("user-authentication", args=[user.user_name]),
         generate_url=reverse("user-authkey-generate", args=[user.user_name]),
         new_url=reverse("user-authkey-new", args=[user.user_name]),
-        generate_api="User:generateUserAuthKey",
-        delete_api="User:deleteUserAuthKey",
+        generate_route="user-authkey-generate",
         revoke_route="user-authkey-revoke",
         path_vars={"user_name": user.user_name},
     )
 
 
-def _allowed(request: ConsoleRequest, scope: KeyScope, api: str) -> bool:
-    ctx = CallContext.from_request(request, request.user, api, scope.path_vars)
-    return policy.is_allowed(ctx)
-
-
 def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
     now = timezone.now()
     keys = list(authkeys.live_keys(scope.holder))
-    may_revoke = _allowed(request, scope, scope.delete_api)
+    controls = WriteControls(request)
     for key in keys:
         key.stale = authkeys.is_stale(key, now)
         key.used_just_now = key.last_used_at is not None and now - key.last_used_at < MINUTE
-        key.revoke_url = scope.revoke_url(key.key_id) if may_revoke else ""
+        refused = controls.reason(scope.revoke_route, **scope.path_vars, auth_key_id=key.key_id)
+        key.revoke_url = "" if refused else scope.revoke_url(key.key_id)
+        key.revoke_denied = refused
     blocked = ""
     if len(keys) >= authkeys.MAX_LIVE_KEYS:
         blocked = "Two AuthKeys is the limit: revoke one to generate a new one."
-    elif not _allowed(request, scope, scope.generate_api):
-        blocked = f"You do not have permission for {scope.generate_api}."
+    else:
+        blocked = controls.reason(scope.generate_route, **scope.path_vars)
     return {
         "scope": scope,
         "keys": keys,
@@ -162,7 +154,7 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
         return response
     # The secret goes into this one response and nowhere else: no session, message,
     # cache or log. The dialog offers copy buttons and a CSV built in the browser.
-    return render_dialog(
+    response = render_dialog(
         request,
         "security/partials/authkey_secret_dialog.html",
         {
@@ -172,6 +164,7 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
             "calls": api_examples.for_holder(request, scope.holder),
         },
     )
+    return announce(request, response, f"AuthKey {key.key_id} generated for {scope.label}.")
 
 
 def _revoke(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
@@ -183,7 +176,8 @@ def _revoke(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpR
     if request.method == "POST" and form.is_valid():
         if not form.revoke():
             raise Http404("No such AuthKey.")
-        return close_dialog(request, scope.list_url, "authkeysChanged")
+        message = f"AuthKey {key.key_id} revoked."
+        return close_dialog(request, scope.list_url, "authkeysChanged", message=message)
     return render_dialog(
         request,
         "security/partials/authkey_revoke_dialog.html",

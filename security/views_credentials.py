@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from console.forms import ConfirmForm, SearchForm
 from console.htmx import close_dialog, render_dialog
 from security import credential_schemas, credentials
-from security.access import ConsoleRequest, console_action
+from security.access import ConsoleRequest, WriteControls, console_action
 from security.forms_credentials import CredentialCreateForm, CredentialUpdateForm
 from security.models import CredentialSet
 
@@ -48,6 +48,11 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
     ).get_page(request.GET.get("page"))
     users = credentials.groups_by_set(request.user.operator_id)
     rows = [(cs, credentials.expiry_state(cs), users.get(cs.pk, [])) for cs in page.object_list]
+    controls = WriteControls(request)
+    for cs in page.object_list:
+        path = {"credentials_id": cs.credentials_id}
+        cs.update_denied = controls.reason("credential-update", **path)
+        cs.delete_denied = controls.reason("credential-delete", **path)
     count, quota = _quota(request)
     template = "security/credentials.html"
     if request.htmx and request.htmx.target == "credential-list":
@@ -61,6 +66,7 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
         "searched": text,
         "count": count,
         "quota": quota,
+        "denied": controls.of(create="credential-create"),
         "at_limit": count >= quota,
         "quota_message": credentials.quota_message(quota),
         "tab": "credentials",
@@ -80,7 +86,10 @@ def credential_create(request: ConsoleRequest) -> HttpResponse:
     if data is not None and not choosing and form.is_valid():
         cs = form.save(request)
         if cs is not None:
-            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+            message = f"Credential set {cs.credentials_id} registered."
+            return close_dialog(
+                request, reverse("credentials"), "credentialsChanged", message=message
+            )
     count, quota = _quota(request)
     context = {
         "form": form,
@@ -109,7 +118,8 @@ def credential_update(request: ConsoleRequest, credentials_id: str) -> HttpRespo
     cs = _set_or_404(request, credentials_id)
     form = CredentialUpdateForm(request.POST or None, actor=request.user, instance=cs)
     if request.method == "POST" and form.is_valid() and form.save(request) is not None:
-        return close_dialog(request, reverse("credentials"), "credentialsChanged")
+        message = f"Credential set {cs.credentials_id} updated."
+        return close_dialog(request, reverse("credentials"), "credentialsChanged", message=message)
     response = render_dialog(
         request,
         "security/partials/credential_update_dialog.html",
@@ -132,7 +142,10 @@ def credential_delete(request: ConsoleRequest, credentials_id: str) -> HttpRespo
         except credentials.CredentialInUse as exc:
             error = str(exc)
         else:
-            return close_dialog(request, reverse("credentials"), "credentialsChanged")
+            message = f"Credential set {cs.credentials_id} deleted."
+            return close_dialog(
+                request, reverse("credentials"), "credentialsChanged", message=message
+            )
     response = render_dialog(
         request,
         "security/partials/credential_delete_dialog.html",

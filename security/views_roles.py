@@ -15,9 +15,15 @@ from accounts.context import CallContext
 from accounts.identifiers import is_valid_name
 from accounts.models import Principal, Role
 from console.forms import ConfirmForm, SearchForm
-from console.htmx import close_dialog, navigate, render_dialog
+from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import roles
-from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.access import (
+    ConsoleRequest,
+    WriteControls,
+    console_action,
+    denials,
+    sam_user_or_404,
+)
 from security.forms_roles import (
     SELF_SERVICE_STATEMENT,
     AttachForm,
@@ -74,6 +80,7 @@ def role_list(request: ConsoleRequest) -> HttpResponse:
         "search": search,
         "searched": text,
         "query": urlencode({"q": text}) if text else "",
+        "denied": denials(request, create="role-create"),
     }
     return render(request, template, context, status=400 if search.errors else 200)
 
@@ -87,9 +94,10 @@ def role_create(request: ConsoleRequest) -> HttpResponse:
         role = form.save(request)
         if role is not None:
             detail = reverse("role-detail", args=[role.role_id])
+            message = f"Role {role.role_id} created."
             if form.review is not None and form.review.has_warnings:
-                return navigate(request, detail)  # its page shows the warnings
-            return close_dialog(request, detail, "rolesChanged")
+                return navigate(request, detail, message=message)  # its page shows the warnings
+            return close_dialog(request, detail, "rolesChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/role_create_dialog.html",
@@ -117,6 +125,11 @@ def _role_context(request: ConsoleRequest, role: Role, form: RoleForm, **extra) 
         "tab": "roles",
         "self_service": SELF_SERVICE_JSON,
         "held_by_me": held,
+        "denied": denials(
+            request,
+            save=("role-update", {"role_id": role.role_id}),
+            delete=("role-delete", {"role_id": role.role_id}),
+        ),
         **extra,
     }
 
@@ -140,7 +153,8 @@ def role_update(request: ConsoleRequest, role_id: str) -> HttpResponse:
     if request.htmx:
         template += "#role-editor"
     context = _role_context(request, role, form, saved=saved, checked="check" in request.POST)
-    return render(request, template, context, status=400 if form.errors else 200)
+    response = render(request, template, context, status=400 if form.errors else 200)
+    return announce(request, response, f"Role {role.role_id} saved.") if saved else response
 
 
 @require_GET
@@ -162,7 +176,8 @@ def role_delete(request: ConsoleRequest, role_id: str) -> HttpResponse:
         except roles.RoleInUse as exc:
             in_use = exc.user_names
         else:
-            return close_dialog(request, reverse("roles"), "rolesChanged")
+            message = f"Role {role.role_id} deleted."
+            return close_dialog(request, reverse("roles"), "rolesChanged", message=message)
     status = 400 if request.method == "POST" else 200
     return render_dialog(
         request,
@@ -185,6 +200,9 @@ def _defaults_page(request: ConsoleRequest, form: PermissionForm, status: int = 
         "tab": "default-permissions",
         "self_service": SELF_SERVICE_JSON,
         "action": reverse("default-permissions-update"),
+        "denied": denials(
+            request, save="default-permissions-update", delete="default-permissions-delete"
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -206,7 +224,8 @@ def default_permissions_update(request: ConsoleRequest) -> HttpResponse:
         roles.set_default_permissions(request, request.user, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    return _defaults_page(request, form, status, saved=saved, checked="check" in request.POST)
+    response = _defaults_page(request, form, status, saved=saved, checked="check" in request.POST)
+    return announce(request, response, "Default permissions saved.") if saved else response
 
 
 @require_http_methods(["GET", "POST"])
@@ -214,7 +233,9 @@ def default_permissions_update(request: ConsoleRequest) -> HttpResponse:
 def default_permissions_delete(request: ConsoleRequest) -> HttpResponse:
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.delete_default_permissions(request, request.user)
-        return close_dialog(request, reverse("default-permissions"), "permissionsChanged")
+        message = "Default permissions cleared."
+        target = reverse("default-permissions")
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(request, "accounts/partials/permission_defaults_delete_dialog.html", {})
 
 
@@ -237,6 +258,11 @@ def _user_page(
         "is_self": _is_self(request, subject),
         "action": reverse("user-permission-update", args=[subject.user_name]),
         "simulator": SimulatorForm(initial={"path_vars": f"user_name={subject.user_name}"}),
+        "denied": denials(
+            request,
+            save=("user-permission-update", {"user_name": subject.user_name}),
+            delete=("user-permission-delete", {"user_name": subject.user_name}),
+        ),
         **extra,
     }
     return render(request, template, context, status=status)
@@ -260,13 +286,14 @@ def user_permission_update(request: ConsoleRequest, user_name: str) -> HttpRespo
         roles.set_inline_permission(request, request.user, subject, form.cleaned_data["permission"])
         saved = True
     status = 400 if form.errors else 200
-    response = _user_page(
-        request, subject, form, status, saved=saved, checked="check" in request.POST
-    )
-    if saved and request.htmx:
+    checked = "check" in request.POST
+    response = _user_page(request, subject, form, status, saved=saved, checked=checked)
+    if not saved:
+        return response
+    if request.htmx:
         # The panels that show what was saved refresh (effective list, the Remove button).
         response["HX-Trigger"] = "permissionSaved"
-    return response
+    return announce(request, response, f"Inline permission of {subject.user_name} saved.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -276,7 +303,8 @@ def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpRespo
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.delete_inline_permission(request, request.user, subject)
         target = reverse("user-permissions", args=[subject.user_name])
-        return close_dialog(request, target, "permissionsChanged")
+        message = f"Inline permission of {subject.user_name} removed."
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/permission_inline_delete_dialog.html",
@@ -288,11 +316,17 @@ def user_permission_delete(request: ConsoleRequest, user_name: str) -> HttpRespo
 @console_action("Role:listUserRoles")
 def user_roles(request: ConsoleRequest, user_name: str) -> HttpResponse:
     subject = sam_user_or_404(request, user_name)
+    controls = WriteControls(request)
+    attached = list(roles.user_roles(subject))
+    for role in attached:
+        path = {"user_name": subject.user_name, "role_id": role.role_id}
+        role.detach_denied = controls.reason("role-detach", **path)
     context = {
         "subject": subject,
-        "attached": roles.user_roles(subject),
+        "attached": attached,
         "tab": "users",
         "section": "permissions",
+        "denied": controls.of(attach=("role-attach", {"user_name": subject.user_name})),
     }
     return _panel(request, "accounts/partials/role_user_roles.html", context)
 
@@ -309,7 +343,9 @@ def role_attach(request: ConsoleRequest, user_name: str) -> HttpResponse:
             form.add_error("role", str(exc))
         else:
             target = reverse("user-permissions", args=[subject.user_name])
-            return close_dialog(request, target, "permissionsChanged")
+            role_id = form.cleaned_data["role"].role_id
+            message = f"Role {role_id} attached to {subject.user_name}."
+            return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request,
         "accounts/partials/role_attach_dialog.html",
@@ -328,7 +364,8 @@ def role_detach(request: ConsoleRequest, user_name: str, role_id: str) -> HttpRe
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         roles.detach_role(request, request.user, subject, role)
         target = reverse("user-permissions", args=[subject.user_name])
-        return close_dialog(request, target, "permissionsChanged")
+        message = f"Role {role.role_id} detached from {subject.user_name}."
+        return close_dialog(request, target, "permissionsChanged", message=message)
     return render_dialog(
         request, "accounts/partials/role_detach_dialog.html", {"subject": subject, "role": role}
     )

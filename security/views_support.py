@@ -9,6 +9,7 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import Principal
 from console import secretscan
+from console.htmx import announce
 from security import auditlog, authkeys, staff, support
 from security.access import ConsoleRequest, console_action
 from security.forms_staff import SupportSignInForm
@@ -65,19 +67,22 @@ def support_grant(request: ConsoleRequest) -> HttpResponse:
     form = GrantForm(request.POST)
     if not form.is_valid():
         return _support_page(request, form, status=400)
-    support.grant(request, request.user, form.cleaned_data["hours"])
+    hours = form.cleaned_data["hours"]
+    support.grant(request, request.user, hours)
+    message = f"Support access granted for {hours} hour{pluralize(hours)}."
     if not request.htmx:
-        return redirect("support-access")
-    return _support_page(request, GrantForm())
+        return announce(request, redirect("support-access"), message)
+    return announce(request, _support_page(request, GrantForm()), message)
 
 
 @require_POST
 @console_action("Operator:revokeSupportAccess")
 def support_withdraw(request: ConsoleRequest) -> HttpResponse:
     support.withdraw(request, request.user)
+    message = "Support access withdrawn."
     if not request.htmx:
-        return redirect("support-access")
-    return _support_page(request, GrantForm())
+        return announce(request, redirect("support-access"), message)
+    return announce(request, _support_page(request, GrantForm()), message)
 
 
 # --- support staff: sign-in ---------------------------------------------------------------

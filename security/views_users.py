@@ -8,9 +8,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.forms import ConfirmForm, SearchForm
-from console.htmx import close_dialog, navigate, render_dialog
+from console.htmx import announce, close_dialog, navigate, render_dialog
 from security import users
-from security.access import ConsoleRequest, console_action, sam_user_or_404
+from security.access import ConsoleRequest, console_action, denials, sam_user_or_404
 from security.forms_users import (
     ChangePasswordForm,
     DescriptionForm,
@@ -42,6 +42,7 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
         "searched": text,
         "sort": sort,
         "query": urlencode({k: v for k, v in (("q", text), ("sort", sort)) if v}),
+        "denied": denials(request, create="user-create"),
     }
     return render(request, template, context, status=400 if search.errors else 200)
 
@@ -54,7 +55,10 @@ def user_create(request: ConsoleRequest) -> HttpResponse:
         user = form.save(request)
         if user is not None:
             return close_dialog(
-                request, reverse("user-detail", args=[user.user_name]), "usersChanged"
+                request,
+                reverse("user-detail", args=[user.user_name]),
+                "usersChanged",
+                message=f"User {user.user_name} created.",
             )
     return render_dialog(
         request,
@@ -79,7 +83,19 @@ def user_detail(request: ConsoleRequest, user_name: str) -> HttpResponse:
         "section": "general",
         "sign_in_link": sign_in_link(request, user.operator_id),
     }
-    return render(request, template, context)
+    return render(request, template, {**context, "denied": _detail_denials(request, user)})
+
+
+def _detail_denials(request: ConsoleRequest, user) -> dict[str, str]:
+    path = {"user_name": user.user_name}
+    return denials(
+        request,
+        update=("user-update", path),
+        set_password=("user-password", path),
+        change_password=("user-password-change", path),
+        remove_password=("user-password-delete", path),
+        delete=("user-delete", path),
+    )
 
 
 @require_POST
@@ -94,7 +110,7 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
     template = "accounts/user_detail.html"
     if request.htmx:
         template += "#description"
-    return render(
+    response = render(
         request,
         template,
         {
@@ -104,9 +120,13 @@ def user_update(request: ConsoleRequest, user_name: str) -> HttpResponse:
             "tab": "users",
             "section": "general",
             "sign_in_link": sign_in_link(request, user.operator_id),
+            "denied": _detail_denials(request, user),
         },
         status=200 if saved else 400,
     )
+    if saved:
+        announce(request, response, f"Description of {user.user_name} saved.")
+    return response
 
 
 # Passwords: the console does exactly what the API's three operations do, each under its own
@@ -129,11 +149,12 @@ def user_password(request: ConsoleRequest, user_name: str) -> HttpResponse:
     form = SetPasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
         # What to send the user now: the link, the user name, and the password apart.
-        return render_dialog(
+        response = render_dialog(
             request,
             "accounts/partials/password_set_dialog.html",
             {"subject": user, "sign_in_link": sign_in_link(request, user.operator_id)},
         )
+        return announce(request, response, f"Password set for {user.user_name}.")
     # Shown before any POST too: the API would refuse (409), so the console says so.
     status = form.status if form.errors else (409 if user.has_password else 200)
     return _password_dialog(request, form, "accounts/partials/password_dialog.html", user, status)
@@ -145,7 +166,10 @@ def user_password_change(request: ConsoleRequest, user_name: str) -> HttpRespons
     user = sam_user_or_404(request, user_name)
     form = ChangePasswordForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid() and form.save(request, request.user):
-        return close_dialog(request, reverse("user-detail", args=[user.user_name]), "userChanged")
+        target = reverse("user-detail", args=[user.user_name])
+        return close_dialog(
+            request, target, "userChanged", message=f"Password of {user.user_name} changed."
+        )
     status = form.status if form.errors else (200 if user.has_password else 404)
     return _password_dialog(
         request, form, "accounts/partials/password_change_dialog.html", user, status
@@ -164,7 +188,8 @@ def user_password_delete(request: ConsoleRequest, user_name: str) -> HttpRespons
             missing = str(exc)
         else:
             target = reverse("user-detail", args=[user.user_name])
-            return close_dialog(request, target, "userChanged")
+            message = f"Password of {user.user_name} removed."
+            return close_dialog(request, target, "userChanged", message=message)
     if not user.has_password:
         missing = missing or users.NO_PASSWORD
     return render_dialog(
@@ -184,5 +209,5 @@ def user_delete(request: ConsoleRequest, user_name: str) -> HttpResponse:
             users.delete_user(request, request.user, user)
         except users.UserGone:
             raise Http404("No such user.") from None
-        return navigate(request, reverse("users"))
+        return navigate(request, reverse("users"), message=f"User {user.user_name} deleted.")
     return render_dialog(request, "accounts/partials/user_delete_dialog.html", {"subject": user})

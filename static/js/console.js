@@ -82,6 +82,27 @@
     document.body.addEventListener("closeDialog", closeAll);
   });
 
+  // Feedback: the server names what an action did in an HX-Trigger "announce" event
+  // (console/htmx.py announce); it is shown in the status region of base.html, which
+  // screen readers announce (role="status"). Full pages render Django messages there.
+  const TOAST_SECONDS = 8;
+  function expire(toast) {
+    setTimeout(function () { toast.remove(); }, TOAST_SECONDS * 1000);
+  }
+  document.addEventListener("announce", function (event) {
+    const region = document.getElementById("status");
+    if (!region || !event.detail || !event.detail.message) { return; }
+    const toast = document.createElement("p");
+    toast.className = "toast success";
+    toast.setAttribute("data-toast", "");
+    toast.textContent = event.detail.message;
+    region.appendChild(toast);
+    expire(toast);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#status [data-toast]").forEach(expire);
+  });
+
   // Permission editors: append a ready statement (JSON in data-insert-statement) to the
   // document in the textarea named by data-insert-into, keeping what is already there.
   document.addEventListener("click", function (event) {
@@ -105,13 +126,86 @@
     editor.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // The show-once secret dialog (data-secret-dialog) asks before it closes (Escape, a click
+  // on the backdrop, Done) while the secret has been neither copied nor downloaded; once
+  // closed, focus goes to the new key's row in the refreshed list.
+  function unsaved(dialog) {
+    return dialog.hasAttribute("data-secret-dialog") && !dialog.dataset.secretSaved;
+  }
+  function askBeforeClosing(dialog) {
+    const panel = dialog.querySelector("[data-close-confirm]");
+    if (!panel) { return; }
+    panel.hidden = false;
+    panel.querySelector("[data-keep-open]").focus();
+  }
+  function keepOpen(dialog) {
+    const panel = dialog.querySelector("[data-close-confirm]");
+    if (panel) { panel.hidden = true; }
+    const done = dialog.querySelector("[data-close-dialog]");
+    if (done) { done.focus(); }
+  }
+  function isAsking(dialog) {
+    const panel = dialog.querySelector("[data-close-confirm]");
+    return panel && !panel.hidden;
+  }
+  // Escape: stopped at keydown, before it becomes a close request (a prevented "cancel"
+  // event is not honoured twice in a row by Chromium), and "cancel" as a fallback.
+  document.addEventListener("keydown", function (event) {
+    const dialog = document.querySelector("dialog[data-secret-dialog][open]:not([data-page])");
+    if (event.key !== "Escape" || !dialog || !unsaved(dialog)) { return; }
+    event.preventDefault();
+    if (isAsking(dialog)) { keepOpen(dialog); } else { askBeforeClosing(dialog); }
+  }, true);
+  document.addEventListener("cancel", function (event) {
+    const dialog = event.target;
+    if (dialog instanceof HTMLDialogElement && unsaved(dialog)) {
+      event.preventDefault();
+      askBeforeClosing(dialog);
+    }
+  }, true);
+  let focusAfterSwap = "";
+  function focusNewKey() {
+    if (!focusAfterSwap) { return; }
+    const row = document.querySelector('[data-authkey="' + CSS.escape(focusAfterSwap) + '"]');
+    if (row) { row.focus(); }
+  }
+  document.addEventListener("close", function (event) {
+    const dialog = event.target;
+    if (dialog instanceof HTMLDialogElement && dialog.dataset.newKey) {
+      focusAfterSwap = dialog.dataset.newKey;
+      focusNewKey();
+    }
+  }, true);
+  document.addEventListener("htmx:afterSettle", function () {
+    focusNewKey();
+    if (document.activeElement && document.activeElement.matches("[data-authkey]")) {
+      focusAfterSwap = "";
+    }
+  });
+
   document.addEventListener("click", function (event) {
+    const secretDialog = event.target.closest("dialog[data-secret-dialog]");
+    if (secretDialog) {
+      if (event.target.closest("a[data-csv-download]")) {
+        secretDialog.dataset.secretSaved = "downloaded";
+      } else if (event.target.closest("[data-keep-open]")) {
+        keepOpen(secretDialog);
+        return;
+      } else if (event.target.closest("[data-close-anyway]")) {
+        secretDialog.dataset.secretSaved = "declined";
+        secretDialog.close();
+        return;
+      } else if (event.target === secretDialog && unsaved(secretDialog)) {
+        askBeforeClosing(secretDialog);  // a click on the backdrop
+        return;
+      }
+    }
     const closer = event.target.closest("[data-close-dialog]");
     if (closer) {
       const dialog = closer.closest("dialog");
       if (dialog && !dialog.hasAttribute("data-page")) {
         event.preventDefault();
-        dialog.close();
+        if (unsaved(dialog)) { askBeforeClosing(dialog); } else { dialog.close(); }
       }
       return;
     }
@@ -122,6 +216,10 @@
         navigator.clipboard.writeText(source.textContent.trim()).then(function () {
           copy.textContent = "Copied";
           copy.setAttribute("data-copied", "true");
+          const dialog = copy.closest("dialog[data-secret-dialog]");
+          if (dialog && copy.dataset.copyTarget === "new-key-secret") {
+            dialog.dataset.secretSaved = "copied";
+          }
         });
       }
     }

@@ -34,6 +34,60 @@ def generate(page) -> tuple[str, str]:
     )
 
 
+def close_unsaved(page) -> None:
+    """Done without copying: the dialog asks first; close it anyway."""
+    page.click("text=Done: I saved the secret")
+    page.click("dialog >> text=Close without the secret")
+    page.wait_for_selector("dialog", state="detached")
+
+
+def focused_key(page) -> str | None:
+    return page.evaluate("document.activeElement.dataset.authkey || null")
+
+
+def test_it_asks_before_an_unsaved_secret_is_closed_by_escape_backdrop_or_done(keys_page):
+    page = keys_page
+    key_id, _ = generate(page)
+    confirm = page.locator("dialog [data-close-confirm]")
+    assert confirm.is_hidden()
+    page.keyboard.press("Escape")
+    assert confirm.is_visible() and page.locator("dialog[open]").count() == 1
+    shot(page, "close-confirm")
+    page.keyboard.press("Escape")  # a second Escape keeps it open, it does not close
+    assert confirm.is_hidden() and page.locator("dialog[open]").count() == 1
+    page.mouse.click(3, 3)  # the backdrop
+    assert confirm.is_visible() and page.locator("dialog[open]").count() == 1
+    page.click("dialog >> text=Keep it open")
+    assert confirm.is_hidden()
+    page.click("text=Done: I saved the secret")
+    assert confirm.is_visible() and page.locator("dialog[open]").count() == 1
+    page.click("dialog >> text=Close without the secret")
+    page.wait_for_selector("dialog", state="detached")
+    page.wait_for_function("(id) => document.activeElement.dataset.authkey === id", arg=key_id)
+    assert focused_key(page) == key_id
+
+
+def test_it_closes_at_once_once_the_secret_is_copied_and_focuses_the_new_row(keys_page):
+    page = keys_page
+    key_id, _ = generate(page)
+    page.click("dialog button[data-copy-target=new-key-secret]")
+    page.wait_for_selector("dialog button[data-copy-target=new-key-secret][data-copied]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("dialog", state="detached")
+    page.wait_for_function("(id) => document.activeElement.dataset.authkey === id", arg=key_id)
+    assert focused_key(page) == key_id
+
+
+def test_it_closes_at_once_once_the_csv_is_downloaded(keys_page):
+    page = keys_page
+    key_id, _ = generate(page)
+    with page.expect_download():
+        page.click("dialog a[data-csv-download]")
+    page.click("text=Done: I saved the secret")
+    page.wait_for_selector("dialog", state="detached")
+    page.wait_for_function("(id) => document.activeElement.dataset.authkey === id", arg=key_id)
+
+
 def test_it_generates_shows_the_secret_once_and_copies_it(keys_page, root):
     page = keys_page
     assert "No AuthKeys" in page.inner_text("#authkey-list")
@@ -83,9 +137,10 @@ def test_it_disables_generate_at_two_keys_and_revokes_through_a_dialog(keys_page
     page = keys_page
     first, _ = generate(page)
     page.keyboard.press("Escape")
+    page.click("dialog >> text=Close without the secret")
     page.wait_for_selector("dialog", state="detached")
     second, _ = generate(page)
-    page.click("text=Done: I saved the secret")
+    close_unsaved(page)
     page.wait_for_selector(f"#authkey-list >> text={second}")
     button = page.locator("button[data-generate-authkey]")
     assert button.is_disabled()
@@ -110,7 +165,7 @@ def test_it_manages_a_users_keys_on_its_authentication_tab(keys_page, robot):
     page.click("nav.tabs.sub >> text=Authentication")
     page.wait_for_url("**/authentication")
     key_id, secret = generate(page)
-    page.click("text=Done: I saved the secret")
+    close_unsaved(page)
     page.wait_for_selector(f"#authkey-list >> text={key_id}")
     assert AuthKey.objects.get(key_id=key_id).principal == robot
     assert secret not in page.content()

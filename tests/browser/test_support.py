@@ -40,7 +40,7 @@ def test_it_lets_staff_look_up_and_revoke_a_key(page, staff, root, alice, browse
     assert page.locator("#key-status >> text=live").count() == 1
     page.fill("#id_reason", "Posted in a public gist")
     page.click("#revoke-button")
-    page.wait_for_selector(".messages >> text=is revoked")
+    page.wait_for_selector("#status >> text=is revoked")
     key.refresh_from_db()
     assert not key.is_live
     assert key.revoked_by == "staff:helpdesk"

@@ -77,7 +77,11 @@ def test_it_creates_a_user_from_a_plain_form(root_client, operator):
 def test_it_closes_the_dialog_and_refreshes_the_list_for_htmx(root_client):
     response = root_client.post("/security/users/new", {"user_name": "bob"}, **HX)
     assert response.status_code == 204
-    assert json.loads(response["HX-Trigger"]) == {"usersChanged": True, "closeDialog": True}
+    assert json.loads(response["HX-Trigger"]) == {
+        "usersChanged": True,
+        "closeDialog": True,
+        "announce": {"message": "User bob created."},
+    }
 
 
 def test_it_renders_the_create_dialog_alone_for_htmx(root_client):
