@@ -285,7 +285,7 @@ def test_staff_revoke_from_the_operator_view(page, staff, root, alice, viewport,
     shot(page, "staff-operator-revoke", viewport, mode)
     block.locator("button.danger").click()  # "Revoke this key"
     page.wait_for_url(f"**/staff/operators/{root.operator_id}/")
-    page.wait_for_selector(".messages >> text=is revoked")
+    page.wait_for_selector("#status >> text=is revoked")
     assert not AuthKey.objects.get(pk=key.pk).is_live
     assert page.locator(f"[data-staff-key={key.key_id}]").count() == 0
     shot(page, "staff-operator-revoked", viewport, mode)
