@@ -12,7 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import policy, tokens
 from accounts.context import CallContext
 from accounts.signin import account_key, device_token, sign_in
-from security import audit, failures
+from console.net import client_ip
+from security import audit, failures, notifications
 from security.forms_signin import RootSignInForm, SamSignInForm
 
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
@@ -116,7 +117,13 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 
 def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
+    # Read before login(): the device cookie says whether this browser signed in here before.
+    new_browser = not _trusted_device(request, account)
     login(request, principal)  # rotates the session key (no fixation)
+    if principal.is_root and new_browser:
+        notifications.new_browser_sign_in(
+            principal.operator_id, client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+        )
     audit.record(
         request,
         "Console:signIn",
