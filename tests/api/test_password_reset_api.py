@@ -15,6 +15,8 @@ from console import mail
 from security import authkeys, password_reset
 from security.models import AuditEntry, PasswordResetToken
 from tests.conftest import ROOT_PASSWORD, api_login
+from tests.operations_table import UNAUTHENTICATED_CONSOLE_TWINS, UNAUTHENTICATED_OPERATIONS
+from tests.routes import all_routes, contract_path, is_exempt
 from tests.statements import count_statements
 
 ISSUE = "/v1/auth/password_reset_token/issue"
@@ -315,3 +317,32 @@ def test_it_accepts_a_code_once_when_eight_requests_use_it_at_once(root):
     assert sorted(statuses) == [200] + [400] * 7
     winners = [n for n in range(8) if can_sign_in(root, f"{NEW_PASSWORD}-{n}")]
     assert len(winners) == 1
+
+
+# --- the operations table (tests/operations_table.py) ---------------------------------------
+
+
+def test_it_serves_every_unauthenticated_operation_of_the_table_without_a_credential():
+    exempt = {
+        (r.method, contract_path(r)) for r in all_routes() if r.kind == "api" and is_exempt(r)
+    }
+    assert set(UNAUTHENTICATED_OPERATIONS) <= exempt
+    consoles = {r.route for r in all_routes() if r.kind == "console" and is_exempt(r)}
+    assert set(UNAUTHENTICATED_CONSOLE_TWINS) <= consoles
+    assert set(UNAUTHENTICATED_CONSOLE_TWINS.values()) <= set(UNAUTHENTICATED_OPERATIONS)
+
+
+def test_it_lists_every_exempt_route_under_auth_but_the_exchange_in_the_table():
+    under_auth = {
+        (r.method, contract_path(r))
+        for r in all_routes()
+        if r.kind == "api" and is_exempt(r) and r.route.startswith("v1/auth/")
+    }
+    assert under_auth == set(UNAUTHENTICATED_OPERATIONS)
+
+
+def test_it_audits_under_the_api_names_of_the_table(root, smtp_server):
+    code = mailed_code(root, smtp_server)
+    post(VERIFY, {"token": code, "password": NEW_PASSWORD})
+    audited = set(AuditEntry.objects.values_list("action", flat=True))
+    assert set(UNAUTHENTICATED_OPERATIONS.values()) <= audited

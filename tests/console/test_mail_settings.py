@@ -1,4 +1,4 @@
-"""Mail settings: EMAIL_URL becomes Django's MAILERS; `check --deploy` says when mail goes nowhere."""
+"""Mail settings: EMAIL_URL becomes Django's MAILERS; `check --deploy` warns when mail is unsafe."""
 
 import json
 

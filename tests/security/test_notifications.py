@@ -78,7 +78,7 @@ def test_it_mails_root_when_the_password_is_reset(root, smtp_server, committed):
     code = mailed_code(root, smtp_server)
     with committed():
         assert post(VERIFY, {"token": code, "password": "reset-Password-9876"}).status_code == 200
-    reset, notice = smtp_server.wait_for(2)
+    _reset_mail, notice = smtp_server.wait_for(2)
     assert notice.subject == "Latchkey: The root password was reset"
     assert code not in notice.raw.decode()
 
@@ -113,9 +113,7 @@ def test_it_mails_root_at_a_console_sign_in_from_a_new_browser(root, smtp_server
     assert ROOT_PASSWORD not in message.raw.decode()
 
 
-def test_it_mails_nothing_at_a_second_sign_in_from_the_same_browser(
-    root, smtp_server, committed
-):
+def test_it_mails_nothing_at_a_second_sign_in_from_the_same_browser(root, smtp_server, committed):
     browser = Client()
     with committed():
         _console_sign_in(browser, root)
@@ -170,11 +168,14 @@ def test_it_audits_each_notification_sent_without_its_body(root, smtp_server, co
     with committed():
         notifications.root_password_changed(root.operator_id, "192.0.2.5")
     entry = AuditEntry.objects.get(action="Mail:send")
-    assert (entry.outcome, entry.details) == ("allowed", {"mail": "rootPasswordChanged", "sent": True})
+    expected = ("allowed", {"mail": "rootPasswordChanged", "sent": True})
+    assert (entry.outcome, entry.details) == expected
     assert root.email not in repr(entry.__dict__)
 
 
-def test_it_keeps_the_action_when_the_mail_server_is_down(root, root_api, settings, committed, caplog):
+def test_it_keeps_the_action_when_the_mail_server_is_down(
+    root, root_api, settings, committed, caplog
+):
     settings.MAILERS = {
         "default": {
             "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
