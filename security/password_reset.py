@@ -201,7 +201,8 @@ def verify(request: HttpRequest, token: str, password: str) -> Principal:
         .first()
     )
     if row is None or row.used_at is not None or not row.principal.is_active:
-        _fail(request, row, "used" if row is not None else "unknown")
+        reason = "unknown" if row is None else "used" if row.used_at else "inactive"
+        _fail(request, row, reason)
         raise BadToken()
     now = _now()
     if row.expires_at <= now:

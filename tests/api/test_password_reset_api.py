@@ -346,3 +346,18 @@ def test_it_audits_under_the_api_names_of_the_table(root, smtp_server):
     post(VERIFY, {"token": code, "password": NEW_PASSWORD})
     audited = set(AuditEntry.objects.values_list("action", flat=True))
     assert set(UNAUTHENTICATED_OPERATIONS.values()) <= audited
+
+
+def test_it_refuses_the_code_of_a_deactivated_root(root, smtp_server):
+    code = mailed_code(root, smtp_server)
+    Principal.objects.filter(pk=root.pk).update(is_active=False)
+    assert post(VERIFY, {"token": code, "password": NEW_PASSWORD}).status_code == 400
+    assert Principal.objects.get(pk=root.pk).check_password(ROOT_PASSWORD)
+    last = AuditEntry.objects.filter(action="Auth:verifyPasswordResetToken").get()
+    assert (last.outcome, last.details) == ("failed", {"reason": "inactive"})
+
+
+def test_it_mails_no_code_to_a_deactivated_root(root, smtp_server):
+    Principal.objects.filter(pk=root.pk).update(is_active=False)
+    assert post(ISSUE, {"email": root.email}).status_code == 200
+    assert smtp_server.messages == []
