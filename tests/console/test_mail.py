@@ -2,9 +2,13 @@
 
 import logging
 
+import pytest
 from django.core.signals import request_finished, request_started
 
 from console import mail
+
+# The request signals also run Django's close_old_connections, which touches the database.
+pytestmark = pytest.mark.django_db
 
 
 def test_it_runs_a_job_at_once_outside_a_request():
