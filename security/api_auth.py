@@ -142,6 +142,7 @@ class PasswordResetVerifyRequest(StrictSchema):
 
 
 @router.post("/auth/password_reset_token/issue", auth=None, url_name="issuePasswordResetToken")
+@unauthenticated(password_reset.ISSUE_API)
 def issue_password_reset_token(request: HttpRequest, body: PasswordResetIssueRequest):
     """Mail a reset code to a root address; 200 whether or not the address has an account."""
     try:
@@ -154,6 +155,7 @@ def issue_password_reset_token(request: HttpRequest, body: PasswordResetIssueReq
 
 
 @router.post("/auth/password_reset_token/verify", auth=None, url_name="verifyPasswordResetToken")
+@unauthenticated(password_reset.VERIFY_API)
 def verify_password_reset_token(request: HttpRequest, body: PasswordResetVerifyRequest):
     """Set a new root password with a mailed code (400 bad code, 404 expired code)."""
     try:
