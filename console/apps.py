@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
-from console import logfilters
+# mail connects its request receivers and mailchecks registers the deploy checks on import.
+from console import logfilters, mail, mailchecks  # noqa: F401
 
 
 class ConsoleConfig(AppConfig):

@@ -300,6 +300,44 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql") and LATCHKEY_PREPARED_L
     # queries unprepared and lets hotsql prepare the ones it asks for.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
+# Mail (README: Mail): password-reset codes and security notifications to the root address.
+# EMAIL_URL is django-environ's email URL (smtp+tls://user:pass@host:587, smtp+ssl://...,
+# consolemail://, dummymail://), turned into Django's MAILERS. Development prints mails to
+# the terminal; production without EMAIL_URL sends nothing, and `check --deploy` says so
+# (console/mailchecks.py).
+LATCHKEY_EMAIL_URL_SET = bool(env.str("EMAIL_URL", default=""))
+_SMTP_OPTIONS = {
+    "EMAIL_HOST": "host",
+    "EMAIL_PORT": "port",
+    "EMAIL_HOST_USER": "username",
+    "EMAIL_HOST_PASSWORD": "password",
+    "EMAIL_USE_TLS": "use_tls",
+    "EMAIL_USE_SSL": "use_ssl",
+}
+if LATCHKEY_EMAIL_URL_SET:
+    _email = env.email_url("EMAIL_URL")
+    _mailer = {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": {}}
+    if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+        _mailer["OPTIONS"] = {
+            option: _email[name] for name, option in _SMTP_OPTIONS.items() if _email.get(name)
+        }
+        # A mail server that does not answer must not hold a worker for long.
+        _mailer["OPTIONS"]["timeout"] = env.int("EMAIL_TIMEOUT", default=10)
+    elif _email["EMAIL_BACKEND"].endswith("filebased.EmailBackend"):
+        _mailer["OPTIONS"] = {"file_path": _email["EMAIL_FILE_PATH"]}
+elif DEBUG:
+    _mailer = {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+else:
+    _mailer = {"BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+MAILERS = {"default": _mailer}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Password reset (security/password_reset.py): the code's lifetime, and how many codes may
+# be asked for per address and per source address in a throttle window.
+LATCHKEY_PASSWORD_RESET_SECONDS = env.int("LATCHKEY_PASSWORD_RESET_SECONDS", default=30 * 60)
+LATCHKEY_PASSWORD_RESET_PER_ACCOUNT = env.int("LATCHKEY_PASSWORD_RESET_PER_ACCOUNT", default=5)
+LATCHKEY_PASSWORD_RESET_PER_IP = env.int("LATCHKEY_PASSWORD_RESET_PER_IP", default=20)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

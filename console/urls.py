@@ -5,13 +5,15 @@ from django.urls import include, path
 
 from console import views
 from console.urls_api import api
-from security import views_apiref, views_signin
+from security import views_apiref, views_password_reset, views_signin
 
 urlpatterns = [
     path("", views_signin.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views_signin.login_view, name="login"),
     path("logout/", views_signin.logout_view, name="logout"),
+    path("login/forgot/", views_password_reset.forgot_password, name="password-forgot"),
+    path("login/reset/", views_password_reset.reset_password, name="password-reset"),
     path("security/", include("security.urls_users")),
     path("security/", include("security.urls_authkeys")),
     path("security/", include("security.urls_roles")),

@@ -1,5 +1,6 @@
 """POST /v1/auth and /v1/auth/logout: exchange credentials for an apiKey + token."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
@@ -9,7 +10,7 @@ from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
-from security import audit, authkeys, failures, switching
+from security import audit, authkeys, failures, password_reset, switching
 from security.api_access import caller_of, operation, unauthenticated
 
 router = Router(tags=["Auth"])
@@ -171,3 +172,40 @@ def switch_user(request: HttpRequest, body: SwitchUserRequest) -> dict:
         "token": token,
         "userName": target.user_name,
     }
+class PasswordResetIssueRequest(StrictSchema):
+    email: str
+
+
+class PasswordResetVerifyRequest(StrictSchema):
+    token: str
+    password: str
+
+
+@router.post("/auth/password_reset_token/issue", auth=None, url_name="issuePasswordResetToken")
+@unauthenticated(password_reset.ISSUE_API)
+def issue_password_reset_token(request: HttpRequest, body: PasswordResetIssueRequest):
+    """Mail a reset code to a root address; 200 whether or not the address has an account."""
+    try:
+        password_reset.issue(request, body.email)
+    except password_reset.BadEmail as exc:
+        raise ApiError(400, "LKY0400", str(exc)) from None
+    except password_reset.ResetThrottled as exc:
+        raise _throttled(exc.retry_after) from None
+    return empty(200)
+
+
+@router.post("/auth/password_reset_token/verify", auth=None, url_name="verifyPasswordResetToken")
+@unauthenticated(password_reset.VERIFY_API)
+def verify_password_reset_token(request: HttpRequest, body: PasswordResetVerifyRequest):
+    """Set a new root password with a mailed code (400 bad code, 404 expired code)."""
+    try:
+        password_reset.verify(request, body.token, body.password)
+    except password_reset.ResetThrottled as exc:
+        raise _throttled(exc.retry_after) from None
+    except password_reset.BadToken:
+        raise ApiError(400, "LKY0400", "The reset token is not valid.") from None
+    except password_reset.ExpiredToken:
+        raise ApiError(404, "LKY0404", "The reset token has expired.") from None
+    except ValidationError as exc:
+        raise ApiError(400, "LKY0400", " ".join(exc.messages)) from None
+    return empty(200)

@@ -147,6 +147,8 @@ HEADERS: dict[str, dict] = {
 SUCCESS: dict[str, Success] = {
     "Auth:auth": Success(200, AuthResponse),
     "Auth:logout": Success(204),
+    "Auth:issuePasswordResetToken": Success(200),
+    "Auth:verifyPasswordResetToken": Success(200),
     "Operator:listOperatorAuthKeys": Success(200, AuthKeyResponse, many=True),
     "Operator:generateOperatorAuthKey": Success(201, GenerateAuthKeyResponse),
     "Operator:deleteOperatorAuthKey": Success(204),

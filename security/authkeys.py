@@ -39,7 +39,7 @@ from accounts.identifiers import KEY_ID_RE, is_valid_name, refuse_secret
 from accounts.models import Principal
 from console import hotsql, secretscan
 from console.net import client_ip, throttle_source
-from security import audit, failures
+from security import audit, failures, notifications
 from security.models import AuditEntry, AuthKey
 
 KEY_ID_PREFIX = "keyId-"
@@ -327,6 +327,9 @@ def generate(
                 target=key.holder,
                 details=details,
             )
+            if holder.is_root:  # mailed after commit: a rolled-back key is never announced
+                source = client_ip(request) if request is not None else ""
+                notifications.root_authkey_generated(holder.operator_id, key.key_id, source)
     except AuthKeyLimitReached:
         audit.record(
             request,

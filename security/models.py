@@ -281,3 +281,22 @@ class AuthKey(models.Model):
     @property
     def is_live(self) -> bool:
         return self.slot is not None
+
+
+class PasswordResetToken(models.Model):
+    """A password-reset code mailed to a root address: stored only as its keyed hash.
+
+    Single use (`used_at`), short-lived (`expires_at`); a newer code or a reset retires the
+    others of the same account (security/password_reset.py).
+    """
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="password_reset_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["principal", "used_at"])]

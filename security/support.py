@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.identifiers import OPERATOR_ID_RE
 from accounts.models import Operator, Principal
 from console import secretscan
-from security import audit, authkeys
+from security import audit, authkeys, notifications
 from security import staff as staff_accounts
 from security.models import AuditEntry, AuthKey
 
@@ -219,7 +219,11 @@ def revoke_key(request: HttpRequest | None, staff: Principal, key: AuthKey, reas
         raise ValueError(SECRET_IN_REASON)
     if not staff_accounts.is_support_staff(staff):
         raise PermissionError("Only support staff revoke keys through this path.")
-    return authkeys.revoke(request, staff, key, reason=reason, api="Support:revokeAuthKey")
+    with transaction.atomic():
+        revoked = authkeys.revoke(request, staff, key, reason=reason, api="Support:revokeAuthKey")
+        if revoked:
+            notifications.authkey_revoked_by_staff(key.operator_id, key.key_id, key.holder, reason)
+    return revoked
 
 
 def view_operator(request: HttpRequest | None, staff: Principal, operator_id: str, what: str):

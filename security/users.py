@@ -15,7 +15,8 @@ from accounts import apisessions, identifiers, rowlocks, signin
 from accounts.identifiers import refuse_secret
 from accounts.models import Operator, Principal, RoleAttachment
 from accounts.passwords import MAX_PASSWORD_LENGTH
-from security import audit, authkeys
+from console.net import client_ip
+from security import audit, authkeys, notifications
 from security.models import AuditEntry, AuthKey
 
 RESERVED_NAMES = identifiers.RESERVED_USER_NAMES  # the one list (accounts/identifiers.py)
@@ -263,6 +264,8 @@ def change_password(
         )
         raise WrongPassword(result.retry_after)
     set_password(request, actor, user, new, api)
+    if user.is_root:
+        notifications.root_password_changed(user.operator_id, client_ip(request))
 
 
 @transaction.atomic

@@ -13,7 +13,8 @@ from accounts import policy, tokens
 from accounts.context import CallContext
 from accounts.identifiers import OPERATOR_ID_RE, canonical_operator_id
 from accounts.signin import account_key, device_token, sign_in
-from security import audit, failures
+from console.net import client_ip
+from security import audit, failures, notifications
 from security.forms_signin import RootSignInForm, SamSignInForm
 
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
@@ -139,7 +140,13 @@ def sign_in_link(request: HttpRequest, operator_id: str) -> str:
 
 
 def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
+    # Read before login(): the device cookie says whether this browser signed in here before.
+    new_browser = not _trusted_device(request, account)
     login(request, principal)  # rotates the session key (no fixation)
+    if principal.is_root and new_browser:
+        notifications.new_browser_sign_in(
+            principal.operator_id, client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+        )
     audit.record(
         request,
         "Console:signIn",

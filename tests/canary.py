@@ -56,6 +56,7 @@ from redis import Redis
 from accounts import apisessions
 from accounts.models import Principal, Role
 from security.models import AuditEntry, AuthKey, CredentialSet, Group
+from tests.mail import RUNNING as SMTP_SERVERS
 from tests.routes import all_routes
 
 WINDOW = 12
@@ -383,6 +384,15 @@ class Canary:
             yield Place("mail", f"headers of {where}", headers)
             excused = frozenset(self._shown.get(id(message), ()))
             yield Place("mail", f"body of {where}", _mail_body(message), excused)
+        # What a real SMTP server of the test received (tests/mail.py), as it arrived.
+        for server in SMTP_SERVERS:
+            for index, received in enumerate(server.messages):
+                where = f"smtp mail {index}: {received.subject}"
+                headers = _b(f"{received.envelope_from}\n{received.to!r}\n")
+                headers += bytes(received.parsed.as_bytes().partition(b"\n\n")[0])
+                yield Place("mail", f"headers of {where}", headers)
+                excused = frozenset(self._shown.get(id(received), ()))
+                yield Place("mail", f"body of {where}", _mail_body(received), excused)
 
     def responses_places(self, *, later: bool = False) -> Iterator[Place]:
         for seen in self._seen:

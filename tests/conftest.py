@@ -8,6 +8,7 @@ from django.test import Client
 from accounts.models import Operator, Principal
 from security import destinations
 from tests.canary import Canary
+from tests.mail import smtp_server  # noqa: F401 (the SMTP fixture, tests/mail.py)
 from tests.security.fake_dns import FakeDns
 
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM use.

@@ -77,6 +77,18 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", "/audit_logs/checkpoint"): "AuditLog:getAuditCheckpoint",
 }
 
+# Operations called without any credential (tests/routes.py exempts their routes): the
+# contract's password reset (§4.1), and the console pages that are their twins. They are
+# throttled instead of authorized; the console page calls the same service as the API.
+UNAUTHENTICATED_OPERATIONS: dict[tuple[str, str], str] = {
+    ("POST", "/auth/password_reset_token/issue"): "Auth:issuePasswordResetToken",
+    ("POST", "/auth/password_reset_token/verify"): "Auth:verifyPasswordResetToken",
+}
+UNAUTHENTICATED_CONSOLE_TWINS: dict[str, tuple[str, str]] = {
+    "login/forgot/": ("POST", "/auth/password_reset_token/issue"),
+    "login/reset/": ("POST", "/auth/password_reset_token/verify"),
+}
+
 # No statement may grant these to a SAM user (DESIGN.md "Permissions"; docs/permissions.md).
 ROOT_ONLY_OPERATIONS = frozenset(
     {

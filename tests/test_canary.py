@@ -252,6 +252,37 @@ def test_it_finds_a_window_in_a_mail(canary):
     assert_caught(canary, "mail", "Your reset link")
 
 
+def _smtp_mail(subject: str, body: str) -> None:
+    """Send through Django's SMTP backend to the test's SMTP server (tests/mail.py)."""
+    EmailMessage(subject, body, "a@example.com", ["b@example.com"]).send()
+
+
+def test_it_finds_a_window_in_a_mail_the_smtp_server_received(canary, smtp_server):
+    secret = canary.plant()
+    _smtp_mail("Over the wire", f"Use {window_of(secret)}")
+    smtp_server.wait_for(1)
+    assert mail.outbox == []  # only the SMTP server holds it
+    assert_caught(canary, "mail", "body of smtp mail 0: Over the wire")
+
+
+def test_it_finds_a_window_in_the_headers_the_smtp_server_received(canary, smtp_server):
+    secret = canary.plant()
+    _smtp_mail(f"Code {window_of(secret)}", "nothing here")
+    smtp_server.wait_for(1)
+    assert_caught(canary, "mail", "headers of smtp mail 0")
+
+
+def test_it_allows_a_secret_only_in_the_one_received_mail_that_carries_it(canary, smtp_server):
+    token = canary.plant("tok")
+    _smtp_mail("Your code", f"Code: {token}")
+    (received,) = smtp_server.wait_for(1)
+    canary.add(token, shown_in=received)
+    assert places_found(canary, "mail") == []
+    _smtp_mail("Again", f"Code: {token}")
+    smtp_server.wait_for(2)
+    assert_caught(canary, "mail", "body of smtp mail 1: Again")
+
+
 # --- responses ----------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ the one in docs/sessions.md; nothing is read from the code under test.
 """
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import mail as outbox
 from django.db import connection
 from django.test import Client
 
@@ -40,6 +42,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "password changed by root/admin": (ENDS, ENDS, SURVIVES),
     "password removed": (ENDS, ENDS, SURVIVES),
     "root password changed": (ENDS, ENDS, SURVIVES),
+    "root password reset": (ENDS, ENDS, SURVIVES),
     "revoke user tokens": (ENDS, ENDS, ENDS),
     "revoke operator tokens": (ENDS, ENDS, ENDS),
     "user deleted": (ENDS, ENDS, ENDS),
@@ -288,6 +291,23 @@ def root_password_changed(w: World, via: str, kind: str) -> None:
     assert has_new_password(w)
 
 
+def root_password_reset(w: World, via: str, kind: str) -> None:
+    # A code mailed to the root address (the test mailer keeps mail in django.core.mail.outbox).
+    form = {"email": w.root.email}
+    if via == "api":
+        expect(call("POST", "/v1/auth/password_reset_token/issue", {}, form), 200)
+    else:
+        expect(Client().post("/login/forgot/", form), 302)
+    code = re.search(r"^  (\S{43})$", outbox.outbox[-1].body, re.MULTILINE).group(1)
+    if via == "api":
+        body = {"token": code, "password": NEW_PASSWORD}
+        expect(call("POST", "/v1/auth/password_reset_token/verify", {}, body), 200)
+    else:
+        form = {"token": code, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}
+        expect(Client().post("/login/reset/", form), 302)
+    assert has_new_password(w)
+
+
 def revoke_user_tokens(w: World, via: str, kind: str) -> None:
     expect(call("DELETE", user_path(w, "/tokens"), w.root_api.headers), 204)
 
@@ -349,6 +369,7 @@ EVENTS: dict[str, tuple[Event, str, tuple[str, ...]]] = {
     ),
     "password removed": (password_removed, "alice", ("api", "console")),
     "root password changed": (root_password_changed, "root", ("api",)),
+    "root password reset": (root_password_reset, "root", ("api", "console")),
     "revoke user tokens": (revoke_user_tokens, "alice", ("api",)),
     "revoke operator tokens": (revoke_operator_tokens, "root", ("api",)),
     "user deleted": (user_deleted, "alice", ("api", "console")),

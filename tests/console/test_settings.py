@@ -25,6 +25,8 @@ def _production_env(**overrides: str) -> dict[str, str]:
         LATCHKEY_JWT_KEYS=keys["LATCHKEY_JWT_KEYS"],
         LATCHKEY_MASTER_KEYS=keys["LATCHKEY_MASTER_KEYS"],
         ALLOWED_HOSTS="latchkey.example.com",
+        EMAIL_URL="smtp+tls://latchkey:mail-Password-1@mail.example.com:587",
+        DEFAULT_FROM_EMAIL="latchkey@example.com",
     )
     env.update(overrides)
     return env
