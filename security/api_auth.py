@@ -172,6 +172,8 @@ def switch_user(request: HttpRequest, body: SwitchUserRequest) -> dict:
         "token": token,
         "userName": target.user_name,
     }
+
+
 class PasswordResetIssueRequest(StrictSchema):
     email: str
 
