@@ -114,6 +114,22 @@ class APIAuditLogEntry(BaseModel):
     reason: str | None = None
 
 
+class TokenResponse(BaseModel):
+    token: str = Field(description="A fresh JWT for the caller's apiKey (the same session).")
+
+
+class TrustPolicyResponse(BaseModel):
+    trustPolicy: str = Field(description="A trust policy document, as a JSON string.")
+
+
+class SwitchedSessionResponse(BaseModel):
+    """Latchkey's addition: a live switched session into the user."""
+
+    sourceSrn: str
+    createDateTime: int
+    expiryDateTime: int
+
+
 class AuditCheckpoint(BaseModel):
     """A signed checkpoint of the operator's audit chain (docs/audit.md)."""
 
@@ -147,6 +163,13 @@ HEADERS: dict[str, dict] = {
 SUCCESS: dict[str, Success] = {
     "Auth:auth": Success(200, AuthResponse),
     "Auth:logout": Success(204),
+    "Auth:switchUser": Success(200, AuthResponse),
+    "Operator:generateAuthToken": Success(200, TokenResponse),
+    "User:getUserTrustPolicy": Success(200, TrustPolicyResponse),
+    "User:updateUserTrustPolicy": Success(204),
+    "User:deleteUserTrustPolicy": Success(204),
+    "User:listUserSwitchedSessions": Success(200, SwitchedSessionResponse, many=True),
+    "User:revokeUserSwitchedSessions": Success(204),
     "Auth:issuePasswordResetToken": Success(200),
     "Auth:verifyPasswordResetToken": Success(200),
     "Operator:listOperatorAuthKeys": Success(200, AuthKeyResponse, many=True),
