@@ -43,6 +43,8 @@ class ApiCaller:
     auth_key_id: str
     policy_version: int
     opened_by: str = ApiSession.OpenedBy.PASSWORD
+    # Opened with a second factor (the condition variable multiFactorAuthPresent).
+    second_factor: bool = False
 
 
 def _now() -> datetime:
@@ -66,6 +68,7 @@ def create_session(
     auth_key_id: str = "",
     source_ip: str = "",
     held: bool = False,
+    second_factor: bool = False,
 ) -> tuple[str, str]:
     """Open an API session and return (apiKey, token).
 
@@ -91,6 +94,7 @@ def create_session(
         password_epoch=principal.password_epoch if by_password else None,
         expires_at=expires,
         source_ip=source_ip,
+        second_factor=second_factor and by_password,
     )
     claims = {
         "iss": settings.LATCHKEY_ISSUER,
@@ -107,7 +111,7 @@ def create_session(
 
 
 _LOOKUP = """
-SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
+SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.second_factor,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
        (s.auth_key_id = '' OR EXISTS (
            SELECT 1 FROM security_authkey k WHERE k.key_id = s.auth_key_id AND k.slot IS NOT NULL
@@ -191,6 +195,7 @@ def authenticate_request(
         revoked_at,
         auth_key_id,
         opened_by,
+        second_factor,
         pid,
         kind,
         user_name,
@@ -222,7 +227,14 @@ def authenticate_request(
     if extra:
         request.companion = extra[0]  # type: ignore[attr-defined]
     return ApiCaller(
-        principal, operator_id, session_key, claims["jti"], auth_key_id, policy_version, opened_by
+        principal,
+        operator_id,
+        session_key,
+        claims["jti"],
+        auth_key_id,
+        policy_version,
+        opened_by,
+        bool(second_factor),
     )
 
 
@@ -244,6 +256,30 @@ def revoke_for_principal(principal: Principal) -> int:
         return ApiSession.objects.filter(principal=principal, revoked_at__isnull=True).update(
             revoked_at=_now()
         )
+
+
+def end_all_sessions_but_this(request: HttpRequest | None, principal: Principal) -> int:
+    """End every session of the principal, console and API, except the one making the change.
+
+    For second-factor changes (enabling, verifying, revoking MFA): DESIGN.md ends all of
+    the user's sessions. The calling session stays when it is the principal's own: an API
+    session is carried over to the new epoch, a console session re-signed. Return how many
+    API sessions were ended.
+    """
+    caller = getattr(request, "auth", None) if request is not None else None
+    keep = ""
+    if isinstance(caller, ApiCaller) and caller.principal.pk == principal.pk:
+        keep = caller.api_key
+    with transaction.atomic():
+        epoch = _bump(principal, "session_epoch")
+        mine = ApiSession.objects.filter(principal=principal)
+        ended = mine.filter(revoked_at__isnull=True).exclude(api_key=keep).update(revoked_at=_now())
+        if keep:
+            mine.filter(api_key=keep).update(session_epoch=epoch)
+    if request is not None and not isinstance(caller, ApiCaller) and hasattr(request, "session"):
+        if getattr(request, "user", None) == principal:
+            update_session_auth_hash(request, principal)
+    return ended
 
 
 def end_password_sessions(request: HttpRequest | None, principal: Principal) -> int:

@@ -36,6 +36,8 @@ class Operator(models.Model):
     # Record successful reads (GET operations) in the audit log too, as Soracom's audit log
     # and CloudTrail's read events do; off by default, since it costs a write per read.
     record_reads = models.BooleanField(default=False)
+    # Root's setting: SAM users sign in to the console only with a second factor.
+    require_sam_console_mfa = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.id
@@ -365,6 +367,9 @@ class ApiSession(models.Model):
     expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     source_ip = models.CharField(max_length=45, blank=True, default="")
+    # Opened with a second factor (a TOTP code): the condition variable
+    # multiFactorAuthPresent (accounts/conditions.py). Never for an AuthKey exchange.
+    second_factor = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["principal", "revoked_at"])]

@@ -240,6 +240,7 @@ def facts_of(ctx: CallContext) -> Facts:
         method=ctx.method,
         path_vars=ctx.path_vars,
         sam_user_name=principal.user_name if principal.is_sam else None,
+        second_factor=ctx.second_factor,
     )
 
 

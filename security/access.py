@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 from accounts import policy
-from accounts.context import CallContext
+from accounts.context import CallContext, console_second_factor
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
@@ -95,6 +95,7 @@ def console_action(
                     source_ip=client_ip(request),
                     method=decided_as,
                     path_vars=path_vars,
+                    second_factor=console_second_factor(request),
                 )
                 if not policy.is_allowed(ctx):
                     return _refusal(request, name, user, kwargs)

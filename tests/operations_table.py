@@ -65,6 +65,15 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/credentials/{credentials_id}"): "Credential:deleteCredential",
     # §4.9 audit log
     ("GET", "/audit_logs/api"): "AuditLog:getApiAuditLogs",
+    # §4.10 MFA (TOTP): the root account's and a SAM user's
+    ("POST", OP + "/mfa"): "Operator:enableMFA",
+    ("POST", OP + "/mfa/verify"): "Operator:verifyMFA",
+    ("GET", OP + "/mfa"): "Operator:getMFAStatus",
+    ("DELETE", OP + "/mfa"): "Operator:revokeMFA",
+    ("POST", USER + "/mfa"): "User:enableUserMFA",
+    ("POST", USER + "/mfa/verify"): "User:verifyUserMFA",
+    ("GET", USER + "/mfa"): "User:getUserMFAStatus",
+    ("DELETE", USER + "/mfa"): "User:revokeUserMFA",
     # Latchkey's own: a signed checkpoint of the caller's audit chain (docs/audit.md)
     ("GET", "/audit_logs/checkpoint"): "AuditLog:getAuditCheckpoint",
 }
@@ -77,6 +86,10 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:deleteOperatorAuthKey",
         "Operator:revokeOperatorAuthTokens",
         "Operator:updateOperatorPassword",
+        "Operator:enableMFA",
+        "Operator:verifyMFA",
+        "Operator:getMFAStatus",
+        "Operator:revokeMFA",
         "Operator:getSupportAccess",
         "Operator:grantSupportAccess",
         "Operator:revokeSupportAccess",

@@ -132,6 +132,9 @@ API_BODIES = {
     "User:updateDefaultPermissions": {"permissions": EMPTY},
     "Credential:createCredential": {"type": "psk", "credentials": {"key": PSK}},
     "Credential:updateCredential": {"description": "changed"},
+    "Operator:verifyMFA": {"mfaOTPCode": "123456"},
+    "Operator:revokeMFA": {"password": "root-Password-1234"},
+    "User:verifyUserMFA": {"mfaOTPCode": "123456"},
 }
 # Operations on a user that must not have a password yet, or on a role that is attached.
 ON_ROBOT = {"User:createUserPassword"}
