@@ -33,7 +33,7 @@ from django.utils import timezone
 from accounts import apisessions, rowlocks, signin
 from accounts.models import Principal
 from security import audit, crypto
-from security.models import AuditEntry, BackupCode, TotpDevice
+from security.models import AuditEntry, BackupCode, Passkey, TotpDevice
 
 ISSUER = "Latchkey"
 DIGITS = 6
@@ -378,3 +378,36 @@ def revoke_root(
             )
             raise WrongPassword(result.retry_after)
     revoke(request, actor, root, api)
+
+
+def has_passkeys(principal: Principal) -> bool:
+    return Passkey.objects.filter(principal_id=principal.pk).exists()
+
+
+def has_second_factor(principal: Principal) -> bool:
+    """Return whether a password sign-in of this principal needs a second step (TOTP active,
+    or a passkey registered)."""
+    return is_active(principal) or has_passkeys(principal)
+
+
+def secret_from_uri(uri: str) -> str:
+    """Return the base32 secret of an otpauth:// URI (for the enrolment page's text)."""
+    return pyotp.parse_uri(uri).secret
+
+
+@transaction.atomic
+def set_sam_console_requirement(
+    request: HttpRequest | None, actor: Principal, required: bool
+) -> None:
+    """Root's setting: SAM users sign in to the console only with a second factor."""
+    from accounts.models import Operator
+
+    Operator.objects.filter(pk=actor.operator_id).update(require_sam_console_mfa=required)
+    audit.record(
+        request,
+        "Operator:updateMFARequirement",
+        operator=actor.operator_id,
+        principal=actor,
+        target="samConsoleSignIn",
+        details={"required": required},
+    )

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.forms import ConfirmForm
 from console.htmx import close_dialog, navigate, render_dialog
-from security import users
+from security import mfa, users
 from security.access import ConsoleRequest, console_action, sam_user_or_404
 from security.forms_users import (
     ChangePasswordForm,
@@ -29,7 +29,8 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
     template = "accounts/users.html"
     if request.htmx and request.htmx.target == "user-list":
         template += "#user-list"
-    return render(request, template, {"page": page, "tab": "users"})
+    with_mfa = mfa.active_ids(u.pk for u in page)
+    return render(request, template, {"page": page, "tab": "users", "with_mfa": with_mfa})
 
 
 @require_http_methods(["GET", "POST"])

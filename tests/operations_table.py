@@ -90,6 +90,7 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:verifyMFA",
         "Operator:getMFAStatus",
         "Operator:revokeMFA",
+        "Operator:updateMFARequirement",
         "Operator:getSupportAccess",
         "Operator:grantSupportAccess",
         "Operator:revokeSupportAccess",
@@ -185,6 +186,20 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     S + "groups/<name:group_name>/delete": console_only(
         "groups have no API in the contract", "Group:deleteGroup"
     ),
+    # Second factors: root's account page and a SAM user's MFA tab
+    S + "account/mfa/": twin("GET", OP + "/mfa"),
+    S + "account/mfa/enable": twin("POST", OP + "/mfa"),
+    S + "account/mfa/verify": twin("POST", OP + "/mfa/verify"),
+    S + "account/mfa/revoke": twin("DELETE", OP + "/mfa"),
+    S + "account/mfa/requirement": console_only(
+        "the operator setting 'require MFA for SAM users' console sign-in' has no API in "
+        "the contract (root only)",
+        "Operator:updateMFARequirement",
+    ),
+    U + "mfa": twin("GET", USER + "/mfa"),
+    U + "mfa/enable": twin("POST", USER + "/mfa"),
+    U + "mfa/verify": twin("POST", USER + "/mfa/verify"),
+    U + "mfa/revoke": twin("DELETE", USER + "/mfa"),
     # Audit, reports, support
     S + "audit/": twin("GET", "/audit_logs/api"),
     S + "audit/export.csv": twin("GET", "/audit_logs/api"),

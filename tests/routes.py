@@ -16,6 +16,7 @@ UNAUTHORIZED_ROUTES = {
     "": "the home page only redirects: to sign-in, to the console, or to the admin",
     "healthz": "load balancers' liveness probe: no data, no database",
     "login/": "signing in establishes who the caller is",
+    "login/verify/": "the second step of signing in (only in the half-signed-in state)",
     "logout/": "signing out ends the caller's own session and needs no permission",
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",

@@ -115,6 +115,10 @@ CONSOLE_FORMS = {
     "security/groups/new": {"name": "new-group"},
     "security/groups/<name:group_name>/update": {"beam_url": "https://example.com/in"},
     "security/support/grant": {"hours": "24"},
+    "security/account/mfa/verify": {"code": "123456"},
+    "security/account/mfa/revoke": {"password": "root-Password-1234"},
+    "security/account/mfa/requirement": {"require_sam": "on"},
+    "security/users/<name:user_name>/mfa/verify": {"code": "123456"},
 }
 API_BODIES = {
     "User:createUser": {"description": "new"},

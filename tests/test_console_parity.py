@@ -18,8 +18,8 @@ from django.db import transaction
 
 from accounts import policy
 from accounts.models import Operator, Principal
-from security import authkeys, groups, reports, roles
-from security.models import AuditEntry
+from security import authkeys, groups, mfa, reports, roles
+from security.models import AuditEntry, TotpDevice
 from tests import dbstate
 from tests.operations_table import CONSOLE_ACTIONS
 from tests.routes import Route, all_routes, contract_path
@@ -74,6 +74,17 @@ def _quota_reached(world) -> None:
 
 def _auditor_exists(world) -> None:
     roles.create_role(None, _home(world)["root"], reports.AUDITOR_ROLE_ID, '{"statements":[]}')
+
+
+def _root_enrolling(world) -> None:
+    root = _home(world)["root"]
+    mfa.enable(None, root, root, "Operator:enableMFA")
+
+
+def _target_mfa_active(world) -> None:
+    target = Principal.objects.get(operator=_home(world)["operator"], user_name="target")
+    mfa.enable(None, _home(world)["root"], target, "User:enableUserMFA")
+    TotpDevice.objects.filter(principal=target).update(status="ACTIVE")
 
 
 READ = [Scenario("read")]
@@ -184,6 +195,17 @@ SCENARIOS: dict[str, list[Scenario]] = {
     S + "audit/": READ,
     S + "audit/export.csv": READ,
     S + "audit/checkpoint.json": READ,
+    S + "account/mfa/": READ,
+    S + "account/mfa/enable": [Scenario("no MFA")],
+    S + "account/mfa/verify": [
+        Scenario("no enrolment"),
+        Scenario("a wrong code", setup=_root_enrolling),
+    ],
+    S + "account/mfa/revoke": [Scenario("no MFA to remove")],
+    U + "mfa": READ,
+    U + "mfa/enable": [Scenario("no MFA"), Scenario("MFA active", setup=_target_mfa_active)],
+    U + "mfa/verify": [Scenario("no enrolment")],
+    U + "mfa/revoke": [Scenario("no MFA"), Scenario("MFA active", setup=_target_mfa_active)],
 }
 
 
