@@ -333,6 +333,11 @@ EXEMPT: dict[str, str] = {
     "Credential:updateCredential body.credentials": "a credential set's values: sealed",
     "Credential:updateCredential body.type": "one of the known type names",
     "User:createUserPassword path.user_name": _LOOKUP,
+    "Operator:revokeMFA body.password": "a password: compared, never stored",
+    "Operator:verifyMFA body.mfaOTPCode": "a TOTP code: compared, never stored or echoed",
+    "User:verifyUserMFA body.mfaOTPCode": "a TOTP code: compared, never stored or echoed",
+    "User:enableUserMFA path.user_name": _LOOKUP,
+    "User:verifyUserMFA path.user_name": _LOOKUP,
     "User:generateUserAuthKey path.user_name": _LOOKUP,
     "Role:attachRole path.user_name": _LOOKUP,
 }
