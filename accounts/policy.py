@@ -58,6 +58,7 @@ ROOT_ONLY: frozenset[str] = frozenset(
 ROOT_ONLY_PATTERNS: tuple[str, ...] = (
     "Operator:*AuthKey*",
     "Operator:*MFA*",
+    "Operator:*Passkey*",
     "Operator:*Password*",
     "Operator:*Email*",
     "Operator:*SupportAccess*",

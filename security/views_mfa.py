@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Principal
-from security import mfa
+from security import mfa, passkeys
 from security.access import ConsoleRequest, console_action, sam_user_or_404
 
 MAX_INPUT = 64
@@ -73,6 +73,8 @@ def _status_page(request: ConsoleRequest, scope: Scope, template: str, extra: di
         "subject": subject,
         "status": mfa.status(subject),
         "backup_left": mfa.backup_codes_left(subject),
+        "passkeys": list(passkeys.passkeys_of(subject)),
+        "own": subject.pk == request.user.pk,
         **extra,
     }
     return render(request, template, context)

@@ -91,6 +91,8 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:getMFAStatus",
         "Operator:revokeMFA",
         "Operator:updateMFARequirement",
+        "Operator:registerPasskey",
+        "Operator:deletePasskey",
         "Operator:getSupportAccess",
         "Operator:grantSupportAccess",
         "Operator:revokeSupportAccess",
@@ -195,6 +197,26 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
         "the operator setting 'require MFA for SAM users' console sign-in' has no API in "
         "the contract (root only)",
         "Operator:updateMFARequirement",
+    ),
+    S + "account/passkeys/options": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)",
+        "Operator:registerPasskey",
+    ),
+    S + "account/passkeys/register": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)",
+        "Operator:registerPasskey",
+    ),
+    S + "account/passkeys/<int:passkey_id>/delete": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)", "Operator:deletePasskey"
+    ),
+    U + "passkeys/options": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:registerUserPasskey"
+    ),
+    U + "passkeys/register": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:registerUserPasskey"
+    ),
+    U + "passkeys/<int:passkey_id>/delete": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:deleteUserPasskey"
     ),
     U + "mfa": twin("GET", USER + "/mfa"),
     U + "mfa/enable": twin("POST", USER + "/mfa"),

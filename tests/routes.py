@@ -17,6 +17,8 @@ UNAUTHORIZED_ROUTES = {
     "healthz": "load balancers' liveness probe: no data, no database",
     "login/": "signing in establishes who the caller is",
     "login/verify/": "the second step of signing in (only in the half-signed-in state)",
+    "login/passkey/options": "a WebAuthn challenge for signing in (no data)",
+    "login/passkey": "signing in with a passkey establishes who the caller is",
     "logout/": "signing out ends the caller's own session and needs no permission",
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",
