@@ -9,9 +9,11 @@ getUserMFAStatus, revokeUserMFA. Handlers parse, authorize through `@operation`,
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from accounts import signin
 from accounts.models import Principal
+from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, bad_request, empty, not_found
-from security import mfa, users
+from security import failures, mfa, users
 from security.api_access import caller_of, operation, sam_user_or_404
 
 router = Router(tags=["Operator"])
@@ -26,6 +28,44 @@ class CodeBody(StrictSchema):
 
 class PasswordBody(StrictSchema):
     password: str
+
+
+class RevokeTokenIssueBody(StrictSchema):
+    email: str
+    password: str
+
+
+class RevokeTokenVerifyBody(StrictSchema):
+    email: str
+    password: str
+    token: str
+    backupCode: str
+
+
+AUTH_FAILED = ApiError(401, "LKY0401", "Authentication failed.")
+
+
+def _root_by_password(request: HttpRequest, email: str, password: str, api: str) -> Principal:
+    """Return the root account these credentials sign in to, behind the sign-in throttles
+    (a failure answers like /v1/auth and is audited like a failed sign-in)."""
+    if len(password) > MAX_PASSWORD_LENGTH or len(email) > 320:
+        raise bad_request("A credential is too long.")
+    result = signin.sign_in(request, password=password, email=email)
+    if result.principal is None or not result.principal.is_root:
+        failures.record_sign_in_failure(request, api, result, email=email)
+        if result.retry_after:
+            raise _throttled(result.retry_after)
+        raise AUTH_FAILED
+    return result.principal
+
+
+def _throttled(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "LKY0429",
+        f"Too many failed attempts. Try again in {retry_after} seconds.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def _root(request: HttpRequest) -> Principal:
@@ -90,16 +130,35 @@ def revoke_mfa(
         )
     except mfa.WrongPassword as exc:
         if exc.retry_after:
-            raise ApiError(
-                429,
-                "LKY0429",
-                f"Too many failed attempts. Try again in {exc.retry_after} seconds.",
-                headers={"Retry-After": str(exc.retry_after)},
-            ) from None
+            raise _throttled(exc.retry_after) from None
         raise bad_request("The password is missing or wrong.") from None
     except mfa.MfaError as exc:
         raise bad_request(str(exc)) from None
     return empty(204)
+
+
+@router.post("/operators/mfa_revoke_token/issue", auth=None, url_name="issueMFARevokingToken")
+def issue_mfa_revoking_token(request: HttpRequest, body: RevokeTokenIssueBody) -> HttpResponse:
+    """A lost device: mail root a single-use revoking token (200, no body)."""
+    api = "Operator:issueMFARevokingToken"
+    root = _root_by_password(request, body.email, body.password, api)
+    try:
+        mfa.issue_revoke_token(request, root)
+    except mfa.MfaError as exc:
+        raise bad_request(str(exc)) from None
+    return empty(200)
+
+
+@router.post("/operators/mfa_revoke_token/verify", auth=None, url_name="verifyMFARevokingToken")
+def verify_mfa_revoking_token(request: HttpRequest, body: RevokeTokenVerifyBody) -> HttpResponse:
+    """Remove root's MFA with the mailed token and one backup code (200, no body)."""
+    api = "Operator:verifyMFARevokingToken"
+    root = _root_by_password(request, body.email, body.password, api)
+    try:
+        mfa.verify_revoke_token(request, root, body.token, body.backupCode)
+    except mfa.MfaError as exc:
+        raise bad_request(str(exc)) from None
+    return empty(200)
 
 
 # SAM users ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import json
 import re
 import secrets
 import time
+from datetime import timedelta
 
 import pyotp
 from django.conf import settings
@@ -411,3 +412,85 @@ def set_sam_console_requirement(
         target="samConsoleSignIn",
         details={"required": required},
     )
+
+
+# Revoking token (a lost device) --------------------------------------------------------
+
+REVOKE_TOKEN_SECONDS = 1800
+
+
+class BadRevokeToken(MfaError):
+    def __init__(self) -> None:
+        super().__init__("The token or the backup code is not valid, or the token expired.")
+
+
+def _token_hash(token: str) -> str:
+    key = hmac.new(settings.LATCHKEY_PEPPER.encode(), b"latchkey.mfa.revoke-token", hashlib.sha256)
+    return hmac.new(key.digest(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_revoke_token(request: HttpRequest | None, root: Principal) -> None:
+    """Mail root a single-use token (REVOKE_TOKEN_SECONDS) that, with a backup code, removes
+    its MFA (NotEnabled when MFA is not active). Only the keyed hash is stored."""
+    from django.core.mail import send_mail
+
+    from security.models import MfaRevokeToken
+
+    if not is_active(root):
+        raise NotEnabled()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        MfaRevokeToken.objects.create(
+            principal=root,
+            token_hash=_token_hash(token),
+            expires_at=timezone.now() + timedelta(seconds=REVOKE_TOKEN_SECONDS),
+        )
+        audit.record(
+            request,
+            "Operator:issueMFARevokingToken",
+            operator=root.operator_id,
+            principal=root,
+            target="root",
+        )
+    minutes = REVOKE_TOKEN_SECONDS // 60
+    send_mail(
+        "Latchkey: token to remove MFA",
+        f"Someone who knows the root password of {root.operator_id} asked to remove its MFA "
+        f"(a lost authenticator).\n\nToken (valid {minutes} minutes, once):\n\n{token}\n\n"
+        "Send it with the password and one backup code to "
+        "POST /v1/operators/mfa_revoke_token/verify. If this was not you, change the root "
+        "password now.\n",
+        None,
+        [root.email],
+    )
+
+
+def verify_revoke_token(
+    request: HttpRequest | None, root: Principal, token: str, backup_code: str
+) -> None:
+    """Remove root's MFA given a live revoking token and one unused backup code (both spent);
+    BadRevokeToken (audited) otherwise."""
+    from security.models import MfaRevokeToken
+
+    with transaction.atomic():
+        spent = 0
+        if isinstance(token, str) and 0 < len(token) <= 128:
+            spent = MfaRevokeToken.objects.filter(
+                principal=root,
+                token_hash=_token_hash(token),
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            ).update(used_at=timezone.now())
+        if spent and use_backup_code(request, root, backup_code):
+            revoke(request, root, root, "Operator:verifyMFARevokingToken")
+            return
+        transaction.set_rollback(True)  # nothing spent when either part is wrong
+    audit.record(
+        request,
+        "Operator:verifyMFARevokingToken",
+        operator=root.operator_id,
+        principal=root,
+        outcome=AuditEntry.Outcome.FAILED,
+        target="root",
+    )
+    raise BadRevokeToken()

@@ -333,3 +333,16 @@ class Passkey(models.Model):
     user_handle = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class MfaRevokeToken(models.Model):
+    """A single-use, short-lived token mailed to root to remove a lost TOTP device
+    (Soracom's mfa_revoke_token); stored as a keyed hash, never in clear."""
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="mfa_revoke_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

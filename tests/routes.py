@@ -22,6 +22,8 @@ UNAUTHORIZED_ROUTES = {
     "logout/": "signing out ends the caller's own session and needs no permission",
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",
+    "v1/operators/mfa_revoke_token/issue": "checks the root password itself, like POST /auth",
+    "v1/operators/mfa_revoke_token/verify": "checks the root password itself, like POST /auth",
     "v1/": "django-ninja's API index: 404 because the docs are disabled (tested)",
     "v1/openapi.json": "the API's public description, generated from the routes: no tenant data",
     "api/": "the API reference, rendered from the OpenAPI document: no tenant data",

@@ -308,3 +308,72 @@ def test_it_lets_a_sam_user_with_revoke_permission_revoke_anothers_mfa(
 def test_it_answers_404_for_another_tenants_user(root, outsider_api, alice):
     response = call("GET", user_path(alice), outsider_api)
     assert response.status_code == 404
+
+
+# Revoking token (a lost device) -------------------------------------------------------
+
+ISSUE = "/v1/operators/mfa_revoke_token/issue"
+VERIFY = "/v1/operators/mfa_revoke_token/verify"
+
+
+def _post(path, body):
+    return Client().post(path, body, content_type="application/json")
+
+
+def _mailed_token(mailbox) -> str:
+    import re
+
+    assert len(mailbox) == 1
+    return re.search(r"\n\n([A-Za-z0-9_-]{40,})\n\n", mailbox[0].body).group(1)
+
+
+def test_it_mails_a_revoking_token_and_removes_mfa_with_a_backup_code(
+    root, root_enrolled, mailoutbox
+):
+    creds = {"email": root.email, "password": ROOT_PASSWORD}
+    issued = _post(ISSUE, creds)
+    assert issued.status_code == 200
+    assert mailoutbox[0].to == [root.email]
+    token = _mailed_token(mailoutbox)
+    from security.models import MfaRevokeToken
+
+    assert token not in MfaRevokeToken.objects.get().token_hash
+    done = _post(VERIFY, {**creds, "token": token, "backupCode": root_enrolled[1][0]})
+    assert done.status_code == 200
+    assert not TotpDevice.objects.filter(principal=root).exists()
+    assert auth(email=root.email, password=ROOT_PASSWORD).status_code == 200
+
+
+def test_it_refuses_a_revoking_token_twice(root, root_enrolled, mailoutbox):
+    creds = {"email": root.email, "password": ROOT_PASSWORD}
+    _post(ISSUE, creds)
+    token = _mailed_token(mailoutbox)
+    wrong_code = _post(VERIFY, {**creds, "token": token, "backupCode": "2222-2222-2222"})
+    assert wrong_code.status_code == 400
+    assert TotpDevice.objects.get(principal=root).status == "ACTIVE"
+    # A wrong backup code spent nothing: the token still works once, then never again.
+    codes = root_enrolled[1]
+    assert _post(VERIFY, {**creds, "token": token, "backupCode": codes[0]}).status_code == 200
+    again = _post(VERIFY, {**creds, "token": token, "backupCode": codes[1]})
+    assert again.status_code == 400
+
+
+def test_it_refuses_an_expired_revoking_token(root, root_enrolled, mailoutbox):
+    from security.models import MfaRevokeToken
+
+    creds = {"email": root.email, "password": ROOT_PASSWORD}
+    _post(ISSUE, creds)
+    token = _mailed_token(mailoutbox)
+    from django.utils import timezone
+
+    MfaRevokeToken.objects.update(expires_at=timezone.now())
+    done = _post(VERIFY, {**creds, "token": token, "backupCode": root_enrolled[1][0]})
+    assert done.status_code == 400
+    assert TotpDevice.objects.get(principal=root).status == "ACTIVE"
+    assert BackupCode.objects.filter(principal=root, used_at__isnull=False).count() == 0
+
+
+def test_it_refuses_a_revoking_token_without_the_password(root, root_enrolled, mailoutbox):
+    response = _post(ISSUE, {"email": root.email, "password": "wrong-Password-1"})
+    assert response.status_code == 401
+    assert mailoutbox == []

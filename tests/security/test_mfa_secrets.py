@@ -82,3 +82,30 @@ def test_the_console_shows_the_secret_and_backup_codes_only_once(canary, root, c
     _root_login(again, root.email, ROOT_PASSWORD)
     assert again.post("/login/verify/", {"code": codes[0]}).status_code == 400
     canary.assert_nowhere(revisit=root)
+
+
+def test_the_revoking_token_is_only_in_its_mail(canary, root, root_api, clock, mailoutbox):
+    path = f"/v1/operators/{root.operator_id}/mfa"
+    enabled = call("POST", path, root_api)
+    secret = canary.add(secret_of(enabled.json()["totpUri"]), label="TOTP", shown_in=enabled)
+    verified = call(
+        "POST", path + "/verify", root_api, {"mfaOTPCode": pyotp.TOTP(secret).at(clock["t"])}
+    )
+    codes = verified.json()["backupCodes"]
+    for code in codes:
+        canary.add(code, label="backup code", shown_in=verified)
+    creds = {"email": root.email, "password": ROOT_PASSWORD}
+    issue = "/v1/operators/mfa_revoke_token/issue"
+    assert Client().post(issue, creds, content_type="application/json").status_code == 200
+    mail = mailoutbox[0]
+    token = re.search(r"\n\n([A-Za-z0-9_-]{40,})\n\n", mail.body).group(1)
+    canary.add(token, label="revoking token", shown_in=mail)
+    for secret_value in (secret, *codes):
+        assert secret_value not in mail.body
+    done = Client().post(
+        "/v1/operators/mfa_revoke_token/verify",
+        {**creds, "token": token, "backupCode": codes[0]},
+        content_type="application/json",
+    )
+    assert done.status_code == 200
+    canary.assert_nowhere(revisit=root)
