@@ -494,3 +494,51 @@ def verify_revoke_token(
         target="root",
     )
     raise BadRevokeToken()
+
+
+# Master-key rotation (manage.py rotate_master_key) ------------------------------------
+
+
+def master_key_usage() -> dict[str, int]:
+    """Return {master key ID: TOTP devices whose data key it wraps}."""
+    from django.db.models import Count
+
+    rows = TotpDevice.objects.values_list("master_key_id").annotate(n=Count("id"))
+    return dict(rows.order_by())
+
+
+def rewrap_devices() -> tuple[int, list[int]]:
+    """Re-wrap every TOTP device's data key under the newest master key (each in its own
+    transaction, audited); return (re-wrapped, IDs of rows that did not authenticate)."""
+    newest = crypto.newest_master_key().key_id
+    done, failed = 0, []
+    for pk in TotpDevice.objects.exclude(master_key_id=newest).values_list("pk", flat=True):
+        with transaction.atomic():
+            device = (
+                TotpDevice.objects.select_for_update()
+                .select_related("principal")
+                .filter(pk=pk)
+                .exclude(master_key_id=newest)
+                .first()
+            )
+            if device is None:
+                continue
+            sealed = crypto.Sealed(
+                bytes(device.ciphertext), bytes(device.wrapped_key), device.master_key_id
+            )
+            try:
+                fresh = crypto.rewrap(sealed, _aad(device.principal))
+            except (crypto.DecryptionError, crypto.MasterKeyError):
+                failed.append(pk)
+                continue
+            TotpDevice.objects.filter(pk=pk).update(
+                wrapped_key=fresh.wrapped_key, master_key_id=fresh.master_key_id
+            )
+            audit.record(
+                None,
+                "Installation:rewrapTotpSecret",
+                operator=None,
+                details={"totpDevice": pk, "from": device.master_key_id, "to": newest},
+            )
+            done += 1
+    return done, failed

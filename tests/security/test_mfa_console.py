@@ -272,3 +272,17 @@ def test_it_shows_mfa_active_in_the_credential_report(root, root_client, alice, 
     by_name = {r.split(",")[0]: r.split(",")[column] for r in rows}
     assert by_name["alice"] == "true"
     assert by_name["<root>"] == "false"
+
+
+def test_it_rotates_the_totp_secret_to_the_newest_master_key(root, clock, settings):
+    from django.core.management import call_command
+
+    from tests.security.test_crypto import key_entry
+
+    uri, _ = _enrol(root, root, clock)
+    old = TotpDevice.objects.get(principal=root).master_key_id
+    settings.LATCHKEY_MASTER_KEYS = key_entry("k2") + "," + settings.LATCHKEY_MASTER_KEYS
+    call_command("rotate_master_key")
+    assert TotpDevice.objects.get(principal=root).master_key_id == "k2" != old
+    settings.LATCHKEY_MASTER_KEYS = settings.LATCHKEY_MASTER_KEYS.split(",")[0]  # retire it
+    assert mfa.accept_code(root, _code(uri, clock))
