@@ -146,6 +146,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             operator=pending.principal.operator_id if pending else None,
             target=(pending.principal.user_name or "root") if pending else "",
             extra={"secondFactor": "passkey failed"},
+            # Without a half-signed-in state anyone can send this: aggregated per source
+            # address and window, so the installation's chain stays bounded.
+            malformed=pending is None,
         )
         return _refused(str(exc))
     principal = passkey.principal
