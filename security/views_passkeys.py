@@ -40,7 +40,7 @@ def _refused(message: str, status: int = 400) -> JsonResponse:
 def _register(request: ConsoleRequest, subject: Principal, api: str) -> JsonResponse:
     if subject.pk != request.user.pk:
         # A passkey is made on the browser of whoever registers it: only for oneself.
-        return _refused("Register a passkey for your own account only.", 403)
+        return _refused("Register a passkey for your own account only.")
     body = _body(request)
     name, credential = body.get("name"), body.get("credential")
     if not isinstance(name, str) or not isinstance(credential, str):
@@ -54,7 +54,7 @@ def _register(request: ConsoleRequest, subject: Principal, api: str) -> JsonResp
 
 def _options(request: ConsoleRequest, subject: Principal) -> HttpResponse:
     if subject.pk != request.user.pk:
-        return _refused("Register a passkey for your own account only.", 403)
+        return _refused("Register a passkey for your own account only.")
     return HttpResponse(
         passkeys.registration_options(request, subject), content_type="application/json"
     )

@@ -157,6 +157,7 @@ def path_values(route: Route, values: dict) -> dict[str, str]:
         "auth_key_id": values["user_key"] if "user_name" in route.params else values["root_key"],
         "credentials_id": values["credentials_id"],
         "group_name": values["group_name"],
+        "passkey_id": "1",  # no passkey exists: the authorized call answers 404
     }
     if route.route.endswith("reports/auditor-role") or "Role:createRole" in ops:
         found["role_id"] = "new-role"

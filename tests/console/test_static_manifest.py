@@ -69,8 +69,8 @@ ANSWERS = {
     "security/account/passkeys/options": ("POST", 200, False),  # JSON
     "security/account/passkeys/register": ("POST", 400, False),  # JSON
     "security/account/passkeys/<int:passkey_id>/delete": ("POST", 404, False),
-    "security/users/<name:user_name>/passkeys/options": ("POST", 403, False),  # root for alice
-    "security/users/<name:user_name>/passkeys/register": ("POST", 403, False),
+    "security/users/<name:user_name>/passkeys/options": ("POST", 400, False),  # root for alice
+    "security/users/<name:user_name>/passkeys/register": ("POST", 400, False),
     "security/users/<name:user_name>/passkeys/<int:passkey_id>/delete": ("POST", 404, False),
 }
 _STATIC_URL = re.compile(r"""(?:src|href)=["'](/static/[^"'?#]+)""")

@@ -34,7 +34,7 @@ def test_it_refuses_a_forged_assertion_and_spends_the_challenge(db):
 
 def test_it_refuses_to_register_a_passkey_for_another_user(root_client, alice):
     response = _post(root_client, "/security/users/alice/passkeys/options", {})
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert not Passkey.objects.exists()
 
 
