@@ -14,7 +14,7 @@ from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, bad_request, empty, not_found
 from security import failures, mfa, users
-from security.api_access import caller_of, operation, sam_user_or_404
+from security.api_access import caller_of, operation, sam_user_or_404, unauthenticated
 
 router = Router(tags=["Operator"])
 
@@ -138,6 +138,7 @@ def revoke_mfa(
 
 
 @router.post("/operators/mfa_revoke_token/issue", auth=None, url_name="issueMFARevokingToken")
+@unauthenticated("Operator:issueMFARevokingToken")
 def issue_mfa_revoking_token(request: HttpRequest, body: RevokeTokenIssueBody) -> HttpResponse:
     """A lost device: mail root a single-use revoking token (200, no body)."""
     api = "Operator:issueMFARevokingToken"
@@ -150,6 +151,7 @@ def issue_mfa_revoking_token(request: HttpRequest, body: RevokeTokenIssueBody) -
 
 
 @router.post("/operators/mfa_revoke_token/verify", auth=None, url_name="verifyMFARevokingToken")
+@unauthenticated("Operator:verifyMFARevokingToken")
 def verify_mfa_revoking_token(request: HttpRequest, body: RevokeTokenVerifyBody) -> HttpResponse:
     """Remove root's MFA with the mailed token and one backup code (200, no body)."""
     api = "Operator:verifyMFARevokingToken"

@@ -90,6 +90,8 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:verifyMFA",
         "Operator:getMFAStatus",
         "Operator:revokeMFA",
+        "Operator:issueMFARevokingToken",
+        "Operator:verifyMFARevokingToken",
         "Operator:updateMFARequirement",
         "Operator:registerPasskey",
         "Operator:deletePasskey",
