@@ -187,8 +187,8 @@ def authenticate_request(
     row = _session_row(claims["jti"], companion)
     if row is None:
         return None
-    extra = row[14:]
-    row = row[:14]
+    extra = row[15:]
+    row = row[:15]
     (
         session_key,
         expires_at,

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('security', '0010_audit_failure_windows'),
+        ('security', '0011_audit_sealed_after_commit'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
