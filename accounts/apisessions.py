@@ -51,6 +51,8 @@ class ApiCaller:
     expires_at: datetime | None = None
     # A switched session's source, as its SRN ("" for every other session).
     switched_from: str = ""
+    # Opened with a second factor (the condition variable multiFactorAuthPresent).
+    second_factor: bool = False
 
     @property
     def switched(self) -> bool:
@@ -80,6 +82,7 @@ def create_session(
     auth_key_id: str = "",
     source_ip: str = "",
     held: bool = False,
+    second_factor: bool = False,
 ) -> tuple[str, str]:
     """Open an API session and return (apiKey, token).
 
@@ -105,6 +108,7 @@ def create_session(
         password_epoch=principal.password_epoch if by_password else None,
         expires_at=expires,
         source_ip=source_ip,
+        second_factor=second_factor and by_password,
     )
     return api_key, _token(principal, jti, now, expires)
 
@@ -223,7 +227,7 @@ def live_switched_sessions(target: Principal):
 # and not made from a revoked key, and the target's trust epoch unchanged. The LEFT JOINs
 # find nothing for every other session.
 _LOOKUP = """
-SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by,
+SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.second_factor,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
        (s.auth_key_id = '' OR EXISTS (
            SELECT 1 FROM security_authkey k WHERE k.key_id = s.auth_key_id AND k.slot IS NOT NULL
@@ -248,6 +252,30 @@ LEFT JOIN accounts_principal sp ON sp.id = s.source_principal_id
 LEFT JOIN accounts_apisession ss ON ss.id = s.source_session_id
 WHERE s.jti = %s
 """
+
+
+# The columns of _LOOKUP, in order (a companion read may follow them).
+LOOKUP_FIELDS = (
+    "session_key",
+    "expires_at",
+    "revoked_at",
+    "auth_key_id",
+    "opened_by",
+    "second_factor",
+    "pid",
+    "kind",
+    "user_name",
+    "email",
+    "is_active",
+    "operator_id",
+    "policy_version",
+    "key_live",
+    "epochs_live",
+    "session_id",
+    "source_kind",
+    "source_user_name",
+    "source_operator_id",
+)
 
 
 @dataclass(frozen=True)
@@ -311,14 +339,15 @@ def authenticate_request(
     row = _session_row(claims["jti"], companion)
     if row is None:
         return None
-    extra = row[18:]
-    row = row[:18]
+    extra = row[len(LOOKUP_FIELDS) :]
+    row = row[: len(LOOKUP_FIELDS)]
     (
         session_key,
         expires_at,
         revoked_at,
         auth_key_id,
         opened_by,
+        second_factor,
         pid,
         kind,
         user_name,
@@ -362,9 +391,12 @@ def authenticate_request(
         auth_key_id,
         policy_version,
         opened_by,
-        session_id,
-        expires_at,
-        _srn_of(source_kind, source_user_name, source_operator_id) if source_kind else "",
+        session_id=session_id,
+        expires_at=expires_at,
+        switched_from=(
+            _srn_of(source_kind, source_user_name, source_operator_id) if source_kind else ""
+        ),
+        second_factor=bool(second_factor),
     )
 
 
@@ -418,10 +450,12 @@ def is_live(jti: str) -> bool:
     row = _session_row(jti) if jti else None
     if row is None:
         return False
-    revoked_at, is_active, key_live, epochs_live = row[2], row[9], row[12], row[13]
-    if revoked_at is not None or not is_active or not key_live or not epochs_live:
+    found = dict(zip(LOOKUP_FIELDS, row, strict=False))
+    if found["revoked_at"] is not None or not found["is_active"]:
         return False
-    return hotsql.aware(row[1]) > _now()
+    if not found["key_live"] or not found["epochs_live"]:
+        return False
+    return hotsql.aware(found["expires_at"]) > _now()
 
 
 def revoke_for_principal(principal: Principal) -> int:
@@ -435,6 +469,30 @@ def revoke_for_principal(principal: Principal) -> int:
         return ApiSession.objects.filter(principal=principal, revoked_at__isnull=True).update(
             revoked_at=_now()
         )
+
+
+def end_all_sessions_but_this(request: HttpRequest | None, principal: Principal) -> int:
+    """End every session of the principal, console and API, except the one making the change.
+
+    For second-factor changes (enabling, verifying, revoking MFA): DESIGN.md ends all of
+    the user's sessions. The calling session stays when it is the principal's own: an API
+    session is carried over to the new epoch, a console session re-signed. Return how many
+    API sessions were ended.
+    """
+    caller = getattr(request, "auth", None) if request is not None else None
+    keep = ""
+    if isinstance(caller, ApiCaller) and caller.principal.pk == principal.pk:
+        keep = caller.api_key
+    with transaction.atomic():
+        epoch = _bump(principal, "session_epoch")
+        mine = ApiSession.objects.filter(principal=principal)
+        ended = mine.filter(revoked_at__isnull=True).exclude(api_key=keep).update(revoked_at=_now())
+        if keep:
+            mine.filter(api_key=keep).update(session_epoch=epoch)
+    if request is not None and not isinstance(caller, ApiCaller) and hasattr(request, "session"):
+        if getattr(request, "user", None) == principal:
+            update_session_auth_hash(request, principal)
+    return ended
 
 
 def end_password_sessions(request: HttpRequest | None, principal: Principal) -> int:

@@ -10,7 +10,10 @@ Grammar (lowest precedence first)::
     operand    := NUMBER | STRING | VARIABLE | FUNCTION "(" literal ("," literal)* ")"
                 | "(" expr ")"
 
-Variables: `currentDate` (date, UTC), `currentDateTime` (date-time, UTC), `samUserName`.
+Variables: `currentDate` (date, UTC), `currentDateTime` (date-time, UTC), `samUserName`,
+`multiFactorAuthPresent` (true/false: the session was opened with a second factor, a TOTP
+code, a backup code or a passkey; false for sessions opened with an AuthKey, like AWS's
+`aws:MultiFactorAuthPresent`).
 Functions: `date(y, m, d)`, `dateTime(y, m, d, h, mi, s)`, `ipAddress('cidr', ...)`,
 `httpMethod('GET', ...)`, `pathVariable('name')`. Function arguments are literals, so every
 value is checked when the statement is saved (a bad CIDR, 31 February, an unknown method).
@@ -61,6 +64,7 @@ class Facts:
     method: str = "GET"
     path_vars: dict[str, str] = field(default_factory=dict)
     sam_user_name: str | None = None
+    second_factor: bool = False
     _ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = field(default=None, repr=False)
 
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -180,7 +184,12 @@ class Node:
     children: tuple[Node, ...] = ()
 
 
-_VARIABLES = {"currentDate": DATE, "currentDateTime": DATETIME, "samUserName": STR}
+_VARIABLES = {
+    "currentDate": DATE,
+    "currentDateTime": DATETIME,
+    "samUserName": STR,
+    "multiFactorAuthPresent": BOOL,
+}
 _FUNCTIONS = {
     "date": DATE,
     "dateTime": DATETIME,
@@ -452,6 +461,10 @@ def _sam_user_name(facts: Facts) -> str:
     return facts.sam_user_name
 
 
+def _second_factor(facts: Facts) -> bool:
+    return bool(facts.second_factor)
+
+
 def compile_tree(node: Node) -> Evaluator:
     """Turn a checked tree into a function of the call's facts (closures, no `eval`)."""
     kind = node.kind
@@ -463,6 +476,7 @@ def compile_tree(node: Node) -> Evaluator:
             "currentDate": _current_date,
             "currentDateTime": _current_datetime,
             "samUserName": _sam_user_name,
+            "multiFactorAuthPresent": _second_factor,
         }[str(node.value)]
     if kind == "call":
         return _compile_call(str(node.value), node.children[0].value)

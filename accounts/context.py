@@ -9,6 +9,15 @@ from django.utils import timezone
 from accounts.models import Principal
 from console.net import client_ip
 
+# Session key of a console session opened with a second factor (security/views_signin.py).
+SECOND_FACTOR_SESSION_KEY = "latchkey.second_factor"
+
+
+def console_second_factor(request: HttpRequest) -> bool:
+    """Return whether the request's console session was opened with a second factor."""
+    session = getattr(request, "session", None)
+    return bool(session is not None and session.get(SECOND_FACTOR_SESSION_KEY))
+
 
 @dataclass(frozen=True)
 class CallContext:
@@ -21,6 +30,8 @@ class CallContext:
     # The operator's policy version when known (the API session look-up reads it), so that
     # the policy engine needs no query of its own on the hot path; None: the engine reads it.
     policy_version: int | None = None
+    # The session was opened with a second factor (condition `multiFactorAuthPresent`).
+    second_factor: bool = False
 
     @classmethod
     def from_request(
@@ -30,6 +41,7 @@ class CallContext:
         api: str,
         path_vars: dict[str, str],
         policy_version: int | None = None,
+        second_factor: bool | None = None,
     ) -> "CallContext":
         return cls(
             principal=principal,
@@ -38,4 +50,7 @@ class CallContext:
             method=request.method or "GET",
             path_vars={k: str(v) for k, v in path_vars.items()},
             policy_version=policy_version,
+            second_factor=(
+                console_second_factor(request) if second_factor is None else second_factor
+            ),
         )

@@ -36,6 +36,8 @@ class Operator(models.Model):
     # Record successful reads (GET operations) in the audit log too, as Soracom's audit log
     # and CloudTrail's read events do; off by default, since it costs a write per read.
     record_reads = models.BooleanField(default=False)
+    # Root's setting: SAM users sign in to the console only with a second factor.
+    require_sam_console_mfa = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.id
@@ -383,6 +385,9 @@ class ApiSession(models.Model):
     source_session_epoch = models.PositiveBigIntegerField(null=True, blank=True)
     source_password_epoch = models.PositiveBigIntegerField(null=True, blank=True)
     trust_epoch = models.PositiveBigIntegerField(null=True, blank=True)
+    # Opened with a second factor (a TOTP code): the condition variable
+    # multiFactorAuthPresent (accounts/conditions.py). Never for an AuthKey exchange.
+    second_factor = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["principal", "revoked_at"])]

@@ -58,6 +58,7 @@ ROOT_ONLY: frozenset[str] = frozenset(
 ROOT_ONLY_PATTERNS: tuple[str, ...] = (
     "Operator:*AuthKey*",
     "Operator:*MFA*",
+    "Operator:*Passkey*",
     "Operator:*Password*",
     "Operator:*Email*",
     "Operator:*SupportAccess*",
@@ -240,6 +241,7 @@ def facts_of(ctx: CallContext) -> Facts:
         method=ctx.method,
         path_vars=ctx.path_vars,
         sam_user_name=principal.user_name if principal.is_sam else None,
+        second_factor=ctx.second_factor,
     )
 
 

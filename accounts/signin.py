@@ -14,6 +14,7 @@ This module only checks: the audit entry of a failure is written by its caller
 (security/failures.py `record_sign_in_failure`), of a success when the session opens.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -33,6 +34,11 @@ class SignInResult:
     principal: Principal | None
     retry_after: int = 0
     throttled_by: str = ""  # the key of the full bucket that refused the attempt
+    # The password was right and the second factor is still to come (the console's step).
+    pending: bool = False
+    # The password was right but the second factor was missing or wrong (counted as a
+    # failure, like a wrong password).
+    second_factor_failed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -96,8 +102,17 @@ def _buckets(
     return buckets
 
 
+# What a second-factor check answers for a principal whose password was right.
+PASSED, FAILED, PENDING = "passed", "failed", "pending"
+SecondFactor = Callable[[Principal], str]
+
+
 def _attempt(
-    request: HttpRequest, buckets: list[throttle.Bucket], password: str, credentials: dict
+    request: HttpRequest,
+    buckets: list[throttle.Bucket],
+    password: str,
+    credentials: dict,
+    second_factor: SecondFactor | None = None,
 ) -> SignInResult:
     wait, full = throttle.blocking(buckets)
     if wait:
@@ -108,8 +123,34 @@ def _attempt(
     if principal is None:
         throttle.record_failure(buckets)
         return SignInResult(None)
+    verdict = second_factor(principal) if second_factor is not None else PASSED
+    if verdict == FAILED:
+        throttle.record_failure(buckets)
+        return SignInResult(None, second_factor_failed=True)
+    if verdict == PENDING:
+        # Not cleared yet: the second step counts its failures in the same buckets.
+        return SignInResult(principal, pending=True)
     throttle.clear(buckets[1])
     return SignInResult(principal)
+
+
+def second_step(
+    request: HttpRequest, account: str, check: Callable[[], bool], trusted_device: bool = False
+) -> SignInResult:
+    """Run the second step of a sign-in whose password was right, behind the same buckets.
+
+    `check` verifies the code (or backup code, or passkey); a failure counts like a wrong
+    password. Returns no principal: the caller knows whom it is signing in.
+    """
+    buckets = _buckets(account, throttle_source(client_ip(request)), trusted_device)
+    wait, full = throttle.blocking(buckets)
+    if wait:
+        return SignInResult(None, retry_after=wait, throttled_by=full)
+    if not check():
+        throttle.record_failure(buckets)
+        return SignInResult(None, second_factor_failed=True)
+    throttle.clear(buckets[1])
+    return SignInResult(None)
 
 
 def sign_in(
@@ -120,14 +161,23 @@ def sign_in(
     operator_id: str = "",
     user_name: str = "",
     trusted_device: bool = False,
+    second_factor: SecondFactor | None = None,
 ) -> SignInResult:
-    """Return the principal for these credentials, or why not (None, or a retry delay)."""
+    """Return the principal for these credentials, or why not (None, or a retry delay).
+
+    `second_factor`, when given, decides for a principal whose password was right: passed,
+    failed (counted like a wrong password) or pending (the console's second step).
+    """
     account = account_key(email=email, operator_id=operator_id, user_name=user_name)
     buckets = _buckets(account, throttle_source(client_ip(request)), trusted_device)
     if email is not None:
-        return _attempt(request, buckets, password, {"email": email})
+        return _attempt(request, buckets, password, {"email": email}, second_factor)
     return _attempt(
-        request, buckets, password, {"operator_id": operator_id, "user_name": user_name}
+        request,
+        buckets,
+        password,
+        {"operator_id": operator_id, "user_name": user_name},
+        second_factor,
     )
 
 

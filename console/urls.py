@@ -5,12 +5,15 @@ from django.urls import include, path
 
 from console import views
 from console.urls_api import api
-from security import views_apiref, views_password_reset, views_signin
+from security import views_apiref, views_passkeys, views_password_reset, views_signin
 
 urlpatterns = [
     path("", views_signin.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", views_signin.login_view, name="login"),
+    path("login/verify/", views_signin.login_verify, name="login-verify"),
+    path("login/passkey/options", views_passkeys.sign_in_options, name="passkey-sign-in-options"),
+    path("login/passkey", views_passkeys.sign_in, name="passkey-sign-in"),
     path("logout/", views_signin.logout_view, name="logout"),
     path("login/forgot/", views_password_reset.forgot_password, name="password-forgot"),
     path("login/reset/", views_password_reset.reset_password, name="password-reset"),
@@ -22,6 +25,8 @@ urlpatterns = [
     path("v1/openapi.json", views_apiref.openapi_json, {"api": api}, name="openapi"),
     path("api/", views_apiref.api_reference, {"api": api}, name="api-reference"),
     path("api/names/", views_apiref.api_names, {"api": api}, name="api-names"),
+    path("security/", include("security.urls_mfa")),
+    path("security/", include("security.urls_passkeys")),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views_signin.jwks, name="jwks"),
     path("staff/", include("security.urls_staff")),

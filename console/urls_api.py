@@ -10,6 +10,7 @@ from security.api_audit import router as audit_router
 from security.api_auth import router as auth_router
 from security.api_authkeys import router as authkeys_router
 from security.api_credentials import router as credentials_router
+from security.api_mfa import router as mfa_router
 from security.api_openapi import api_name_of
 from security.api_roles import router as roles_router
 from security.api_users import router as users_router
@@ -29,5 +30,6 @@ for router in (
     roles_router,
     credentials_router,
     audit_router,
+    mfa_router,
 ):
     api.add_router("", router)

@@ -14,7 +14,7 @@ from django.urls import resolve, reverse
 from django_htmx.middleware import HtmxDetails
 
 from accounts import policy
-from accounts.context import CallContext
+from accounts.context import CallContext, console_second_factor
 from accounts.models import Principal
 from accounts.permissions import register_operation
 from console.net import client_ip
@@ -84,6 +84,7 @@ def _first_refused(
             method=method,
             path_vars=path_vars,
             policy_version=policy_version,
+            second_factor=console_second_factor(request),
         )
         if not policy.is_allowed(ctx):
             return name

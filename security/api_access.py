@@ -128,7 +128,12 @@ def operation(api_name: str) -> Callable:
             caller = caller_of(request)
             path_vars = {k: v for k, v in kwargs.items() if isinstance(v, str)}
             ctx = CallContext.from_request(
-                request, caller.principal, api_name, path_vars, caller.policy_version
+                request,
+                caller.principal,
+                api_name,
+                path_vars,
+                caller.policy_version,
+                second_factor=caller.second_factor,
             )
             other_operator = path_vars.get("operator_id", caller.operator_id)
             # A call on another operator's path is recorded in the caller's own chain, never

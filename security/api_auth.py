@@ -10,7 +10,7 @@ from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
 from console.net import client_ip
-from security import audit, authkeys, failures, password_reset, switching
+from security import audit, authkeys, failures, mfa, password_reset, switching
 from security.api_access import caller_of, operation, unauthenticated
 
 router = Router(tags=["Auth"])
@@ -46,7 +46,33 @@ def _throttled(retry_after: int) -> ApiError:
     )
 
 
-def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: str) -> dict:
+class _CodeCheck:
+    """The second factor of a password exchange: `mfaOTPCode`, needed once MFA is active.
+
+    A missing or wrong code fails like a wrong password (same 401, same throttle count);
+    an accepted code is spent (security/mfa.py), so a replay fails.
+    """
+
+    def __init__(self, code: str | None) -> None:
+        self.code = code
+        self.used = False
+
+    def __call__(self, principal: Principal) -> str:
+        if not mfa.is_active(principal):
+            return signin.PASSED
+        if mfa.accept_code(principal, self.code):
+            self.used = True
+            return signin.PASSED
+        return signin.FAILED
+
+
+def _succeed(
+    request: HttpRequest,
+    principal: Principal,
+    timeout: int,
+    key_id: str,
+    second_factor: bool = False,
+) -> dict:
     """Open the API session and record it; call inside the caller's transaction."""
     if key_id:
         # The holder first, then its key, as everywhere (accounts/rowlocks.py); shared
@@ -59,6 +85,7 @@ def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: s
         auth_key_id=key_id,
         source_ip=client_ip(request),
         held=bool(key_id),
+        second_factor=second_factor,
     )
     audit.record(
         request,
@@ -67,6 +94,7 @@ def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: s
         principal=principal,
         auth_key_id=key_id,
         target=principal.user_name or "root",
+        details={"secondFactor": "totp"} if second_factor else None,
     )
     response = {"apiKey": api_key, "operatorId": principal.operator_id, "token": token}
     if principal.is_sam:
@@ -79,6 +107,7 @@ def _succeed(request: HttpRequest, principal: Principal, timeout: int, key_id: s
 def auth(request: HttpRequest, body: AuthRequest) -> dict:
     """Exchange an AuthKey, a root password or a SAM user password for apiKey + token."""
     timeout = _timeout(body.tokenTimeoutSeconds)
+    code_check = _CodeCheck(body.mfaOTPCode)
     for field in (body.password, body.authKey):
         if field is not None and len(field) > MAX_PASSWORD_LENGTH:
             raise ApiError(400, "LKY0400", "A credential is too long.")
@@ -98,13 +127,15 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
                 raise AUTH_FAILED from None
         authkeys.record_failure(request, key_id, body.authKey, retry_after)
     elif body.email is not None and body.password is not None and body.userName is None:
-        result = signin.sign_in(request, password=body.password, email=body.email)
+        result = signin.sign_in(
+            request, password=body.password, email=body.email, second_factor=code_check
+        )
         if not result.ok:
             failures.record_sign_in_failure(request, "Auth:auth", result, email=body.email)
         principal, key_id, retry_after = result.principal, "", result.retry_after
     elif None not in (body.operatorId, body.userName, body.password) and body.email is None:
         creds = {"operator_id": body.operatorId, "user_name": body.userName}
-        result = signin.sign_in(request, password=body.password, **creds)
+        result = signin.sign_in(request, password=body.password, second_factor=code_check, **creds)
         if not result.ok:
             failures.record_sign_in_failure(request, "Auth:auth", result, **creds)
         principal, key_id, retry_after = result.principal, "", result.retry_after
@@ -119,7 +150,7 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     # The session and its audit entry commit together, or neither does.
     try:
         with transaction.atomic():
-            return _succeed(request, principal, timeout, key_id)
+            return _succeed(request, principal, timeout, key_id, code_check.used)
     except apisessions.PrincipalGone:  # deleted since its password was checked
         raise AUTH_FAILED from None
 

@@ -72,6 +72,18 @@ class GetOperatorResponse(BaseModel):
     updateDate: str
 
 
+class EnableMFAOTPResponse(BaseModel):
+    totpUri: str
+
+
+class MFAStatusOfUseResponse(BaseModel):
+    status: str  # ACTIVE, UNCONFIRMED or INACTIVE
+
+
+class OperatorMFAVerifyingResponse(BaseModel):
+    backupCodes: list[str]
+
+
 class CreateRoleResponse(BaseModel):
     roleId: str
 
@@ -214,6 +226,16 @@ SUCCESS: dict[str, Success] = {
     "Credential:deleteCredential": Success(204),
     "AuditLog:getApiAuditLogs": Success(200, APIAuditLogEntry, many=True, headers=PAGED),
     "AuditLog:getAuditCheckpoint": Success(200, AuditCheckpoint),
+    "Operator:enableMFA": Success(200, EnableMFAOTPResponse),
+    "Operator:verifyMFA": Success(200, OperatorMFAVerifyingResponse),
+    "Operator:getMFAStatus": Success(200, MFAStatusOfUseResponse),
+    "Operator:revokeMFA": Success(204),
+    "Operator:issueMFARevokingToken": Success(200),
+    "Operator:verifyMFARevokingToken": Success(200),
+    "User:enableUserMFA": Success(200, EnableMFAOTPResponse),
+    "User:verifyUserMFA": Success(204),
+    "User:getUserMFAStatus": Success(200, MFAStatusOfUseResponse),
+    "User:revokeUserMFA": Success(204),
 }
 
 # Query parameters read from request.GET by hand (so that django-ninja cannot see them).

@@ -55,12 +55,13 @@ def record_failure(
     auth_key_id: str = "",
     throttled_by: str = "",
     malformed: bool = False,
+    extra: dict | None = None,
 ) -> AuditEntry | None:
     """Record a failed sign-in or exchange, or only count it (see above); return the entry."""
     chain = operator or audit.INSTALLATION_CHAIN
     target, cut_target = _cap(str(target), MAX_TARGET)
     agent, cut_agent = _cap(request.META.get("HTTP_USER_AGENT", ""), MAX_USER_AGENT)
-    details: dict = {"throttled": bool(throttled_by)}
+    details: dict = {**(extra or {}), "throttled": bool(throttled_by)}
     if cut_target or cut_agent:
         details["truncated"] = True
     source = throttle_source(client_ip(request))
@@ -145,6 +146,7 @@ def record_sign_in_failure(
 
     Bounded in volume like every failure here: throttled attempts are counted per bucket and
     window, not recorded one by one, and the caller's user name and user agent are capped.
+    A right password with a missing or wrong second factor says so (`secondFactor`).
     """
     record_failure(
         request,
@@ -152,6 +154,7 @@ def record_sign_in_failure(
         operator=operator_of_account(email=email, operator_id=operator_id),
         target="root" if email is not None else user_name,
         throttled_by=result.throttled_by,
+        extra={"secondFactor": "failed"} if result.second_factor_failed else None,
     )
 
 

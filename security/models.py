@@ -300,3 +300,71 @@ class PasswordResetToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["principal", "used_at"])]
+
+
+class TotpDevice(models.Model):
+    """A principal's TOTP second factor (security/mfa.py): its secret sealed at rest.
+
+    UNCONFIRMED from enableMFA until one code confirms it (verifyMFA), then ACTIVE.
+    `last_step` is the time step of the last code accepted: a code is accepted only for a
+    later step, with one conditional UPDATE, so a code is never accepted twice.
+    """
+
+    class Status(models.TextChoices):
+        UNCONFIRMED = "UNCONFIRMED"
+        ACTIVE = "ACTIVE"
+
+    principal = models.OneToOneField(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="totp_device"
+    )
+    status = models.CharField(max_length=11, choices=Status.choices)
+    ciphertext = models.BinaryField()
+    wrapped_key = models.BinaryField()
+    master_key_id = models.CharField(max_length=32)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+
+class BackupCode(models.Model):
+    """One single-use backup code, stored as a keyed hash (HMAC-SHA256 with the pepper)."""
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="backup_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["principal", "code_hash"], name="unique_backup_code")
+        ]
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential (passkey) registered by a root account or SAM user."""
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="passkeys"
+    )
+    name = models.CharField(max_length=100)
+    credential_id = models.BinaryField()
+    credential_id_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.BigIntegerField(default=0)
+    user_handle = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+
+class MfaRevokeToken(models.Model):
+    """A single-use, short-lived token mailed to root to remove a lost TOTP device
+    (Soracom's mfa_revoke_token); stored as a keyed hash, never in clear."""
+
+    principal = models.ForeignKey(
+        "accounts.Principal", on_delete=models.CASCADE, related_name="mfa_revoke_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Operator, Principal
-from security import authkeys
+from security import authkeys, mfa
 from security.auditlog import csv_cell, csv_lines, iso_utc
 from security.models import AuthKey
 
@@ -82,6 +82,7 @@ CSV_COLUMNS = [
     "kind",
     "password_set",
     "password_last_changed",
+    "mfa_active",
     "created",
     *[f"key_{n}_{f}" for n in range(1, MAX_KEYS + 1) for f in KEY_FIELDS],
 ]
@@ -116,6 +117,7 @@ class ReportRow:
     kind: str
     keys: list[KeyCells] = field(default_factory=list)
     withheld: str = ""  # the operation guarding the key details, when the reader lacks it
+    mfa_active: bool = False  # TOTP MFA active (AWS's credential report column)
 
     @property
     def has_stale_key(self) -> bool:
@@ -129,6 +131,7 @@ class ReportRow:
             self.kind,
             "true" if p.has_password else "false",
             _iso(p.password_changed_at) if p.has_password else "",
+            "true" if self.mfa_active else "false",
             _iso(p.created_at),
         ]
         if self.withheld:
@@ -178,13 +181,15 @@ def credential_report(operator: Operator, now: datetime | None = None) -> list[R
     live = AuthKey.objects.filter(operator=operator, slot__isnull=False).order_by("created_at")
     for key in live:
         keys.setdefault(key.principal_id, []).append(key)
+    with_mfa = mfa.active_ids(p.pk for p in principals)
     rows = []
     for p in principals:
         cells = [
             KeyCells(k, (now - k.created_at).days, authkeys.is_stale(k, now))
             for k in keys.get(p.pk, [])[:MAX_KEYS]
         ]
-        rows.append(ReportRow(p, "<root>" if p.is_root else p.user_name, p.kind, cells))
+        name = "<root>" if p.is_root else p.user_name
+        rows.append(ReportRow(p, name, p.kind, cells, mfa_active=p.pk in with_mfa))
     return rows
 
 

@@ -9,12 +9,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts import policy, tokens
-from accounts.context import CallContext
+from accounts import policy, signin, tokens
+from accounts.context import SECOND_FACTOR_SESSION_KEY, CallContext
 from accounts.identifiers import OPERATOR_ID_RE, canonical_operator_id
 from accounts.signin import account_key, device_token, sign_in
 from console.net import client_ip
-from security import audit, failures, notifications
+from security import audit, failures, mfa, notifications, second_step
 from security.forms_signin import RootSignInForm, SamSignInForm
 
 DEVICE_COOKIE_AGE = 180 * 24 * 3600
@@ -95,8 +95,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 request,
                 password=data["password"],
                 trusted_device=_trusted_device(request, account),
+                second_factor=_second_factor_due,
                 **creds,
             )
+            if result.pending:
+                return second_step.begin(request, result.principal, account, _safe_next(request))
             if result.ok:
                 return _signed_in(request, result.principal, account)
             if result.retry_after:
@@ -139,10 +142,24 @@ def sign_in_link(request: HttpRequest, operator_id: str) -> str:
     return request.build_absolute_uri(f"{reverse('login')}?{query}")
 
 
-def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
+def _second_factor_due(principal) -> str:
+    """After a right password: the console's second step is due when MFA is active (TOTP
+    or a passkey), or when the operator requires a second factor of its SAM users."""
+    if mfa.has_second_factor(principal):
+        return signin.PENDING
+    if principal.is_sam and principal.operator.require_sam_console_mfa:
+        return signin.PENDING
+    return signin.PASSED
+
+
+def _signed_in(
+    request: HttpRequest, principal, account: str, second_factor: str = "", next_url: str = ""
+) -> HttpResponse:
     # Read before login(): the device cookie says whether this browser signed in here before.
     new_browser = not _trusted_device(request, account)
     login(request, principal)  # rotates the session key (no fixation)
+    if second_factor:
+        request.session[SECOND_FACTOR_SESSION_KEY] = True
     if principal.is_root and new_browser:
         notifications.new_browser_sign_in(
             principal.operator_id, client_ip(request), request.META.get("HTTP_USER_AGENT", "")
@@ -153,8 +170,9 @@ def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
         operator=principal.operator,
         principal=principal,
         target=principal.user_name or "root",
+        details={"secondFactor": second_factor} if second_factor else None,
     )
-    response = HttpResponseRedirect(_safe_next(request))
+    response = HttpResponseRedirect(next_url or _safe_next(request))
     signer = signing.get_cookie_signer(salt="latchkey.device")
     token = device_token(account)
     known = [token, *[t for t in _device_tokens(request) if t != token]][:10]
@@ -167,6 +185,65 @@ def _signed_in(request: HttpRequest, principal, account: str) -> HttpResponse:
         secure=settings.SESSION_COOKIE_SECURE,
     )
     return response
+
+
+@require_http_methods(["GET", "POST"])
+def login_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of a console sign-in: a TOTP code or a backup code (or a passkey).
+
+    Reachable only in the half-signed-in state that a right password opened in this
+    browser's session, for a few minutes (security/second_step.py); no other page is.
+    """
+    pending = second_step.current(request)
+    if pending is None:
+        return redirect("login")
+    principal = pending.principal
+    if not mfa.has_second_factor(principal):
+        # The operator requires a second factor and this SAM user has none yet.
+        second_step.drop(request)
+        failures.record_failure(
+            request,
+            "Console:signIn",
+            operator=principal.operator_id,
+            target=principal.user_name,
+            extra={"secondFactor": "required"},
+        )
+        return render(request, "console/login_verify.html", {"required": True}, status=403)
+    error, status = "", 200
+    if request.method == "POST":
+        code = request.POST.get("code", "").strip()[:64]
+        used = {"kind": ""}
+
+        def check() -> bool:
+            if mfa.looks_like_totp_code(code):
+                used["kind"] = "totp" if mfa.accept_code(principal, code) else ""
+            elif mfa.use_backup_code(request, principal, code):
+                used["kind"] = "backupCode"
+            return bool(used["kind"])
+
+        result = signin.second_step(
+            request, pending.account, check, _trusted_device(request, pending.account)
+        )
+        if not result.retry_after and not result.second_factor_failed:
+            second_step.drop(request)
+            return _signed_in(request, principal, pending.account, used["kind"], pending.next)
+        failures.record_sign_in_failure(
+            request, "Console:signIn", result, **second_step.credentials(principal)
+        )
+        if result.retry_after:
+            second_step.drop(request)
+            status = 429
+            error = f"Too many failed sign-ins. Try again in {result.retry_after} seconds."
+        elif second_step.count_failure(request):
+            status, error = 400, "That code did not work. Enter the current code or a backup code."
+        else:
+            return redirect("login")
+    return render(
+        request,
+        "console/login_verify.html",
+        {"error": error, "passkeys": mfa.has_passkeys(principal)},
+        status=status,
+    )
 
 
 @require_POST

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.forms import ConfirmForm, SearchForm
 from console.htmx import announce, close_dialog, navigate, render_dialog
-from security import users
+from security import mfa, users
 from security.access import ConsoleRequest, console_action, denials, sam_user_or_404
 from security.forms_users import (
     ChangePasswordForm,
@@ -43,6 +43,7 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
         "sort": sort,
         "query": urlencode({k: v for k, v in (("q", text), ("sort", sort)) if v}),
         "denied": denials(request, create="user-create"),
+        "with_mfa": mfa.active_ids(u.pk for u in page),
     }
     return render(request, template, context, status=400 if search.errors else 200)
 

@@ -10,7 +10,15 @@ times), so that the console's work and the API's can be compared.
 from django.apps import apps
 
 from accounts.models import ApiSession, Operator, Principal, Role, RoleAttachment
-from security.models import AuditEntry, AuthKey, CredentialSet, Group, GroupServiceConfig
+from security.models import (
+    AuditEntry,
+    AuthKey,
+    BackupCode,
+    CredentialSet,
+    Group,
+    GroupServiceConfig,
+    TotpDevice,
+)
 
 VOLATILE = {"last_login"}
 # Audit bookkeeping: the chain head, and the windows that count refusals and failed
@@ -96,6 +104,11 @@ def meaning(known_passwords: tuple[str, ...], audit_after: int) -> dict[str, obj
             for c in CredentialSet.objects.all()
         ),
         "groups": sorted((g.operator_id, g.name) for g in Group.objects.all()),
+        "mfa": sorted((d.principal_id, d.status) for d in TotpDevice.objects.all()),
+        "backup_codes": sorted(
+            (b.principal_id, b.used_at is not None) for b in BackupCode.objects.all()
+        ),
+        "mfa_required": sorted(o.pk for o in Operator.objects.filter(require_sam_console_mfa=True)),
         "services": sorted(
             (s.group.name, s.service, s.destination_url, getattr(s.credential_set, "pk", None))
             for s in GroupServiceConfig.objects.all()

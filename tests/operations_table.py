@@ -73,6 +73,15 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("DELETE", "/credentials/{credentials_id}"): "Credential:deleteCredential",
     # §4.9 audit log
     ("GET", "/audit_logs/api"): "AuditLog:getApiAuditLogs",
+    # §4.10 MFA (TOTP): the root account's and a SAM user's
+    ("POST", OP + "/mfa"): "Operator:enableMFA",
+    ("POST", OP + "/mfa/verify"): "Operator:verifyMFA",
+    ("GET", OP + "/mfa"): "Operator:getMFAStatus",
+    ("DELETE", OP + "/mfa"): "Operator:revokeMFA",
+    ("POST", USER + "/mfa"): "User:enableUserMFA",
+    ("POST", USER + "/mfa/verify"): "User:verifyUserMFA",
+    ("GET", USER + "/mfa"): "User:getUserMFAStatus",
+    ("DELETE", USER + "/mfa"): "User:revokeUserMFA",
     # Latchkey's own: a signed checkpoint of the caller's audit chain (docs/audit.md)
     ("GET", "/audit_logs/checkpoint"): "AuditLog:getAuditCheckpoint",
 }
@@ -97,6 +106,15 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:deleteOperatorAuthKey",
         "Operator:revokeOperatorAuthTokens",
         "Operator:updateOperatorPassword",
+        "Operator:enableMFA",
+        "Operator:verifyMFA",
+        "Operator:getMFAStatus",
+        "Operator:revokeMFA",
+        "Operator:issueMFARevokingToken",
+        "Operator:verifyMFARevokingToken",
+        "Operator:updateMFARequirement",
+        "Operator:registerPasskey",
+        "Operator:deletePasskey",
         "Operator:getSupportAccess",
         "Operator:grantSupportAccess",
         "Operator:revokeSupportAccess",
@@ -206,6 +224,40 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     S + "groups/<name:group_name>/delete": console_only(
         "groups have no API in the contract", "Group:deleteGroup"
     ),
+    # Second factors: root's account page and a SAM user's MFA tab
+    S + "account/mfa/": twin("GET", OP + "/mfa"),
+    S + "account/mfa/enable": twin("POST", OP + "/mfa"),
+    S + "account/mfa/verify": twin("POST", OP + "/mfa/verify"),
+    S + "account/mfa/revoke": twin("DELETE", OP + "/mfa"),
+    S + "account/mfa/requirement": console_only(
+        "the operator setting 'require MFA for SAM users' console sign-in' has no API in "
+        "the contract (root only)",
+        "Operator:updateMFARequirement",
+    ),
+    S + "account/passkeys/options": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)",
+        "Operator:registerPasskey",
+    ),
+    S + "account/passkeys/register": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)",
+        "Operator:registerPasskey",
+    ),
+    S + "account/passkeys/<int:passkey_id>/delete": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API (root only)", "Operator:deletePasskey"
+    ),
+    U + "passkeys/options": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:registerUserPasskey"
+    ),
+    U + "passkeys/register": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:registerUserPasskey"
+    ),
+    U + "passkeys/<int:passkey_id>/delete": console_only(
+        "passkeys (WebAuthn) are beyond the contract: no API", "User:deleteUserPasskey"
+    ),
+    U + "mfa": twin("GET", USER + "/mfa"),
+    U + "mfa/enable": twin("POST", USER + "/mfa"),
+    U + "mfa/verify": twin("POST", USER + "/mfa/verify"),
+    U + "mfa/revoke": twin("DELETE", USER + "/mfa"),
     # Audit, reports, support
     S + "audit/": twin("GET", "/audit_logs/api"),
     S + "audit/export.csv": twin("GET", "/audit_logs/api"),

@@ -117,6 +117,10 @@ CONSOLE_FORMS = {
     "security/support/grant": {"hours": "24"},
     "security/users/<name:user_name>/trust-policy/update": {"trust_policy": EMPTY},
     "security/switch-user/": {"operator_id": "OP0000000000", "user_name": "nobody"},
+    "security/account/mfa/verify": {"code": "123456"},
+    "security/account/mfa/revoke": {"password": "root-Password-1234"},
+    "security/account/mfa/requirement": {"require_sam": "on"},
+    "security/users/<name:user_name>/mfa/verify": {"code": "123456"},
 }
 API_BODIES = {
     "User:createUser": {"description": "new"},
@@ -137,6 +141,9 @@ API_BODIES = {
     "User:updateUserTrustPolicy": {"trustPolicy": EMPTY},
     "Auth:switchUser": {"operatorId": "OP0000000000", "userName": "nobody"},
     "Operator:generateAuthToken": {"tokenTimeoutSeconds": 600},
+    "Operator:verifyMFA": {"mfaOTPCode": "123456"},
+    "Operator:revokeMFA": {"password": "root-Password-1234"},
+    "User:verifyUserMFA": {"mfaOTPCode": "123456"},
 }
 # Operations on a user that must not have a password yet, or on a role that is attached.
 ON_ROBOT = {"User:createUserPassword"}
@@ -155,6 +162,7 @@ def path_values(route: Route, values: dict) -> dict[str, str]:
         "auth_key_id": values["user_key"] if "user_name" in route.params else values["root_key"],
         "credentials_id": values["credentials_id"],
         "group_name": values["group_name"],
+        "passkey_id": "1",  # no passkey exists: the authorized call answers 404
     }
     if route.route.endswith("reports/auditor-role") or "Role:createRole" in ops:
         found["role_id"] = "new-role"

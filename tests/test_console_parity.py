@@ -18,8 +18,8 @@ from django.db import transaction
 
 from accounts import apisessions, policy
 from accounts.models import Operator, Principal
-from security import authkeys, groups, reports, roles, switching
-from security.models import AuditEntry
+from security import authkeys, groups, mfa, reports, roles, switching
+from security.models import AuditEntry, TotpDevice
 from tests import dbstate
 from tests.operations_table import CONSOLE_ACTIONS
 from tests.routes import Route, all_routes, contract_path
@@ -99,6 +99,17 @@ def _switched_in(world) -> None:
     target = Principal.objects.get(operator=home["operator"], user_name="target")
     robot = Principal.objects.get(operator=home["operator"], user_name="robot")
     apisessions.create_switched_session(target, robot, timeout=600)
+
+
+def _root_enrolling(world) -> None:
+    root = _home(world)["root"]
+    mfa.enable(None, root, root, "Operator:enableMFA")
+
+
+def _target_mfa_active(world) -> None:
+    target = Principal.objects.get(operator=_home(world)["operator"], user_name="target")
+    mfa.enable(None, _home(world)["root"], target, "User:enableUserMFA")
+    TotpDevice.objects.filter(principal=target).update(status="ACTIVE")
 
 
 READ = [Scenario("read")]
@@ -238,6 +249,17 @@ SCENARIOS: dict[str, list[Scenario]] = {
     S + "audit/": READ,
     S + "audit/export.csv": READ,
     S + "audit/checkpoint.json": READ,
+    S + "account/mfa/": READ,
+    S + "account/mfa/enable": [Scenario("no MFA")],
+    S + "account/mfa/verify": [
+        Scenario("no enrolment"),
+        Scenario("a wrong code", setup=_root_enrolling),
+    ],
+    S + "account/mfa/revoke": [Scenario("no MFA to remove")],
+    U + "mfa": READ,
+    U + "mfa/enable": [Scenario("no MFA"), Scenario("MFA active", setup=_target_mfa_active)],
+    U + "mfa/verify": [Scenario("no enrolment")],
+    U + "mfa/revoke": [Scenario("no MFA"), Scenario("MFA active", setup=_target_mfa_active)],
 }
 
 

@@ -57,6 +57,20 @@
       }
     });
   }
+  // "Download as a text file" of backup codes: built from the codes already on the page.
+  function prepareTextLinks(root) {
+    if (!root.querySelectorAll) { return; }
+    root.querySelectorAll("a[data-text-download]").forEach(function (link) {
+      const source = document.getElementById(link.dataset.textId);
+      if (!source || link.dataset.ready) { return; }
+      const url = URL.createObjectURL(new Blob([source.textContent.trim() + "\r\n"], { type: "text/plain" }));
+      link.href = url;
+      link.download = link.dataset.textName || "backup-codes.txt";
+      link.dataset.ready = "true";
+      link.hidden = false;
+      window.addEventListener("pagehide", function () { URL.revokeObjectURL(url); }, { once: true });
+    });
+  }
   // Copy buttons marked `hidden` appear only where they can work (script + Clipboard API).
   function revealCopyButtons(root) {
     if (!root.querySelectorAll || !navigator.clipboard) { return; }
@@ -74,7 +88,7 @@
     const field = scope.querySelector(INVALID);
     if (field && !field.disabled) { field.focus(); }
   }
-  function prepare(root) { prepareCsvLinks(root); revealCopyButtons(root); focusFirstError(root); }
+  function prepare(root) { prepareCsvLinks(root); prepareTextLinks(root); revealCopyButtons(root); focusFirstError(root); }
   document.addEventListener("htmx:load", function (event) { prepare(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { prepare(document); });
   document.body && document.body.addEventListener("closeDialog", closeAll);

@@ -56,6 +56,24 @@ ANSWERS = {
     "staff/authkeys/<keyid:key_id>/revoke": ("POST", 400, True),
     "security/reports/auditor-role": ("POST", 302, False),  # creates the role, redirects
     "security/support/withdraw": ("POST", 302, False),
+    # Second factors: the second step without a half-signed-in state sends back to sign-in;
+    # "Set up" shows the enrolment page; the others redirect (nothing to verify or remove).
+    "login/verify/": ("GET", 302, False),
+    "login/passkey/options": ("POST", 200, False),  # JSON
+    "login/passkey": ("POST", 400, False),  # JSON
+    "security/account/mfa/enable": ("POST", 200, True),
+    "security/account/mfa/verify": ("POST", 302, False),
+    "security/account/mfa/revoke": ("POST", 302, False),
+    "security/account/mfa/requirement": ("POST", 302, False),
+    "security/users/<name:user_name>/mfa/enable": ("POST", 200, True),
+    "security/users/<name:user_name>/mfa/verify": ("POST", 302, False),
+    "security/users/<name:user_name>/mfa/revoke": ("POST", 302, False),
+    "security/account/passkeys/options": ("POST", 200, False),  # JSON
+    "security/account/passkeys/register": ("POST", 400, False),  # JSON
+    "security/account/passkeys/<int:passkey_id>/delete": ("POST", 404, False),
+    "security/users/<name:user_name>/passkeys/options": ("POST", 400, False),  # root for alice
+    "security/users/<name:user_name>/passkeys/register": ("POST", 400, False),
+    "security/users/<name:user_name>/passkeys/<int:passkey_id>/delete": ("POST", 404, False),
 }
 _STATIC_URL = re.compile(r"""(?:src|href)=["'](/static/[^"'?#]+)""")
 

@@ -379,6 +379,7 @@ def _tenant_values(root, alice, leaked) -> dict[str, str]:
         "role_id": "auditor",
         "credentials_id": "set-1",
         "group_id": "g1",
+        "passkey_id": "1",
     }
 
 

@@ -2,7 +2,15 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from security import credential_rotation, crypto
+from security import credential_rotation, crypto, mfa
+
+
+def _usage() -> dict[str, int]:
+    """Records per master key: credential sets and TOTP secrets (security/mfa.py)."""
+    usage = dict(credential_rotation.master_key_usage())
+    for key_id, n in mfa.master_key_usage().items():
+        usage[key_id] = usage.get(key_id, 0) + n
+    return usage
 
 
 class Command(BaseCommand):
@@ -31,7 +39,7 @@ class Command(BaseCommand):
             raise CommandError(f"--batch-size must be 1-{credential_rotation.MAX_BATCH}.")
         configured = [key.key_id for key in crypto.master_keys()]
         newest = configured[0]
-        missing = credential_rotation.missing_master_keys()
+        missing = {k: n for k, n in _usage().items() if k not in configured}
         if missing:
             listed = ", ".join(f"{key_id} ({n} records)" for key_id, n in sorted(missing.items()))
             raise CommandError(
@@ -39,7 +47,7 @@ class Command(BaseCommand):
                 "keys back into LATCHKEY_MASTER_KEYS (after the newest) and run this command "
                 "again before retiring them."
             )
-        usage = credential_rotation.master_key_usage()
+        usage = _usage()
         for key_id in configured:
             role = "newest" if key_id == newest else "older"
             self.stdout.write(f"{key_id} ({role}): {usage.get(key_id, 0)} records")
@@ -51,6 +59,9 @@ class Command(BaseCommand):
             result = credential_rotation.rewrap_batch(pending[start : start + batch_size])
             rewrapped += len(result.rewrapped)
             broken += result.failed
+        totp_done, totp_broken = mfa.rewrap_devices()
+        rewrapped += totp_done
+        broken += totp_broken
         self.stdout.write(f"Re-wrapped {rewrapped} records under {newest}.")
         if broken:
             raise CommandError(
@@ -58,7 +69,7 @@ class Command(BaseCommand):
                 f"(row IDs {', '.join(map(str, broken[:20]))}). See the log; their owners must "
                 "register those secrets again."
             )
-        left = {k: n for k, n in credential_rotation.master_key_usage().items() if k != newest}
+        left = {k: n for k, n in _usage().items() if k != newest}
         if not left:
             older = [k for k in configured if k != newest]
             if older:
