@@ -33,7 +33,8 @@ from django.utils import timezone
 
 from accounts import apisessions, rowlocks, signin
 from accounts.models import Principal
-from security import audit, crypto
+from console.net import client_ip
+from security import audit, crypto, notifications
 from security.models import AuditEntry, BackupCode, Passkey, TotpDevice
 
 ISSUER = "Latchkey"
@@ -291,6 +292,7 @@ def verify(
                 target=_target(subject),
                 details={"backupCodes": len(codes), "sessionsEnded": ended},
             )
+            notifications.mfa_enabled(subject, client_ip(request) if request else "")
             return codes
     # Outside the transaction that found the code wrong: the failure entry commits.
     audit.record(
@@ -337,6 +339,7 @@ def revoke(request: HttpRequest | None, actor: Principal, subject: Principal, ap
         target=_target(subject),
         details={"sessionsEnded": ended},
     )
+    notifications.mfa_removed(subject, client_ip(request) if request else "")
 
 
 class WrongPassword(MfaError):

@@ -140,7 +140,9 @@ def test_it_refuses_python_as_a_condition():
 def test_it_warns_about_a_pattern_that_matches_no_known_operation():
     result = review(doc(allow("User:*"), allow("User:lisUsers")))
     assert result.ok
-    assert result.statements[1].warnings == ["'User:lisUsers' matches no known API operation."]
+    assert result.statements[1].warnings == [
+        "'User:lisUsers' matches no known API operation. Did you mean 'User:listUsers'?"
+    ]
     assert not result.statements[0].warnings
 
 

@@ -204,3 +204,43 @@ def test_it_refuses_an_unknown_event_or_fact(root):
         notifications.notify(root.operator_id, "somethingElse")
     with pytest.raises(notifications.UnknownEvent):
         notifications.notify(root.operator_id, "rootPasswordChanged", password="x")
+
+
+# --- the MFA events from the flows that cause them -----------------------------------------------
+
+
+def _enrol(root, root_api):
+    import pyotp
+
+    from security import mfa
+
+    uri = Client().post(OP.format(root.operator_id) + "/mfa", **root_api).json()["totpUri"]
+    code = pyotp.TOTP(mfa.secret_from_uri(uri)).now()
+    return Client().post(
+        OP.format(root.operator_id) + "/mfa/verify",
+        {"mfaOTPCode": code},
+        "application/json",
+        **root_api,
+    )
+
+
+def test_it_mails_root_when_root_mfa_is_verified(root, root_api, smtp_server, committed):
+    with committed():
+        response = _enrol(root, root_api)
+    assert response.status_code == 200
+    (message,) = smtp_server.wait_for(1)
+    assert message.subject == "Latchkey: Multi-factor authentication was enabled"
+    assert all(code not in message.raw.decode() for code in response.json()["backupCodes"])
+
+
+def test_it_mails_root_when_root_mfa_is_revoked(root, root_api, smtp_server, committed):
+    _enrol(root, root_api)
+    with committed():
+        response = Client().delete(
+            OP.format(root.operator_id) + "/mfa",
+            {"password": ROOT_PASSWORD},
+            "application/json",
+            **root_api,
+        )
+    assert response.status_code == 204
+    assert "Latchkey: Multi-factor authentication was removed" in subjects(smtp_server)
