@@ -100,6 +100,7 @@ def world(root, robot, operator):
     bob.save()
     ops = roles.create_role(None, root, "ops", '{"statements":[]}')
     roles.attach_role(None, root, robot, ops)
+    roles.set_inline_permission(None, root, robot, '{"statements":[]}')  # something to remove
     authkeys.generate(None, root, robot)
     credentials.create_credential_set(None, root, "beam-psk", "psk", "", {"key": "k" * 16})
     groups.create_group(None, root, "sensors", {"beam": ("https://b.example/in", "beam-psk")})
