@@ -80,7 +80,10 @@ def user_trust_policy_delete(request: ConsoleRequest, user_name: str) -> HttpRes
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         switching.delete_trust_policy(request, request.user, subject)
         return close_dialog(
-            request, reverse("user-trust-policy", args=[subject.user_name]), "trustChanged"
+            request,
+            reverse("user-trust-policy", args=[subject.user_name]),
+            "trustChanged",
+            message=f"Trust policy of {subject.user_name} removed.",
         )
     return render_dialog(
         request, "accounts/partials/trust_policy_delete_dialog.html", {"subject": subject}
@@ -107,7 +110,10 @@ def user_switched_sessions_end(request: ConsoleRequest, user_name: str) -> HttpR
     if request.method == "POST" and ConfirmForm(request.POST).is_valid():
         switching.end_switched_sessions(request, request.user, subject)
         return close_dialog(
-            request, reverse("user-trust-policy", args=[subject.user_name]), "trustChanged"
+            request,
+            reverse("user-trust-policy", args=[subject.user_name]),
+            "trustChanged",
+            message=f"Switched sessions into {subject.user_name} ended.",
         )
     return render_dialog(
         request, "accounts/partials/switched_sessions_end_dialog.html", {"subject": subject}
@@ -129,7 +135,8 @@ def switch_user(request: ConsoleRequest) -> HttpResponse:
             except switching.SwitchNotAllowed:
                 refused = True
             else:
-                return navigate(request, reverse("home"))
+                target = form.cleaned_data["user_name"]
+                return navigate(request, reverse("home"), message=f"You now act as {target}.")
         refused = True
     switched = switching.console_switched(request) is not None
     targets = [] if switched else switching.targets_of(request.user)
