@@ -195,8 +195,8 @@ def login_verify(request: HttpRequest) -> HttpResponse:
     browser's session, for a few minutes (security/second_step.py); no other page is.
     """
     pending = second_step.current(request)
-    if pending is None:
-        return redirect("login")
+    if pending is None:  # signed in already, or no right password first
+        return redirect("home" if request.user.is_authenticated else "login")
     principal = pending.principal
     if not mfa.has_second_factor(principal):
         # The operator requires a second factor and this SAM user has none yet.
