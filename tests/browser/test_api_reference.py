@@ -79,6 +79,7 @@ def test_it_shows_the_curl_calls_and_the_missing_permission_beside_a_new_key(pag
     page = page_root
     page.goto("/security/users/alice/authentication")
     page.click("button[data-generate-authkey]")
+    page.click("dialog[open] [data-generate-submit]")  # the description is optional
     page.wait_for_selector("dialog[open] #new-key-curl")
     curl = page.inner_text("dialog[open] #new-key-curl")
     assert page.inner_text("dialog[open] #new-key-secret") in curl

@@ -29,7 +29,7 @@ def test_it_resets_a_forgotten_password_and_signs_in_with_the_new_one(page, root
     page.fill("#id_email", root.email)
     page.click("button[type=submit]")
     page.wait_for_url("**/login/reset/")
-    assert "reset code is on its way" in page.inner_text("main")
+    assert "reset code is on its way" in page.inner_text("#status")
     (message,) = smtp_server.wait_for(1)
     page.fill("#id_token", code_of(message))
     page.fill("#id_new_password", NEW_PASSWORD)
@@ -37,7 +37,7 @@ def test_it_resets_a_forgotten_password_and_signs_in_with_the_new_one(page, root
     _shoot(page, "reset")
     page.click("button[type=submit]")
     page.wait_for_url("**/login/")
-    assert "Your password was reset" in page.inner_text("main")
+    assert "Your password was reset" in page.inner_text("#status")
     sign_in_root(page, root.email, NEW_PASSWORD)
 
 
