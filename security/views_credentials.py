@@ -15,6 +15,14 @@ from security.forms_credentials import CredentialCreateForm, CredentialUpdateFor
 from security.models import CredentialSet
 
 SETS_PER_PAGE = 25
+# The sort control of a small screen (no column headers there): one label per order of
+# credentials.SORTS.
+SORT_CHOICES = (
+    ("id", "Credentials ID, A to Z"),
+    ("-id", "Credentials ID, Z to A"),
+    ("-updated", "Recently updated first"),
+    ("updated", "Least recently updated first"),
+)
 
 
 def _set_or_404(request: ConsoleRequest, credentials_id: str) -> CredentialSet:
@@ -61,6 +69,7 @@ def credential_list(request: ConsoleRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "sort": sort,
+        "sort_choices": SORT_CHOICES,
         "query": urlencode({"q": text, "sort": sort} if text else {"sort": sort}),
         "search": search,
         "searched": text,

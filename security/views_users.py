@@ -20,6 +20,14 @@ from security.forms_users import (
 from security.views_signin import sign_in_link
 
 USERS_PER_PAGE = 25
+# The sort control of a small screen, whose stacked rows have no column headers: one label
+# per order of users.USER_SORTS.
+USER_SORT_CHOICES = (
+    ("name", "User name, A to Z"),
+    ("-name", "User name, Z to A"),
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+)
 
 
 @require_GET
@@ -41,6 +49,7 @@ def user_list(request: ConsoleRequest) -> HttpResponse:
         "search": search,
         "searched": text,
         "sort": sort,
+        "sort_choices": USER_SORT_CHOICES,
         "query": urlencode({k: v for k, v in (("q", text), ("sort", sort)) if v}),
         "denied": denials(request, create="user-create"),
         "with_mfa": mfa.active_ids(u.pk for u in page),

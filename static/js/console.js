@@ -117,6 +117,13 @@
     document.querySelectorAll("#status [data-toast]").forEach(expire);
   });
 
+  // A list's sort control (console/_search.html, shown on small screens) sorts when it
+  // changes; without script the form's Search button sends it.
+  document.addEventListener("change", function (event) {
+    const select = event.target.closest && event.target.closest("select[data-submit-on-change]");
+    if (select && select.form) { select.form.requestSubmit(); }
+  });
+
   // Permission editors: append a ready statement (JSON in data-insert-statement) to the
   // document in the textarea named by data-insert-into, keeping what is already there.
   document.addEventListener("click", function (event) {

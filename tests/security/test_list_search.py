@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Principal
-from security import authkeys, credentials, roles
+from security import authkeys, credentials, roles, users, views_credentials, views_users
 from tests.security.credential_samples import sample_fields
 from tests.statements import count_statements
 
@@ -188,7 +188,27 @@ def test_credentials_search_keeps_the_sort(root_client, root):
         _set(root, name)
     response = root_client.get("/security/credentials/", {"q": "psk-", "sort": "-id"})
     assert _names(response, "credentials_id") == ["psk-b", "psk-a"]
-    assert 'name="sort" value="-id"' in response.content.decode()
+    assert '<option value="-id" selected>' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("choices", "sorts"),
+    [
+        (views_users.USER_SORT_CHOICES, users.USER_SORTS),
+        (views_credentials.SORT_CHOICES, credentials.SORTS),
+    ],
+    ids=["users", "credentials"],
+)
+def test_the_small_screen_sort_control_offers_every_order_once(choices, sorts):
+    values = [value for value, _ in choices]
+    assert sorted(values) == sorted(sorts)
+
+
+def test_users_sort_control_selects_the_current_order(root_client, people):
+    body = root_client.get("/security/users/", {"sort": "-created"}).content.decode()
+    assert '<select id="user-list-sort" name="sort" data-submit-on-change>' in body
+    assert '<option value="-created" selected>' in body
+    assert body.count(" selected>") == 1
 
 
 def test_credentials_search_refuses_a_pasted_secret(root_client, root):
