@@ -10,8 +10,36 @@
       if (!dialog.open && dialog.isConnected) {
         dialog.showModal();
       }
-      dialog.addEventListener("close", function () { dialog.remove(); }, { once: true });
+      if (dialog.matches(":modal")) { giveStatusRegion(dialog); }
+      dialog.addEventListener("close", function () { rescueToasts(dialog); dialog.remove(); }, { once: true });
     });
+  }
+
+  // A modal dialog makes the rest of the page inert and covers it: a toast in the page's
+  // status region would be neither seen nor announced. So an open modal dialog has its own
+  // status region (above it, in the top layer), the page's fresh toasts move into it, and
+  // its toasts move back to the page's region when it closes.
+  function giveStatusRegion(dialog) {
+    if (dialog.querySelector("[data-dialog-status]")) { return; }
+    const region = document.createElement("div");
+    region.className = "toasts";
+    region.setAttribute("role", "status");
+    region.setAttribute("aria-live", "polite");
+    region.setAttribute("data-dialog-status", "");
+    dialog.appendChild(region);
+    const page = document.getElementById("status");
+    page && page.querySelectorAll("[data-toast]").forEach(function (t) { region.appendChild(t); });
+  }
+  function rescueToasts(dialog) {
+    const page = document.getElementById("status");
+    if (!page) { return; }
+    dialog.querySelectorAll("[data-dialog-status] [data-toast]").forEach(function (t) { page.appendChild(t); });
+  }
+  function statusRegion() {
+    const modal = Array.from(document.querySelectorAll("dialog[open]")).filter(function (d) {
+      return d.matches(":modal");
+    }).pop();
+    return (modal && modal.querySelector("[data-dialog-status]")) || document.getElementById("status");
   }
 
   function closeAll() {
@@ -20,12 +48,19 @@
     setTimeout(function () {
       document.querySelectorAll("dialog[data-dialog]:not([data-page])").forEach(function (d) {
         if (d.open) { d.close(); }
+        rescueToasts(d);
         d.remove();
       });
     }, 0);
   }
 
   document.addEventListener("htmx:load", function (event) { openDialogs(event.detail.elt); });
+  // A dialog that an answer replaces (the description step before the secret dialog) is
+  // removed without a "close": its toasts go back to the page first.
+  document.addEventListener("htmx:beforeCleanupElement", function (event) {
+    const elt = event.target;
+    if (elt instanceof HTMLDialogElement && elt.hasAttribute("data-dialog")) { rescueToasts(elt); }
+  });
 
   // A dialog with data-close-event="name" fires that event on body when it closes, so that
   // the list behind it refreshes (hx-trigger="name from:body"). "close" does not bubble.
@@ -104,7 +139,7 @@
     setTimeout(function () { toast.remove(); }, TOAST_SECONDS * 1000);
   }
   document.addEventListener("announce", function (event) {
-    const region = document.getElementById("status");
+    const region = statusRegion();
     if (!region || !event.detail || !event.detail.message) { return; }
     const toast = document.createElement("p");
     toast.className = "toast success";

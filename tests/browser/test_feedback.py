@@ -113,6 +113,28 @@ def test_revoking_an_authkey_is_announced(page_root, root):
     assert AuthKey.objects.get(pk=key.pk).slot is None
 
 
+def test_an_announcement_under_a_modal_dialog_is_shown_in_it_and_comes_back(page_root, root):
+    """The secret dialog is modal: the rest of the page is inert and covered, so the
+    "generated" toast lives in the dialog's own status region, on top, until it closes."""
+    page = page_root
+    page.goto("/security/authkeys/")
+    page.click("button[data-generate-authkey]")
+    page.click("dialog[open] [data-generate-submit]")
+    page.wait_for_selector("dialog[open] #new-key-secret")
+    note = page.locator("dialog[open] [data-dialog-status][role=status] [data-toast]")
+    note.wait_for()
+    assert "generated" in note.inner_text()
+    box = note.bounding_box()
+    on_top = page.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y).closest('[data-toast]') !== null",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert on_top
+    page.click("dialog[open] [data-copy-target=new-key-secret]")
+    page.click("dialog[open] >> text=Done: I saved the secret")
+    toast(page, "generated")
+
+
 def test_creating_and_attaching_a_role_is_announced(page_root, root, alice):
     page = page_root
     page.goto("/security/roles/")
