@@ -24,6 +24,21 @@ def render_dialog(request, template: str, context: dict, status: int = 200) -> H
     )
 
 
+DIALOG_HOST = "#dialog-host"  # base.html: where every console dialog opens
+
+
+def in_dialog_host(response: HttpResponse) -> HttpResponse:
+    """Make htmx open `response` (a dialog) in the dialog host, whatever the request targeted.
+
+    A refusal or a "not found" can answer a list refresh or a row's button as well as a
+    dialog: swapped into its own target, the dialog would replace the list and take it away
+    when closed.
+    """
+    response["HX-Retarget"] = DIALOG_HOST
+    response["HX-Reswap"] = "innerHTML"
+    return response
+
+
 def _add_triggers(response: HttpResponse, events: dict) -> None:
     found = response.get("HX-Trigger", "")
     triggers = (

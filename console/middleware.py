@@ -5,9 +5,9 @@ import secrets
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
-from console import net
+from console import errors, net
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -133,3 +133,24 @@ class NoStoreMiddleware:
         if not request.path_info.startswith(("/static/", "/.well-known/")):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class HtmxNotFoundMiddleware:
+    """A view raising Http404 for a console htmx request answers a "Not found" dialog.
+
+    Without it, in development (DEBUG), Django's technical 404 page would land wherever the
+    request aimed (inside a list or a dialog) with its own styles; production's handler404
+    (console.errors.not_found) gives the same dialog. The key or user was typically removed
+    in another tab. A 404 a view renders itself (a dialog naming what is missing) is kept.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404) and errors.wants_dialog(request):
+            return errors.not_found_dialog(request)
+        return None

@@ -17,6 +17,7 @@ from accounts import policy
 from accounts.context import CallContext, console_second_factor
 from accounts.models import Principal
 from accounts.permissions import register_operation
+from console.htmx import in_dialog_host
 from console.net import client_ip
 from security import failures, read_audit, users
 
@@ -62,8 +63,11 @@ def decision_path_vars(api: str, operator_id: str, kwargs: dict) -> dict[str, st
 
 def _refusal(request: ConsoleRequest, api: str, user: Principal, kwargs: dict) -> HttpResponse:
     failures.record_refusal(request, api, principal=user, target=str(kwargs.get("user_name", "")))
-    template = "console/forbidden_dialog.html" if request.htmx else "console/forbidden.html"
-    return render(request, template, {"api": api}, status=403)
+    if request.htmx:
+        return in_dialog_host(
+            render(request, "console/forbidden_dialog.html", {"api": api}, status=403)
+        )
+    return render(request, "console/forbidden.html", {"api": api}, status=403)
 
 
 def _first_refused(

@@ -90,6 +90,23 @@ def test_not_allowed_is_said_in_a_dialog(mode, page, alice, root, expect_answer)
     assert_page_intact(page)
 
 
+def test_a_key_revoked_in_another_tab_says_not_found_and_keeps_the_list(
+    mode, page_root, root, expect_answer
+):
+    page = page_root
+    key, _ = authkeys.generate(None, root, root)
+    expect_answer(404, f"/security/authkeys/{key.key_id}/revoke")
+    page.goto("/security/authkeys/")
+    assert_in_mode(page, mode)
+    authkeys.revoke(None, root, key)  # another tab, another administrator
+    page.click(f"[data-authkey={key.key_id}] >> text=Revoke")
+    page.wait_for_selector("dialog[open] >> text=Not found")
+    assert page.locator("dialog[open] h2").inner_text() == "Not found"
+    assert_page_intact(page)
+    page.click("dialog[open] >> text=Close")
+    assert page.locator("#authkey-list").is_visible()
+
+
 def toast(page, text: str) -> None:
     page.wait_for_selector(f"#status[role=status][aria-live=polite] >> text={text}")
 
