@@ -100,6 +100,19 @@ def actor_of(principal: Principal | None, auth_key_id: str = "") -> tuple[str, s
     return principal.kind, principal.user_name
 
 
+def _calling_key(request: HttpRequest | None, principal: Principal | None) -> str:
+    """Return the AuthKey ID of the API session through which `principal` acts, or "".
+
+    An action done with a session opened by an AuthKey is the key's, whichever service
+    records it: auditors ask which key did what (the key may leak, its holder not).
+    """
+    caller = getattr(request, "auth", None)
+    key_id = getattr(caller, "auth_key_id", "") or ""
+    if not key_id or principal is None or getattr(caller, "principal", None) is None:
+        return ""
+    return key_id if caller.principal.pk == principal.pk else ""
+
+
 def _switched_from(request: HttpRequest | None) -> str:
     """Return the source SRN of the switched session making `request`, or ""."""
     if request is None:
@@ -234,6 +247,8 @@ def record(
     actor of another operator, (kind, SRN), for the one event recorded in a chain the actor
     does not belong to: a switch user into this operator.
     """
+    if not auth_key_id and actor is None:
+        auth_key_id = _calling_key(request, principal)
     actor_kind, actor_name = actor or actor_of(principal, auth_key_id)
     switched_from = _switched_from(request) if actor is None else ""
     if switched_from:
@@ -294,6 +309,20 @@ def record(
 SEAL_BATCH = 500
 SEAL_PASSES = 4
 log = logging.getLogger("latchkey.audit")
+
+
+def record_action(
+    request: HttpRequest | None,
+    actor: Principal,
+    action: str,
+    target: str,
+    details: dict | None = None,
+) -> AuditEntry:
+    """Record an allowed action of `actor` (through the request's AuthKey session, if any)
+    on `target` in the actor's operator's chain."""
+    return record(
+        request, action, operator=actor.operator_id, principal=actor, target=target, details=details
+    )
 
 
 def _seal_after_commit(chain: str, using: str, entry: AuditEntry) -> None:

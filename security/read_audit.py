@@ -49,7 +49,6 @@ def set_records_reads(request: HttpRequest | None, actor: Principal, enabled: bo
             SETTINGS_API,
             operator=actor.operator_id,
             principal=actor,
-            auth_key_id=getattr(getattr(request, "auth", None), "auth_key_id", "") or "",
             target="recordReads",
             details={"recordReads": enabled},
         )

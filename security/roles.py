@@ -79,25 +79,6 @@ def validate_permission(text: str) -> Document:
     return parse_document(text, refuse_secrets=True)
 
 
-def _audit(
-    request: HttpRequest | None,
-    actor: Principal,
-    action: str,
-    target: str,
-    details: dict | None = None,
-) -> None:
-    caller = getattr(request, "auth", None)
-    audit.record(
-        request,
-        action,
-        operator=actor.operator_id,
-        principal=actor,
-        auth_key_id=getattr(caller, "auth_key_id", "") or "",
-        target=target,
-        details=details,
-    )
-
-
 def _changed(operator_id: str) -> None:
     Operator(pk=operator_id).bump_policy_version()
 
@@ -130,7 +111,9 @@ def create_role(
             )
     except IntegrityError as exc:
         raise RoleExists(f"A role named {role_id} already exists.") from exc
-    _audit(request, actor, "Role:createRole", role_id, {"statements": len(document.statements)})
+    audit.record_action(
+        request, actor, "Role:createRole", role_id, {"statements": len(document.statements)}
+    )
     return role
 
 
@@ -154,7 +137,7 @@ def update_role(
     _changed(role.operator_id)
     held = policy.is_self_escalation(actor, role=role)
     details = {"statements": len(document.statements), **_flags(held)}
-    _audit(request, actor, "Role:updateRole", role.role_id, details)
+    audit.record_action(request, actor, "Role:updateRole", role.role_id, details)
 
 
 @transaction.atomic
@@ -172,7 +155,7 @@ def delete_role(request: HttpRequest | None, actor: Principal, role: Role) -> No
     except ProtectedError:  # attached between the check and the delete
         raise RoleInUse(list(attached_users(locked).values_list("user_name", flat=True))) from None
     _changed(role.operator_id)
-    _audit(request, actor, "Role:deleteRole", role.role_id)
+    audit.record_action(request, actor, "Role:deleteRole", role.role_id)
 
 
 @transaction.atomic
@@ -195,7 +178,7 @@ def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, 
         raise AlreadyAttached(f"The role {role.role_id} is already attached.") from exc
     _changed(role.operator_id)
     details = {"roleId": role.role_id, **_flags(policy.is_self_escalation(actor, user))}
-    _audit(request, actor, "Role:attachRole", user.user_name, details)
+    audit.record_action(request, actor, "Role:attachRole", user.user_name, details)
 
 
 @transaction.atomic
@@ -206,7 +189,7 @@ def detach_role(request: HttpRequest | None, actor: Principal, user: Principal, 
         return False
     _changed(role.operator_id)
     details = {"roleId": role.role_id, **_flags(policy.is_self_escalation(actor, user))}
-    _audit(request, actor, "Role:detachRole", user.user_name, details)
+    audit.record_action(request, actor, "Role:detachRole", user.user_name, details)
     return True
 
 
@@ -224,7 +207,7 @@ def set_inline_permission(
         "statements": len(document.statements),
         **_flags(policy.is_self_escalation(actor, user)),
     }
-    _audit(request, actor, "User:updateUserPermission", user.user_name, details)
+    audit.record_action(request, actor, "User:updateUserPermission", user.user_name, details)
 
 
 @transaction.atomic
@@ -237,7 +220,7 @@ def delete_inline_permission(
     user.save(update_fields=["inline_permission", "updated_at"])
     _changed(user.operator_id)
     details = _flags(policy.is_self_escalation(actor, user))
-    _audit(request, actor, "User:deleteUserPermission", user.user_name, details)
+    audit.record_action(request, actor, "User:deleteUserPermission", user.user_name, details)
 
 
 @transaction.atomic
@@ -247,14 +230,16 @@ def set_default_permissions(request: HttpRequest | None, actor: Principal, permi
     _changed(actor.operator_id)
     # Every SAM user holds the default permissions, the actor included.
     details = {"statements": len(document.statements), **_flags(actor.is_sam)}
-    _audit(request, actor, "User:updateDefaultPermissions", "default", details)
+    audit.record_action(request, actor, "User:updateDefaultPermissions", "default", details)
 
 
 @transaction.atomic
 def delete_default_permissions(request: HttpRequest | None, actor: Principal) -> None:
     Operator.objects.filter(pk=actor.operator_id).update(default_permissions="")
     _changed(actor.operator_id)
-    _audit(request, actor, "User:deleteDefaultPermissions", "default", _flags(actor.is_sam))
+    audit.record_action(
+        request, actor, "User:deleteDefaultPermissions", "default", _flags(actor.is_sam)
+    )
 
 
 def default_permissions(operator_id: str) -> str:

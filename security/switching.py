@@ -40,25 +40,6 @@ def validate(text: str) -> trustpolicy.TrustPolicy:
     return trustpolicy.parse(text, refuse_secrets=True)
 
 
-def _audit(
-    request: HttpRequest | None,
-    actor: Principal,
-    action: str,
-    target: Principal,
-    details: dict | None = None,
-) -> None:
-    caller = getattr(request, "auth", None)
-    audit.record(
-        request,
-        action,
-        operator=actor.operator_id,
-        principal=actor,
-        auth_key_id=getattr(caller, "auth_key_id", "") or "",
-        target=target.user_name,
-        details=details,
-    )
-
-
 def _store(user: Principal, text: str, srns: list[str]) -> int:
     """Save the document and its index, end the switched sessions; return how many ended."""
     if not rowlocks.hold(user.pk):  # deleted meanwhile: a missing user, not a 500
@@ -87,13 +68,19 @@ def set_trust_policy(
     # AWS's UpdateAssumeRolePolicy is): flagged like a self-escalation of permissions.
     if srn(actor) in document.allowed_srns() and actor.pk != user.pk:
         details["selfEscalation"] = True
-    _audit(request, actor, "User:updateUserTrustPolicy", user, details)
+    audit.record_action(request, actor, "User:updateUserTrustPolicy", user.user_name, details)
 
 
 @transaction.atomic
 def delete_trust_policy(request: HttpRequest | None, actor: Principal, user: Principal) -> None:
     ended = _store(user, "", [])
-    _audit(request, actor, "User:deleteUserTrustPolicy", user, {"switchedSessionsEnded": ended})
+    audit.record_action(
+        request,
+        actor,
+        "User:deleteUserTrustPolicy",
+        user.user_name,
+        {"switchedSessionsEnded": ended},
+    )
 
 
 @transaction.atomic
@@ -102,7 +89,9 @@ def end_switched_sessions(request: HttpRequest | None, actor: Principal, user: P
     if not rowlocks.hold(user.pk):
         raise UserGone(user.user_name)
     ended = apisessions.end_switched_sessions(user)
-    _audit(request, actor, "User:revokeUserSwitchedSessions", user, {"sessions": ended})
+    audit.record_action(
+        request, actor, "User:revokeUserSwitchedSessions", user.user_name, {"sessions": ended}
+    )
     return ended
 
 
