@@ -6,10 +6,11 @@ failed at commit with an IntegrityError (a 500), or slipped past the delete's re
 Every transaction that deletes a principal, or creates something that references one, now
 locks the principal's row first, before any other row, in one of three strengths:
 
-- `hold`   (FOR KEY SHARE): the child creators that may run side by side (API sessions,
-  role attachments); blocks only a delete;
+- `hold`   (FOR KEY SHARE): the child creators that may run side by side (API sessions);
+  blocks only a delete;
 - `claim`  (FOR NO KEY UPDATE): writers that must also take turns with each other
-  (AuthKey generation, whose slots the database counts); does not block a `hold`;
+  (AuthKey generation, whose slots the database counts; role attachments, whose number
+  per user is capped); does not block a `hold`;
 - `take`   (FOR UPDATE): the delete; waits for every holder and claimer, and they for it.
 
 Whoever locks first wins: a creator that comes second finds the row gone and reports the

@@ -39,6 +39,12 @@ class RoleGone(Http404):
     """The role was deleted by a concurrent request: it answers as a missing role (404)."""
 
 
+# Roles one SAM user may hold (AWS IAM's default for managed policies per user is 10): every
+# call of the user evaluates each role's statements, so a tenant must not grow that cost
+# without bound (each document is bounded by accounts/permissions.py).
+MAX_ROLES_PER_USER = 10
+
+
 class AttachRefused(Exception):
     """The role cannot be attached: it already is, or it was deleted meanwhile."""
 
@@ -163,14 +169,22 @@ def attach_role(request: HttpRequest | None, actor: Principal, user: Principal, 
     if user.operator_id != role.operator_id or not user.is_sam:
         raise ValidationError("The role and the user belong to different accounts.")
     # The user's row first (accounts/rowlocks.py): a concurrent delete of the user either
-    # removes this attachment with the user or has happened, and the user is gone.
-    if not rowlocks.hold(user.pk):
+    # removes this attachment with the user or has happened, and the user is gone. Claimed,
+    # not held: attaches to one user take turns, so that the role cap below counts right.
+    if not rowlocks.claim(user.pk):
         raise AttachRefused(f"The user {user.user_name} was not found.")
     # Then the role, as delete_role does: the foreign keys are checked only at commit
     # (deferred), so without this an attach and a delete of the same role can deadlock on
     # the operator row, or an attachment could land on a role being deleted.
     if not Role.objects.select_for_update().filter(pk=role.pk).exists():
         raise AttachRefused(f"The role {role.role_id} was not found.")
+    # Counted under the user's claimed row: concurrent attaches to one user queue there.
+    held = RoleAttachment.objects.filter(principal=user).exclude(role=role).count()
+    if held >= MAX_ROLES_PER_USER:
+        raise AttachRefused(
+            f"{user.user_name} already holds {held} roles, the most a user may hold "
+            f"({MAX_ROLES_PER_USER}). Detach one first, or merge roles."
+        )
     try:
         with transaction.atomic():
             RoleAttachment.objects.create(role=role, principal=user)

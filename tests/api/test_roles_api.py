@@ -178,6 +178,18 @@ def test_it_refuses_to_attach_twice(root_api, operator, reader, alice, root):
     assert RoleAttachment.objects.count() == 1
 
 
+def test_it_refuses_an_attach_past_the_roles_a_user_may_hold(root_api, operator, alice, root):
+    for i in range(roles.MAX_ROLES_PER_USER):
+        roles.attach_role(None, root, alice, roles.create_role(None, root, f"r{i}", EMPTY))
+    roles.create_role(None, root, "one-more", EMPTY)
+    before = version(operator)
+    response = call("POST", f"{base(operator)}/users/alice/roles", root_api, {"roleId": "one-more"})
+    assert response.status_code == 400
+    assert f"({roles.MAX_ROLES_PER_USER})" in error_of(response)["message"]
+    assert RoleAttachment.objects.filter(principal=alice).count() == roles.MAX_ROLES_PER_USER
+    assert version(operator) == before
+
+
 def test_it_refuses_to_attach_a_missing_role(root_api, operator, alice):
     response = call("POST", f"{base(operator)}/users/alice/roles", root_api, {"roleId": "ghost"})
     assert response.status_code == 400

@@ -74,3 +74,18 @@ def test_it_bumps_the_policy_version_once_per_concurrent_change(db):
     assert Operator.objects.get(pk=operator.pk).policy_version == before + len(users)
     saved = Principal.objects.filter(pk__in=[u.pk for u in users], inline_permission=DOC)
     assert saved.count() == len(users)
+
+
+def test_concurrent_attaches_never_take_a_user_past_the_role_cap(db):
+    operator = Operator.create()
+    root = Principal.objects.create_root(operator, "root@cap.example", "root-Pw-123456")
+    user = Principal.objects.create_sam_user(operator, "capped")
+    for i in range(roles.MAX_ROLES_PER_USER - 1):
+        roles.attach_role(None, root, user, roles.create_role(None, root, f"held-{i}", DOC))
+    contenders = [roles.create_role(None, root, f"late-{i}", DOC) for i in range(4)]
+    outcomes = _in_threads(
+        *[lambda r=r: roles.attach_role(None, root, user, r) for r in contenders]
+    )
+    assert sum(o is None for o in outcomes) == 1, outcomes
+    assert all(o is None or isinstance(o, roles.AttachRefused) for o in outcomes), outcomes
+    assert RoleAttachment.objects.filter(principal=user).count() == roles.MAX_ROLES_PER_USER

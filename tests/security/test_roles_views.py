@@ -390,3 +390,13 @@ def test_it_applies_an_attachment_to_the_signed_in_user_on_the_next_request(
     assert alice_client.get("/security/users/").status_code == 200
     root_client.post("/security/users/alice/roles/reader/detach", **HX)
     assert alice_client.get("/security/users/").status_code == 403
+
+
+def test_the_console_refuses_an_attach_past_the_roles_a_user_may_hold(root_client, root, alice):
+    for i in range(roles.MAX_ROLES_PER_USER):
+        roles.attach_role(None, root, alice, roles.create_role(None, root, f"r{i}", EMPTY))
+    extra = roles.create_role(None, root, "one-more", EMPTY)
+    response = root_client.post("/security/users/alice/roles/attach", {"role": extra.role_id}, **HX)
+    assert response.status_code == 400
+    assert f"({roles.MAX_ROLES_PER_USER})".encode() in response.content
+    assert not RoleAttachment.objects.filter(principal=alice, role=extra).exists()
