@@ -114,21 +114,22 @@ def _attempt(
     credentials: dict,
     second_factor: SecondFactor | None = None,
 ) -> SignInResult:
-    wait, full = throttle.blocking(buckets)
+    # Counted before the password is checked, so that attempts made at once cannot pass a
+    # full bucket together (accounts/throttle.py reserve); a right password gives it back.
+    wait, full = throttle.reserve(buckets)
     if wait:
         return SignInResult(None, retry_after=wait, throttled_by=full)
     principal = None
     if len(password) <= MAX_PASSWORD_LENGTH:
         principal = authenticate(request, password=password, **credentials)
     if principal is None:
-        throttle.record_failure(buckets)
         return SignInResult(None)
     verdict = second_factor(principal) if second_factor is not None else PASSED
     if verdict == FAILED:
-        throttle.record_failure(buckets)
         return SignInResult(None, second_factor_failed=True)
+    throttle.refund(buckets)
     if verdict == PENDING:
-        # Not cleared yet: the second step counts its failures in the same buckets.
+        # Not cleared: the second step counts its attempts in the same buckets.
         return SignInResult(principal, pending=True)
     throttle.clear(buckets[1])
     return SignInResult(principal)
@@ -143,12 +144,12 @@ def second_step(
     password. Returns no principal: the caller knows whom it is signing in.
     """
     buckets = _buckets(account, throttle_source(client_ip(request)), trusted_device)
-    wait, full = throttle.blocking(buckets)
+    wait, full = throttle.reserve(buckets)  # counted before the code is checked, as above
     if wait:
         return SignInResult(None, retry_after=wait, throttled_by=full)
     if not check():
-        throttle.record_failure(buckets)
         return SignInResult(None, second_factor_failed=True)
+    throttle.refund(buckets)
     throttle.clear(buckets[1])
     return SignInResult(None)
 

@@ -112,6 +112,64 @@ def record_failure(buckets: list[Bucket]) -> None:
     Throttle.objects.filter(expires_at__lt=now).delete()
 
 
+def _wait() -> int:
+    window = _window()
+    return max(1, window - int(_now().timestamp()) % window)
+
+
+def _take_one(bucket: Bucket, expires: datetime) -> bool:
+    """Count one attempt in `bucket` unless it is full; return whether it was counted.
+
+    One conditional UPDATE: on PostgreSQL a concurrent UPDATE of the row waits and then
+    re-checks `count < limit` on the committed row, so no more than `limit` attempts are
+    ever counted in a window, however many arrive at once.
+    """
+    digest = _slot(bucket.key)
+    if Throttle.objects.filter(key=digest, count__lt=bucket.limit).update(
+        count=models.F("count") + 1
+    ):
+        return True
+    if bucket.limit < 1 or Throttle.objects.filter(key=digest).exists():
+        return False  # full
+    try:
+        with transaction.atomic():
+            Throttle.objects.create(key=digest, count=1, expires_at=expires)
+        return True
+    except IntegrityError:  # created meanwhile by a concurrent attempt: count in it
+        return bool(
+            Throttle.objects.filter(key=digest, count__lt=bucket.limit).update(
+                count=models.F("count") + 1
+            )
+        )
+
+
+def reserve(buckets: list[Bucket]) -> tuple[int, str]:
+    """Count this attempt in every bucket before it is verified, or refuse it.
+
+    Returns (0, "") when counted, else (seconds until the full bucket reopens, its key) with
+    nothing counted. Checking first and counting the failure after the verification let
+    every attempt that arrived together through (N at once got N guesses at a 6-digit code);
+    counted first, at most `limit` attempts per window are ever verified. A success gives
+    its attempt back (`refund`).
+    """
+    expires = _now() + timedelta(seconds=_window())
+    taken: list[Bucket] = []
+    for bucket in buckets:
+        if not _take_one(bucket, expires):
+            refund(taken)
+            return _wait(), bucket.key
+        taken.append(bucket)
+    return 0, ""
+
+
+def refund(buckets: list[Bucket]) -> None:
+    """Give back one attempt counted by `reserve` in each bucket (the attempt succeeded)."""
+    for bucket in buckets:
+        Throttle.objects.filter(key=_slot(bucket.key), count__gt=0).update(
+            count=models.F("count") - 1
+        )
+
+
 def failures(bucket: Bucket) -> int:
     """Return the failures a bucket holds in the current window."""
     return (
