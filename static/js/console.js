@@ -152,6 +152,40 @@
     document.querySelectorAll("#status [data-toast]").forEach(expire);
   });
 
+  // A list search or the audit filters are a GET (a linkable URL): a pasted secret would land in the address bar,
+  // the history and proxy logs before the server could refuse it. The shapes of
+  // console/secretscan.py are checked here first and such a search is never sent; the server
+  // refuses it too (without script), without echoing it.
+  const SECRET_SHAPES = [
+    /secret-[A-Za-z0-9]{64}/,
+    /api-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/,
+    /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/,
+  ];
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.refuseSecrets) { return; }
+    const field = Array.from(form.querySelectorAll("input[type=search], input[type=text]")).find(
+      function (input) { return SECRET_SHAPES.some(function (shape) { return shape.test(input.value); }); }
+    );
+    if (!field) { return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    let note = form.querySelector("[data-search-refused]");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "error";
+      note.setAttribute("role", "alert");
+      note.setAttribute("data-search-refused", "");
+      note.id = field.id + "-refused";
+      form.appendChild(note);
+    }
+    note.textContent = form.dataset.refuseSecrets;
+    field.value = "";
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", note.id);
+    field.focus();
+  }, true);
+
   // A list's sort control (console/_search.html, shown on small screens) sorts when it
   // changes; without script the form's Search button sends it.
   document.addEventListener("change", function (event) {
