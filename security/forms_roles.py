@@ -173,6 +173,12 @@ class SimulatorForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         help_text="Empty: now.",
     )
+    second_factor = forms.BooleanField(
+        label="Signed in with a second factor",
+        required=False,
+        help_text="The condition variable multiFactorAuthPresent: a console sign-in or a "
+        "password exchange with a TOTP code, backup code or passkey (never an AuthKey).",
+    )
     path_vars = forms.CharField(
         label="Path variables",
         required=False,

@@ -405,6 +405,7 @@ def user_simulate(request: ConsoleRequest, user_name: str) -> HttpResponse:
             method=data["method"],
             path_vars=data["path_vars"],
             now=data["at"],
+            second_factor=data["second_factor"],
         )
         decision = policy.explain(ctx)
     context = {

@@ -1,6 +1,7 @@
 """The console's Roles tab, Default permissions page and a user's Permissions tab."""
 
 import json
+import re
 
 import pytest
 
@@ -342,6 +343,18 @@ def test_it_simulates_a_denied_call_with_time_ip_and_path_variables(root_client,
     )
     assert b'data-decision="denied"' in later.content
     assert b"No statement allowed it." in later.content
+
+
+def test_it_simulates_a_call_with_and_without_a_second_factor(root_client, root, alice):
+    statement = {"effect": "allow", "api": "User:getUser", "condition": "multiFactorAuthPresent"}
+    roles.set_inline_permission(None, root, alice, doc(statement))
+    query = {"api": "User:getUser", "method": "GET", "source_ip": "192.0.2.1"}
+    url = "/security/users/alice/permissions/simulate"
+    without = root_client.get(url, query, **HX)
+    assert b'data-decision="denied"' in without.content
+    with_mfa = root_client.get(url, {**query, "second_factor": "on"}, **HX)
+    assert b'data-decision="allowed"' in with_mfa.content
+    assert re.search(rb'<input type="checkbox" name="second_factor"[^>]* checked', with_mfa.content)
 
 
 def test_it_refuses_a_bad_simulator_address(root_client, alice):
