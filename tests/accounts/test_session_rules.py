@@ -12,7 +12,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import pyotp
 import pytest
 from django.conf import settings
 from django.core import mail as outbox
@@ -50,6 +52,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "API logout": (SURVIVES, ONLY_IT, ONLY_IT),
     "console logout": (ONLY_IT, SURVIVES, SURVIVES),
     "permission change": (SURVIVES, SURVIVES, SURVIVES),
+    "MFA turned on for the user by root": (ENDS, ENDS, ENDS),
 }
 
 # SAM user alice may read herself and set, change and remove her own password.
@@ -357,6 +360,14 @@ def permission_change(w: World, via: str, kind: str) -> None:
     assert w.fresh_subject().inline_permission == document
 
 
+def mfa_turned_on(w: World, via: str, kind: str) -> None:
+    # Root enables and verifies alice's TOTP (the code from the secret of the totpUri).
+    uri = call("POST", user_path(w, "/mfa"), w.root_api.headers).json()["totpUri"]
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    body = {"mfaOTPCode": pyotp.TOTP(secret).now()}
+    expect(call("POST", user_path(w, "/mfa/verify"), w.root_api.headers, body), 204)
+
+
 Event = Callable[[World, str, str], None]
 EVENTS: dict[str, tuple[Event, str, tuple[str, ...]]] = {
     # event: (what makes it happen, whose sessions it is about, through which entry points)
@@ -377,6 +388,7 @@ EVENTS: dict[str, tuple[Event, str, tuple[str, ...]]] = {
     "API logout": (api_logout, "alice", ("api",)),
     "console logout": (console_logout, "alice", ("console",)),
     "permission change": (permission_change, "alice", ("api", "console")),
+    "MFA turned on for the user by root": (mfa_turned_on, "alice", ("api",)),
 }
 
 CELLS = [
