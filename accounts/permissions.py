@@ -163,32 +163,42 @@ def parse_document(text: object, *, refuse_secrets: bool = False) -> Document:
     secret, API key or token is refused. Stored documents are read without it, so that a
     document saved before the rule keeps deciding as it did.
     """
+    statements = raw_statements(text, "permission", InvalidPermission)
+    return Document(tuple(_statement(s, i, refuse_secrets) for i, s in enumerate(statements, 1)))
+
+
+def raw_statements(text: object, what: str, error: type[InvalidPermission]) -> list:
+    """Return the "statements" array of a statement document (a permission, a trust policy).
+
+    The envelope every such document shares: a JSON string of bounded length, strict JSON
+    (no duplicate keys, bounded nesting), one object with only "statements", an array of at
+    most MAX_STATEMENTS. Each statement is the caller's to check. `error` is raised with a
+    message naming `what`.
+    """
     if not isinstance(text, str):
-        raise InvalidPermission("The permission must be a JSON string.")
+        raise error(f"The {what} must be a JSON string.")
     if len(text) > MAX_DOCUMENT_LENGTH:
-        raise InvalidPermission(f"The permission is longer than {MAX_DOCUMENT_LENGTH} characters.")
+        raise error(f"The {what} is longer than {MAX_DOCUMENT_LENGTH} characters.")
     try:
         data = strictjson.loads(text)
     except strictjson.DuplicateKey as exc:
-        raise InvalidPermission(f"The field {exc} appears twice.") from None
+        raise error(f"The field {exc} appears twice.") from None
     except RecursionError:
-        raise InvalidPermission("The permission is nested too deeply.") from None
+        raise error(f"The {what} is nested too deeply.") from None
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        raise InvalidPermission(f"The permission is not valid JSON{where}.") from None
+        raise error(f"The {what} is not valid JSON{where}.") from None
     if not isinstance(data, dict):
-        raise InvalidPermission('The permission must be a JSON object with "statements".')
+        raise error(f'The {what} must be a JSON object with "statements".')
     unknown = sorted(set(data) - {"statements"})
     if unknown:
-        raise InvalidPermission(f'Unknown field {unknown[0]!r} (only "statements" is allowed).')
+        raise error(f'Unknown field {unknown[0]!r} (only "statements" is allowed).')
     statements = data.get("statements")
     if not isinstance(statements, list):
-        raise InvalidPermission('"statements" must be an array.')
+        raise error('"statements" must be an array.')
     if len(statements) > MAX_STATEMENTS:
-        raise InvalidPermission(
-            f"{len(statements)} statements; a permission holds at most {MAX_STATEMENTS}."
-        )
-    return Document(tuple(_statement(s, i, refuse_secrets) for i, s in enumerate(statements, 1)))
+        raise error(f"{len(statements)} statements; a {what} holds at most {MAX_STATEMENTS}.")
+    return statements
 
 
 def _statement(raw: object, number: int, refuse_secrets: bool = False) -> Statement:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from accounts.conditions import Condition, ConditionSyntaxError, EvaluationError, Facts
 from accounts.identifiers import is_valid_name
-from accounts.permissions import EFFECTS, MAX_DOCUMENT_LENGTH, MAX_STATEMENTS, InvalidPermission
-from console import secretscan, strictjson
+from accounts.permissions import EFFECTS, InvalidPermission, raw_statements
+from console import secretscan
 
 MAX_PRINCIPALS = 100  # SRNs in one statement
 MAX_SRN_LENGTH = 200
@@ -92,33 +92,7 @@ def srn_problem(srn: str) -> str:
 
 def parse(text: object, *, refuse_secrets: bool = True) -> TrustPolicy:
     """Return the validated trust policy in `text`, or raise InvalidTrustPolicy."""
-    if not isinstance(text, str):
-        raise InvalidTrustPolicy("The trust policy must be a JSON string.")
-    if len(text) > MAX_DOCUMENT_LENGTH:
-        raise InvalidTrustPolicy(
-            f"The trust policy is longer than {MAX_DOCUMENT_LENGTH} characters."
-        )
-    try:
-        data = strictjson.loads(text)
-    except strictjson.DuplicateKey as exc:
-        raise InvalidTrustPolicy(f"The field {exc} appears twice.") from None
-    except RecursionError:
-        raise InvalidTrustPolicy("The trust policy is nested too deeply.") from None
-    except ValueError as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        raise InvalidTrustPolicy(f"The trust policy is not valid JSON{where}.") from None
-    if not isinstance(data, dict):
-        raise InvalidTrustPolicy('The trust policy must be a JSON object with "statements".')
-    unknown = sorted(set(data) - {"statements"})
-    if unknown:
-        raise InvalidTrustPolicy(f'Unknown field {unknown[0]!r} (only "statements" is allowed).')
-    statements = data.get("statements")
-    if not isinstance(statements, list):
-        raise InvalidTrustPolicy('"statements" must be an array.')
-    if len(statements) > MAX_STATEMENTS:
-        raise InvalidTrustPolicy(
-            f"{len(statements)} statements; a trust policy holds at most {MAX_STATEMENTS}."
-        )
+    statements = raw_statements(text, "trust policy", InvalidTrustPolicy)
     return TrustPolicy(tuple(_statement(s, i, refuse_secrets) for i, s in enumerate(statements, 1)))
 
 
