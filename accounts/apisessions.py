@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts import rowlocks, tokens
 from accounts.models import ApiSession, Principal
-from console import hotsql
+from console import hotsql, net
 
 DEFAULT_TIMEOUT = 86400
 MAX_TIMEOUT = 172800
@@ -225,7 +225,9 @@ def live_switched_sessions(target: Principal):
 # A switched session (opened_by 'switch_user') also needs its source alive: the source
 # principal active with the epochs recorded, the source API session (if any) not revoked
 # and not made from a revoked key, and the target's trust epoch unchanged. The LEFT JOINs
-# find nothing for every other session.
+# find nothing for every other session. `key_networks`: the allowed source networks of the
+# key the session (or, switched, its source session) was opened with, read live from the
+# key's row in this same round trip, so that editing them applies to open sessions at once.
 _LOOKUP = """
 SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.second_factor,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
@@ -243,7 +245,10 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.seco
                     SELECT 1 FROM security_authkey k2
                     WHERE k2.key_id = ss.auth_key_id AND k2.slot IS NOT NULL))))
         ))) AS epochs_live,
-       s.id, sp.kind, sp.user_name, sp.operator_id
+       s.id, sp.kind, sp.user_name, sp.operator_id,
+       (SELECT k3.allowed_networks FROM security_authkey k3
+        WHERE k3.key_id = COALESCE(NULLIF(s.auth_key_id, ''), ss.auth_key_id)
+          AND k3.slot IS NOT NULL) AS key_networks
        {companion}
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
@@ -275,6 +280,7 @@ LOOKUP_FIELDS = (
     "source_kind",
     "source_user_name",
     "source_operator_id",
+    "key_networks",
 )
 
 
@@ -361,6 +367,7 @@ def authenticate_request(
         source_kind,
         source_user_name,
         source_operator_id,
+        key_networks,
     ) = row
     # A session made from an AuthKey lives only as long as the key, and every session only
     # as long as the epochs it was opened under: both end it here even if the revocation
@@ -372,6 +379,10 @@ def authenticate_request(
         return None
     # The token is bound to its apiKey: when the client sends one, it must match.
     if api_key and not tokens.same(api_key, session_key):
+        return None
+    # A key limited to some networks works only from them, on every call of its sessions
+    # (the same trusted-proxy rule as the throttles: console/net.client_ip).
+    if key_networks and not net.source_allowed(net.client_ip(request), key_networks):
         return None
     principal = Principal.partial(
         id=pid,

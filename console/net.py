@@ -16,6 +16,7 @@ here reads a setting at import time.
 """
 
 import ipaddress
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -150,3 +151,81 @@ def throttle_source(ip: str) -> str:
         network = ipaddress.IPv6Network((address, IPV6_SOURCE_PREFIX), strict=False)
         return str(network)
     return ip
+
+
+# --- source limits of AuthKeys (docs/authkeys.md "Source limits") --------------------------
+
+MAX_SOURCE_NETWORKS = 20
+_MAX_NETWORK_LENGTH = _MAX_ADDRESS_LENGTH + 4  # an address and "/128"
+
+
+class SourceNetworksError(ValueError):
+    """A list of allowed source networks that cannot be used (the message says why)."""
+
+
+def _one_network(value: object, position: int) -> Network:
+    where = f"Allowed source network {position}"
+    if not isinstance(value, str):
+        raise SourceNetworksError(f"{where} must be a string.")
+    text = value.strip()
+    if not text:
+        raise SourceNetworksError(f"{where} is empty.")
+    if len(text) > _MAX_NETWORK_LENGTH or not all(c in "0123456789abcdefABCDEF.:/" for c in text):
+        raise SourceNetworksError(
+            f"{where} is not an IPv4 or IPv6 network (CIDR such as 192.0.2.0/24 or 2001:db8::/32)."
+        )
+    try:
+        network = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        reason = "it has host bits set" if "host bits" in str(exc) else "it is not a CIDR"
+        raise SourceNetworksError(
+            f"{where} ({text}) is not usable: {reason} "
+            "(a network such as 192.0.2.0/24 or 2001:db8::/32, or a single address)."
+        ) from None
+    if isinstance(network, ipaddress.IPv6Network):
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None and network.prefixlen >= 96:
+            # Clients seen as ::ffff:a.b.c.d are IPv4 clients (parse_address): so is the network.
+            network = ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
+
+
+def parse_source_networks(values: object) -> str:
+    """Return allowed source networks as their stored text, or raise SourceNetworksError.
+
+    `values`: a list of CIDRs (a bare address is a /32 or /128). Strict: host bits must be
+    zero, at most MAX_SOURCE_NETWORKS entries, no duplicates kept. Stored normalized,
+    space-separated, in the order given; "" means "from anywhere".
+    """
+    if not isinstance(values, list | tuple):
+        raise SourceNetworksError("Allowed source networks must be a list of CIDRs.")
+    if len(values) > MAX_SOURCE_NETWORKS:
+        raise SourceNetworksError(
+            f"At most {MAX_SOURCE_NETWORKS} allowed source networks per AuthKey."
+        )
+    found: list[str] = []
+    for position, value in enumerate(values, 1):
+        text = str(_one_network(value, position))
+        if text not in found:
+            found.append(text)
+    return " ".join(found)
+
+
+@lru_cache(maxsize=1024)
+def _networks(stored: str) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(text) for text in stored.split())
+
+
+def source_networks(stored: str) -> list[str]:
+    """Return the stored text of allowed source networks as a list ([] = from anywhere)."""
+    return stored.split()
+
+
+def source_allowed(ip: str, stored: str) -> bool:
+    """Return whether a client address (client_ip) may use a key limited to `stored`."""
+    if not stored:
+        return True
+    address = parse_address(ip)
+    if address is None:
+        return False
+    return any(address in network for network in _networks(stored))

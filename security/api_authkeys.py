@@ -9,7 +9,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router
 
 from accounts.models import Principal
-from console.api import ApiError, StrictJsonParser, bad_request, conflict, empty, not_found
+from console.api import (
+    ApiError,
+    StrictJsonParser,
+    StrictSchema,
+    bad_request,
+    conflict,
+    empty,
+    not_found,
+)
 from security import authkeys
 from security.api_access import caller_of, companion, companion_read, operation
 
@@ -21,20 +29,26 @@ KEY_NOT_FOUND = "AuthKey not found."
 USER_NOT_FOUND = "SAM User not found."
 
 
-def _description(request: HttpRequest) -> str:
-    """Return the optional `description` of a generate's JSON body (Latchkey's own field).
+def _generate_body(request: HttpRequest) -> tuple[str, list]:
+    """Return the optional `description` and `allowedSourceNetworks` of a generate's body.
 
-    Soracom clients send no body (soracom-api.md §10.11). The body is read here, after
-    authorization, so that a refused caller learns nothing from its body's faults; a body
-    that is not JSON is ignored as it always was, and other fields are never applied.
+    Both are Latchkey's own fields; Soracom clients send no body (soracom-api.md §10.11).
+    The body is read here, after authorization, so that a refused caller learns nothing
+    from its body's faults; a body that is not JSON is ignored as it always was, and other
+    fields are never applied.
     """
     if not request.body or not request.content_type == "application/json":
-        return ""
+        return "", []
     data = StrictJsonParser().parse_body(request)
+    if not isinstance(data, dict):
+        raise bad_request("The body must be a JSON object.")
     description = data.get("description", "")
     if not isinstance(description, str):
         raise bad_request("The description must be a string.")
-    return description
+    networks = data.get("allowedSourceNetworks", [])
+    if not isinstance(networks, list):
+        raise bad_request("allowedSourceNetworks must be a list of CIDRs.")
+    return description, networks
 
 
 def _root(operator_id: str) -> Principal:
@@ -53,10 +67,15 @@ def _user(operator_id: str, user_name: str) -> Principal:
 
 def _generate(request: HttpRequest, holder: Principal, status: int) -> HttpResponse:
     caller = caller_of(request)
-    description = _description(request)
+    description, networks = _generate_body(request)
     try:
         key, secret = authkeys.generate(
-            request, caller.principal, holder, via_key=caller.auth_key_id, description=description
+            request,
+            caller.principal,
+            holder,
+            via_key=caller.auth_key_id,
+            description=description,
+            allowed_networks=networks,
         )
     except ValidationError as exc:
         raise bad_request(" ".join(exc.messages)) from None
@@ -78,6 +97,28 @@ def _revoke(request: HttpRequest, holder: Principal, auth_key_id: str) -> HttpRe
     ):
         raise not_found(KEY_NOT_FOUND)
     return empty(204)
+
+
+class SourceNetworksRequest(StrictSchema):
+    allowedSourceNetworks: list[str]
+
+
+def _set_networks(
+    request: HttpRequest, holder: Principal, auth_key_id: str, body: SourceNetworksRequest
+) -> dict:
+    caller = caller_of(request)
+    key = authkeys.get_live_key(holder, auth_key_id)
+    if key is None:
+        raise not_found(KEY_NOT_FOUND)
+    try:
+        done = authkeys.set_source_networks(
+            request, caller.principal, key, body.allowedSourceNetworks, via_key=caller.auth_key_id
+        )
+    except ValidationError as exc:
+        raise bad_request(" ".join(exc.messages)) from None
+    if not done:  # revoked since it was read
+        raise not_found(KEY_NOT_FOUND)
+    return authkeys.as_response(key)
 
 
 @router.get(OPERATOR_KEYS, url_name="listOperatorAuthKeys")
@@ -107,6 +148,21 @@ def delete_operator_auth_key(
 ) -> HttpResponse:
     """Revoke a root AuthKey and every API session made from it."""
     return _revoke(request, _root(operator_id), auth_key_id)
+
+
+@router.put(
+    OPERATOR_KEYS + "/{v1keyid:auth_key_id}/source_networks",
+    url_name="updateOperatorAuthKeySourceNetworks",
+)
+@operation("Operator:updateOperatorAuthKeySourceNetworks")
+def update_operator_auth_key_source_networks(
+    request: HttpRequest, operator_id: str, auth_key_id: str, body: SourceNetworksRequest
+) -> dict:
+    """Set where a root AuthKey may be used from (CIDRs; an empty list: anywhere).
+
+    Open sessions of the key are held to the new list from their next call.
+    """
+    return _set_networks(request, _root(operator_id), auth_key_id, body)
 
 
 @router.get(USER_KEYS, url_name="listUserAuthKeys")
@@ -145,3 +201,22 @@ def delete_user_auth_key(
 ) -> HttpResponse:
     """Revoke a SAM user's AuthKey and every API session made from it."""
     return _revoke(request, _user(operator_id, user_name), auth_key_id)
+
+
+@router.put(
+    USER_KEYS + "/{v1keyid:auth_key_id}/source_networks",
+    url_name="updateUserAuthKeySourceNetworks",
+)
+@operation("User:updateUserAuthKeySourceNetworks")
+def update_user_auth_key_source_networks(
+    request: HttpRequest,
+    operator_id: str,
+    user_name: str,
+    auth_key_id: str,
+    body: SourceNetworksRequest,
+) -> dict:
+    """Set where a SAM user's AuthKey may be used from (CIDRs; an empty list: anywhere).
+
+    Open sessions of the key are held to the new list from their next call.
+    """
+    return _set_networks(request, _user(operator_id, user_name), auth_key_id, body)

@@ -29,6 +29,9 @@ class AuthKeyResponse(BaseModel):
     authKeyId: str
     createDateTime: int = Field(description="UNIX time in seconds.")
     lastUsedDateTime: int | None = Field(None, description="Omitted until the key is used.")
+    allowedSourceNetworks: list[str] | None = Field(
+        None, description="Latchkey's own: the CIDRs the key works from; omitted when anywhere."
+    )
 
 
 class GenerateAuthKeyResponse(BaseModel):
@@ -187,6 +190,7 @@ SUCCESS: dict[str, Success] = {
     "Operator:listOperatorAuthKeys": Success(200, AuthKeyResponse, many=True),
     "Operator:generateOperatorAuthKey": Success(201, GenerateAuthKeyResponse),
     "Operator:deleteOperatorAuthKey": Success(204),
+    "Operator:updateOperatorAuthKeySourceNetworks": Success(200, AuthKeyResponse),
     "Operator:revokeOperatorAuthTokens": Success(204),
     "Operator:getOperator": Success(200, GetOperatorResponse),
     "Operator:updateOperatorPassword": Success(200),
@@ -204,6 +208,7 @@ SUCCESS: dict[str, Success] = {
     "User:generateUserAuthKey": Success(200, GenerateAuthKeyResponse),
     "User:getUserAuthKey": Success(200, AuthKeyResponse),
     "User:deleteUserAuthKey": Success(204),
+    "User:updateUserAuthKeySourceNetworks": Success(200, AuthKeyResponse),
     "User:getUserPermission": Success(200, GetUserPermissionResponse),
     "User:updateUserPermission": Success(200, headers=WARNS),
     "User:deleteUserPermission": Success(204),

@@ -37,7 +37,7 @@ from django.utils import timezone
 from accounts import apisessions, rowlocks, throttle
 from accounts.identifiers import KEY_ID_RE, is_valid_name, refuse_secret
 from accounts.models import Principal
-from console import hotsql, secretscan
+from console import hotsql, net, secretscan
 from console.net import client_ip, throttle_source
 from security import audit, failures, notifications
 from security.models import AuditEntry, AuthKey
@@ -195,7 +195,7 @@ def find_holder(operator_id: str, user_name: str | None = None) -> Principal | N
 
 
 _ROOT_KEYS = """
-SELECT k.key_id, k.created_at, k.last_used_at, k.description
+SELECT k.key_id, k.created_at, k.last_used_at, k.description, k.allowed_networks
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
 WHERE k.operator_id = %s AND p.kind = 'root' AND k.slot IS NOT NULL
@@ -205,13 +205,14 @@ ORDER BY k.created_at, k.id
 
 # The same read as one text value, for the session lookup's round trip (PostgreSQL;
 # security/api_access.companion_read):
-# [[key_id, created epoch s, last used epoch s|null, description]].
+# [[key_id, created epoch s, last used epoch s|null, description, allowed networks]].
 ROOT_KEYS_JSON = """
 SELECT coalesce(json_agg(json_build_array(
            k.key_id,
            floor(extract(epoch FROM k.created_at))::bigint,
            floor(extract(epoch FROM k.last_used_at))::bigint,
-           k.description
+           k.description,
+           k.allowed_networks
        ) ORDER BY k.created_at, k.id), '[]')::text
 FROM security_authkey k
 JOIN accounts_principal rp ON rp.id = k.principal_id
@@ -226,17 +227,23 @@ def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[
     """
     if prefetched is not None:
         responses = []
-        for key_id, created, used, description in json.loads(prefetched):
+        for key_id, created, used, description, networks in json.loads(prefetched):
             response = {"authKeyId": key_id, "createDateTime": created}
             if used is not None:
                 response["lastUsedDateTime"] = used
             if description:
                 response["description"] = description  # Latchkey's own, only when set
+            if networks:
+                response["allowedSourceNetworks"] = net.source_networks(networks)
             responses.append(response)
         return responses
     return [
-        _key_response(key_id, hotsql.aware(created_at), hotsql.aware(last_used_at), description)
-        for key_id, created_at, last_used_at, description in hotsql.rows(_ROOT_KEYS, [operator_id])
+        _key_response(
+            key_id, hotsql.aware(created_at), hotsql.aware(last_used_at), description, networks
+        )
+        for key_id, created_at, last_used_at, description, networks in hotsql.rows(
+            _ROOT_KEYS, [operator_id]
+        )
     ]
 
 
@@ -299,25 +306,30 @@ def generate(
     *,
     via_key: str = "",
     description: str = "",
+    allowed_networks: list[str] | None = None,
 ) -> tuple[AuthKey, str]:
     """Create a live key for holder; return it with its secret (shown once, never stored).
 
     Raise AuthKeyLimitReached when holder already has two live keys: the unique
     (principal, slot) constraint decides, so concurrent requests cannot exceed it. Raise
     GenerateRateLimited past LATCHKEY_AUTHKEY_GENERATES_PER_HOUR for the holder. Raise
-    ValidationError for a description that validate_description refuses (nothing written).
+    ValidationError for a description that validate_description refuses, or allowed source
+    networks that validate_source_networks refuses (nothing written).
     """
     if holder.kind not in (Principal.Kind.ROOT, Principal.Kind.SAM) or not holder.operator_id:
         raise NotAKeyHolder("Only a root account or a SAM user holds AuthKeys.")
     description = validate_description(description)
+    networks = validate_source_networks(allowed_networks or [])
     api = _generate_api(holder)
     _check_generate_rate(request, actor, holder, api, via_key)
     try:
         with transaction.atomic():
-            key, secret = _insert(holder, description)
+            key, secret = _insert(holder, description, networks)
             details = {"authKeyId": key.key_id}
             if description:
                 details["description"] = description
+            if networks:
+                details["allowedSourceNetworks"] = net.source_networks(networks)
             audit.record(
                 request,
                 api,
@@ -374,7 +386,7 @@ def _check_generate_rate(
 
 
 @transaction.atomic
-def _insert(holder: Principal, description: str = "") -> tuple[AuthKey, str]:
+def _insert(holder: Principal, description: str = "", networks: str = "") -> tuple[AuthKey, str]:
     # The holder's row first (accounts/rowlocks.py): a delete of the holder either waits
     # for this key and revokes it, or has happened and this answers HolderGone. The lock
     # also serializes generates for one holder on PostgreSQL (the unique slot constraint is
@@ -395,6 +407,7 @@ def _insert(holder: Principal, description: str = "") -> tuple[AuthKey, str]:
             secret_hash=hash_secret(key_id, secret),
             slot=free[0],
             description=description,
+            allowed_networks=networks,
         )
         try:
             with transaction.atomic():
@@ -403,6 +416,63 @@ def _insert(holder: Principal, description: str = "") -> tuple[AuthKey, str]:
             continue  # another request took that slot (or, in theory, that ID): look again
         return key, secret
     raise AuthKeyLimitReached()
+
+
+# --- source limits ---------------------------------------------------------------------
+
+
+def validate_source_networks(values: object) -> str:
+    """Return allowed source networks as stored (normalized), or raise ValidationError."""
+    try:
+        return net.parse_source_networks(values)
+    except net.SourceNetworksError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _update_networks_api(key: AuthKey) -> str:
+    holder = key.principal
+    if holder is not None and holder.is_root:
+        return "Operator:updateOperatorAuthKeySourceNetworks"
+    return "User:updateUserAuthKeySourceNetworks"
+
+
+def set_source_networks(
+    request: HttpRequest | None,
+    actor: Principal,
+    key: AuthKey,
+    allowed_networks: object,
+    *,
+    via_key: str = "",
+) -> bool:
+    """Replace a live key's allowed source networks ([] = anywhere); False if not live.
+
+    Raise ValidationError (nothing written) for a list validate_source_networks refuses.
+    The key's sessions read the key's networks on every call (the session lookup joins the
+    key's row, accounts/apisessions.py), so sessions already open from it are held to the
+    new list from their next call: a session from an address now outside fails then.
+    """
+    networks = validate_source_networks(allowed_networks)
+    with transaction.atomic():
+        updated = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
+            allowed_networks=networks
+        )
+        if not updated:
+            return False
+        audit.record(
+            request,
+            _update_networks_api(key),
+            operator=key.operator_id,
+            principal=actor,
+            auth_key_id=via_key,
+            target=key.holder,
+            details={
+                "authKeyId": key.key_id,
+                "allowedSourceNetworks": net.source_networks(networks),
+                "before": net.source_networks(key.allowed_networks),
+            },
+        )
+    key.allowed_networks = networks
+    return True
 
 
 # --- revoke ----------------------------------------------------------------------------
@@ -472,7 +542,11 @@ def revoke_all(
 
 
 def _key_response(
-    key_id: str, created_at: datetime, last_used_at: datetime | None, description: str = ""
+    key_id: str,
+    created_at: datetime,
+    last_used_at: datetime | None,
+    description: str = "",
+    networks: str = "",
 ) -> dict:
     """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used.
 
@@ -484,11 +558,15 @@ def _key_response(
         response["lastUsedDateTime"] = int(last_used_at.timestamp())
     if description:
         response["description"] = description
+    if networks:  # Latchkey's own, only when the key is limited
+        response["allowedSourceNetworks"] = net.source_networks(networks)
     return response
 
 
 def as_response(key: AuthKey) -> dict:
-    return _key_response(key.key_id, key.created_at, key.last_used_at, key.description)
+    return _key_response(
+        key.key_id, key.created_at, key.last_used_at, key.description, key.allowed_networks
+    )
 
 
 # --- the token exchange ----------------------------------------------------------------
@@ -507,7 +585,7 @@ def _buckets(key_id: str, ip: str) -> tuple[list[throttle.Bucket], throttle.Buck
 
 
 _LIVE_KEY = """
-SELECT k.id, k.secret_hash, k.last_used_at, k.last_used_ip,
+SELECT k.id, k.secret_hash, k.last_used_at, k.last_used_ip, k.allowed_networks,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, p.session_epoch
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
@@ -520,15 +598,15 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     found = hotsql.rows(_LIVE_KEY, [key_id])
     if not found:
         return None, None
-    pk, secret_hash, used_at, used_ip, pid, kind, user_name, email, active, operator_id, epoch = (
-        found[0]
-    )
+    (pk, secret_hash, used_at, used_ip, networks, pid, kind, user_name, email, active,
+     operator_id, epoch) = found[0]  # fmt: skip
     key = AuthKey(
         id=pk,
         key_id=key_id,
         secret_hash=secret_hash,
         last_used_at=hotsql.aware(used_at),
         last_used_ip=used_ip or "",
+        allowed_networks=networks or "",
     )
     key._state.adding = False
     holder = Principal.partial(
@@ -550,6 +628,8 @@ def record_failure(request: HttpRequest, key_id: str, secret: object, retry_afte
     before any look-up: it costs the caller nothing), must not cost the tenant an audit
     entry per request either: security/failures.py counts them per bucket and window.
     """
+    if getattr(request, _RECORDED, False):
+        return  # the exchange recorded its refusal itself (a source outside the key's list)
     throttled_by = ""
     if retry_after:
         before, anywhere = _buckets(key_id, throttle_source(client_ip(request)))
@@ -598,6 +678,9 @@ def exchange(
         and principal.is_active
         and principal.operator_id
     ):
+        if not net.source_allowed(ip, key.allowed_networks):
+            _refuse_source(request, key_id, ip, principal.operator_id, before)
+            return None, key_id, 0
         if match:  # verified by a retired pepper: store the hash under the current one
             AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
                 secret_hash=hash_secret(key_id, auth_key)
@@ -610,6 +693,35 @@ def exchange(
     wait = throttle.retry_after([anywhere])
     throttle.record_failure(everything)
     return None, key_id, wait
+
+
+# Set on a request whose refused exchange is already in the audit trail (record_failure).
+_RECORDED = "_latchkey_exchange_recorded"
+
+
+def _refuse_source(
+    request: HttpRequest,
+    key_id: str,
+    ip: str,
+    operator_id: str,
+    before: list[throttle.Bucket],
+) -> None:
+    """Refuse a right secret sent from outside its key's networks: audit it, count it.
+
+    It counts as a failure in the per-address buckets (a leaked secret tried from outside
+    cannot write to the tenant's chain at request rate), not in the key's bucket from
+    anywhere (strangers cannot lock the owner out). The last use is not updated.
+    """
+    throttle.record_failure(before)
+    failures.record_failure(
+        request,
+        "Auth:auth",
+        operator=operator_id,
+        target=key_id,
+        auth_key_id=key_id,
+        extra={"reason": "source", "sourceIp": ip[:45]},
+    )
+    setattr(request, _RECORDED, True)
 
 
 _NOTE_USE = """

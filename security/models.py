@@ -256,6 +256,10 @@ class AuthKey(models.Model):
     # What the key is for ("CI deploy job"), optional, set when it is generated: two keys
     # made the same minute no longer look alike. Free text: never a secret.
     description = models.CharField(max_length=100, blank=True, default="")
+    # Where the key may be used from: normalized CIDRs separated by spaces, "" = anywhere
+    # (console/net.parse_source_networks; checked at the exchange and on every call made
+    # with its sessions, docs/authkeys.md "Source limits").
+    allowed_networks = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [

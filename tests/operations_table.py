@@ -21,6 +21,10 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("GET", OP + "/auth_keys"): "Operator:listOperatorAuthKeys",
     ("POST", OP + "/auth_keys"): "Operator:generateOperatorAuthKey",
     ("DELETE", OP + "/auth_keys/{auth_key_id}"): "Operator:deleteOperatorAuthKey",
+    # Latchkey's own: where a key may be used from (docs/authkeys.md "Source limits")
+    ("PUT", OP + "/auth_keys/{auth_key_id}/source_networks"): (
+        "Operator:updateOperatorAuthKeySourceNetworks"
+    ),
     ("DELETE", OP + "/tokens"): "Operator:revokeOperatorAuthTokens",
     ("POST", OP + "/token"): "Operator:generateAuthToken",
     ("GET", OP): "Operator:getOperator",
@@ -42,6 +46,9 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", USER + "/auth_keys"): "User:generateUserAuthKey",
     ("GET", USER + "/auth_keys/{auth_key_id}"): "User:getUserAuthKey",
     ("DELETE", USER + "/auth_keys/{auth_key_id}"): "User:deleteUserAuthKey",
+    ("PUT", USER + "/auth_keys/{auth_key_id}/source_networks"): (
+        "User:updateUserAuthKeySourceNetworks"
+    ),
     # §4.6 inline and default permissions
     ("GET", USER + "/permission"): "User:getUserPermission",
     ("PUT", USER + "/permission"): "User:updateUserPermission",
@@ -104,6 +111,7 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:listOperatorAuthKeys",
         "Operator:generateOperatorAuthKey",
         "Operator:deleteOperatorAuthKey",
+        "Operator:updateOperatorAuthKeySourceNetworks",
         "Operator:revokeOperatorAuthTokens",
         "Operator:updateOperatorPassword",
         "Operator:enableMFA",

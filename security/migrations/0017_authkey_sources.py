@@ -1,0 +1,16 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('security', '0014_mfa'),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='authkey',
+            name='allowed_networks',
+            field=models.TextField(blank=True, default=''),
+        ),
+    ]
