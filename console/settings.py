@@ -267,6 +267,20 @@ LATCHKEY_THROTTLE_PER_ACCOUNT_AND_IP = env.int("LATCHKEY_THROTTLE_PER_ACCOUNT_AN
 LATCHKEY_THROTTLE_PER_ACCOUNT = env.int("LATCHKEY_THROTTLE_PER_ACCOUNT", default=50)
 LATCHKEY_THROTTLE_PER_IP = env.int("LATCHKEY_THROTTLE_PER_IP", default=100)
 
+# Leak intake (docs/authkeys.md "Leak intake"): the public keys whose signatures
+# POST /v1/leaks/github trusts, as JSON {"<key identifier>": "<PEM>"} (GitHub publishes
+# its own at https://api.github.com/meta/public_keys/secret_scanning). Empty: every report
+# is refused with 401.
+LATCHKEY_LEAK_PUBLIC_KEYS = env.json("LATCHKEY_LEAK_PUBLIC_KEYS", default={})
+if not isinstance(LATCHKEY_LEAK_PUBLIC_KEYS, dict) or not all(
+    isinstance(k, str) and isinstance(v, str) for k, v in LATCHKEY_LEAK_PUBLIC_KEYS.items()
+):
+    raise ImproperlyConfigured(
+        "LATCHKEY_LEAK_PUBLIC_KEYS must be a JSON object of key identifier -> PEM public key."
+    )
+LATCHKEY_LEAK_MAX_BODY_BYTES = env.int("LATCHKEY_LEAK_MAX_BODY_BYTES", default=64 * 1024)
+LATCHKEY_LEAK_BAD_SIGNATURES_PER_IP = env.int("LATCHKEY_LEAK_BAD_SIGNATURES_PER_IP", default=20)
+
 # AuthKeys unused (or never used) for this many days are flagged in the console.
 LATCHKEY_STALE_KEY_DAYS = env.int("LATCHKEY_STALE_KEY_DAYS", default=90)
 # Audit retention in days for `manage.py prune_audit`; 0 keeps every entry (docs/audit.md).

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from console import views
 from console.urls_api import api
-from security import views_apiref, views_passkeys, views_password_reset, views_signin
+from security import views_apiref, views_leaks, views_passkeys, views_password_reset, views_signin
 
 urlpatterns = [
     path("", views_signin.home, name="home"),
@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/names/", views_apiref.api_names, {"api": api}, name="api-names"),
     path("security/", include("security.urls_mfa")),
     path("security/", include("security.urls_passkeys")),
+    path("v1/leaks/github", views_leaks.github, name="leaks-github"),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views_signin.jwks, name="jwks"),
     path("staff/", include("security.urls_staff")),

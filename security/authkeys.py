@@ -144,6 +144,31 @@ def _matching_pepper(key_id: str, secret: str, stored: str) -> int | None:
     return found
 
 
+_LOOKUP_PURPOSE = b"latchkey.security.authkeys.secret-lookup.v1"
+
+
+@lru_cache(maxsize=8)
+def _lookup_key(pepper: str) -> bytes:
+    return hmac.new(pepper.encode(), _LOOKUP_PURPOSE, hashlib.sha256).digest()
+
+
+def lookup_hash(secret: str, pepper: str | None = None) -> str:
+    """Return the keyed hash (hex) that finds a key by its secret alone (leak intake).
+
+    `secret_hash` binds the secret to its key ID, so a secret reported without its ID
+    could not be found by it: this second, indexed hash over the secret alone (under
+    another key derived from the pepper) can. It proves nothing on its own: a match is
+    confirmed with verify_secret.
+    """
+    key = _lookup_key(pepper if pepper is not None else settings.LATCHKEY_PEPPER)
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def lookup_hashes(secret: str) -> list[str]:
+    """Return the secret's lookup hash under every pepper that still verifies."""
+    return [lookup_hash(secret, pepper) for pepper in _peppers()]
+
+
 def verify_secret(key: AuthKey, secret: str) -> bool:
     return _matching_pepper(key.key_id, secret, key.secret_hash) is not None
 
@@ -405,6 +430,7 @@ def _insert(holder: Principal, description: str = "", networks: str = "") -> tup
             operator_id=holder.operator_id,
             holder=holder_name(holder),
             secret_hash=hash_secret(key_id, secret),
+            secret_lookup=lookup_hash(secret),
             slot=free[0],
             description=description,
             allowed_networks=networks,
@@ -492,18 +518,23 @@ def revoke(
     reason: str = "",
     via_key: str = "",
     api: str = "",
+    by: tuple[str, str] | None = None,
+    details: dict | None = None,
 ) -> bool:
     """Revoke a live key and end every API session made from it; False if it was not live.
 
     `actor` may be the holder, its operator's root, a SAM user with the permission, or a
     member of the support staff (who then names the `api`, e.g. a support operation).
+    `by`: (kind, name) of an actor that is not a principal (leak intake: ("leak", "github"));
+    `details`: more facts for the audit entry (never a secret).
     """
     now = _now()
     reason = reason.strip()[:400]
     # A reason is shown on the Authentication tab, to auditors and to staff: never a secret.
     secretscan.refuse(reason, "reason")
+    who = f"{by[0]}:{by[1]}" if by is not None else _who(actor, via_key)
     revoked = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
-        slot=None, revoked_at=now, revoked_by=_who(actor, via_key)[:400], revoke_reason=reason
+        slot=None, revoked_at=now, revoked_by=who[:400], revoke_reason=reason
     )
     if not revoked:
         return False
@@ -517,7 +548,13 @@ def revoke(
         principal=actor,
         auth_key_id=via_key,
         target=key.holder,
-        details={"authKeyId": key.key_id, "reason": reason, "sessionsEnded": sessions},
+        details={
+            **(details or {}),
+            "authKeyId": key.key_id,
+            "reason": reason,
+            "sessionsEnded": sessions,
+        },
+        actor=by,
     )
     key.refresh_from_db()
     return True
@@ -586,6 +623,7 @@ def _buckets(key_id: str, ip: str) -> tuple[list[throttle.Bucket], throttle.Buck
 
 _LIVE_KEY = """
 SELECT k.id, k.secret_hash, k.last_used_at, k.last_used_ip, k.allowed_networks,
+       k.secret_lookup,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, p.session_epoch
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
@@ -598,8 +636,8 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     found = hotsql.rows(_LIVE_KEY, [key_id])
     if not found:
         return None, None
-    (pk, secret_hash, used_at, used_ip, networks, pid, kind, user_name, email, active,
-     operator_id, epoch) = found[0]  # fmt: skip
+    (pk, secret_hash, used_at, used_ip, networks, lookup, pid, kind, user_name, email,
+     active, operator_id, epoch) = found[0]  # fmt: skip
     key = AuthKey(
         id=pk,
         key_id=key_id,
@@ -607,6 +645,7 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
         last_used_at=hotsql.aware(used_at),
         last_used_ip=used_ip or "",
         allowed_networks=networks or "",
+        secret_lookup=lookup or "",
     )
     key._state.adding = False
     holder = Principal.partial(
@@ -681,9 +720,11 @@ def exchange(
         if not net.source_allowed(ip, key.allowed_networks):
             _refuse_source(request, key_id, ip, principal.operator_id, before)
             return None, key_id, 0
-        if match:  # verified by a retired pepper: store the hash under the current one
+        if match or not key.secret_lookup:
+            # Verified by a retired pepper, or made before lookup hashes (leak intake):
+            # store both hashes under the current pepper.
             AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
-                secret_hash=hash_secret(key_id, auth_key)
+                secret_hash=hash_secret(key_id, auth_key), secret_lookup=lookup_hash(auth_key)
             )
         _note_use(key, _now(), ip[:45])
         if counted[1]:  # the owner succeeded from this place: forget its failures there

@@ -246,6 +246,9 @@ class AuthKey(models.Model):
     # Who held the key ("root" or the SAM user name), kept for the tombstone.
     holder = models.CharField(max_length=100)
     secret_hash = models.CharField(max_length=64)
+    # A keyed hash of the secret alone (security/authkeys.lookup_hash): finds the key of a
+    # secret reported leaked without its ID. "" for keys made before it, until next used.
+    secret_lookup = models.CharField(max_length=64, blank=True, default="", db_index=True)
     slot = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -62,6 +62,13 @@ EVENTS: dict[str, Event] = {
         "reported leaked. Programs using it must switch to a new key.",
         ("authKeyId", "holder", "reason"),
     ),
+    "authKeyLeaked": Event(
+        "An AuthKey was found in public code",
+        "A secret-scanning service found the secret of one of your AuthKeys in public code "
+        "and reported it to Latchkey. The key is revoked: programs using it must switch to "
+        "a new key, and the place it was found should be cleaned up.",
+        ("authKeyId", "holder", "foundAt", "status"),
+    ),
     "newBrowserSignIn": Event(
         "Console sign-in from a new browser",
         "The root account signed in to the console from a browser that had not signed in "
@@ -88,6 +95,8 @@ _LABELS = {
     "reason": "Reason given",
     "userAgent": "Browser",
     "account": "Account",
+    "foundAt": "Found at",
+    "status": "Status",
 }
 
 
@@ -176,6 +185,20 @@ def authkey_revoked_by_staff(
     operator: Operator | str, auth_key_id: str, holder: str, reason: str
 ) -> None:
     notify(operator, "authKeyRevokedByStaff", authKeyId=auth_key_id, holder=holder, reason=reason)
+
+
+def authkey_leaked(
+    operator: Operator | str, auth_key_id: str, holder: str, found_at: str, revoked_now: bool
+) -> None:
+    status = "revoked now" if revoked_now else "already revoked"
+    notify(
+        operator,
+        "authKeyLeaked",
+        authKeyId=auth_key_id,
+        holder=holder,
+        foundAt=found_at,
+        status=status,
+    )
 
 
 def new_browser_sign_in(operator: Operator | str, source_ip: str, user_agent: str) -> None:

@@ -22,6 +22,7 @@ UNAUTHORIZED_ROUTES = {
     "logout/": "signing out ends the caller's own session and needs no permission",
     ".well-known/jwks.json": "public keys, public by design",
     "v1/auth": "POST /auth is the credential exchange itself",
+    "v1/leaks/github": "GitHub secret scanning: the ECDSA signature of the body is the credential",
     "v1/auth/password_reset_token/issue": "a forgotten password: the caller has no credential",
     "v1/auth/password_reset_token/verify": "the mailed code is the credential",
     "login/forgot/": "the console twin of password_reset_token/issue (no credential yet)",

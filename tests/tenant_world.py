@@ -144,6 +144,8 @@ API_BODIES = {
     "Operator:verifyMFA": {"mfaOTPCode": "123456"},
     "Operator:revokeMFA": {"password": "root-Password-1234"},
     "User:verifyUserMFA": {"mfaOTPCode": "123456"},
+    "Operator:updateOperatorAuthKeySourceNetworks": {"allowedSourceNetworks": ["192.0.2.0/24"]},
+    "User:updateUserAuthKeySourceNetworks": {"allowedSourceNetworks": ["2001:db8::/32"]},
 }
 # Operations on a user that must not have a password yet, or on a role that is attached.
 ON_ROBOT = {"User:createUserPassword"}

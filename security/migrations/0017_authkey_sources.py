@@ -13,4 +13,9 @@ class Migration(migrations.Migration):
             name='allowed_networks',
             field=models.TextField(blank=True, default=''),
         ),
+        migrations.AddField(
+            model_name='authkey',
+            name='secret_lookup',
+            field=models.CharField(blank=True, db_index=True, default='', max_length=64),
+        ),
     ]
