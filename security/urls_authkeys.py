@@ -9,6 +9,7 @@ urlpatterns = [
     path("authkeys/new", views.authkey_new, name="authkey-new"),
     path("authkeys/generate", views.authkey_generate, name="authkey-generate"),
     path("authkeys/<keyid:auth_key_id>/revoke", views.authkey_revoke, name="authkey-revoke"),
+    path("authkeys/<keyid:auth_key_id>/sources", views.authkey_sources, name="authkey-sources"),
     path(
         "users/<name:user_name>/authentication",
         views.user_authentication,
@@ -24,5 +25,10 @@ urlpatterns = [
         "users/<name:user_name>/authkeys/<keyid:auth_key_id>/revoke",
         views.user_authkey_revoke,
         name="user-authkey-revoke",
+    ),
+    path(
+        "users/<name:user_name>/authkeys/<keyid:auth_key_id>/sources",
+        views.user_authkey_sources,
+        name="user-authkey-sources",
     ),
 ]

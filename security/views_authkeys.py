@@ -19,7 +19,7 @@ from accounts.models import Principal
 from console.htmx import announce, close_dialog, render_dialog
 from security import api_examples, authkeys
 from security.access import ConsoleRequest, WriteControls, console_action
-from security.forms_authkeys import GenerateAuthKeyForm, RevokeAuthKeyForm
+from security.forms_authkeys import GenerateAuthKeyForm, RevokeAuthKeyForm, SourceNetworksForm
 from security.models import AuthKey
 
 LIST_TEMPLATE = "security/partials/authkey_list.html"
@@ -38,9 +38,13 @@ class KeyScope:
     generate_route: str
     revoke_route: str
     path_vars: dict
+    sources_route: str = ""
 
     def revoke_url(self, key_id: str) -> str:
         return reverse(self.revoke_route, kwargs={**self.path_vars, "auth_key_id": key_id})
+
+    def sources_url(self, key_id: str) -> str:
+        return reverse(self.sources_route, kwargs={**self.path_vars, "auth_key_id": key_id})
 
 
 def _root_scope(request: ConsoleRequest) -> KeyScope:
@@ -56,6 +60,7 @@ def _root_scope(request: ConsoleRequest) -> KeyScope:
         new_url=reverse("authkey-new"),
         generate_route="authkey-generate",
         revoke_route="authkey-revoke",
+        sources_route="authkey-sources",
         path_vars={},
     )
 
@@ -72,6 +77,7 @@ def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
         new_url=reverse("user-authkey-new", args=[user.user_name]),
         generate_route="user-authkey-generate",
         revoke_route="user-authkey-revoke",
+        sources_route="user-authkey-sources",
         path_vars={"user_name": user.user_name},
     )
 
@@ -86,6 +92,9 @@ def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
         refused = controls.reason(scope.revoke_route, **scope.path_vars, auth_key_id=key.key_id)
         key.revoke_url = "" if refused else scope.revoke_url(key.key_id)
         key.revoke_denied = refused
+        refused = controls.reason(scope.sources_route, **scope.path_vars, auth_key_id=key.key_id)
+        key.sources_url = "" if refused else scope.sources_url(key.key_id)
+        key.networks = key.allowed_networks.split()
     blocked = ""
     if len(keys) >= authkeys.MAX_LIVE_KEYS:
         blocked = "Two AuthKeys is the limit: revoke one to generate a new one."
@@ -137,7 +146,11 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
     description = form.cleaned_data["description"]
     try:
         key, secret = authkeys.generate(
-            request, request.user, scope.holder, description=description
+            request,
+            request.user,
+            scope.holder,
+            description=description,
+            allowed_networks=form.cleaned_data["allowed_networks"],
         )
     except authkeys.HolderGone:
         raise Http404("No such user.") from None
@@ -182,6 +195,27 @@ def _revoke(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpR
         request,
         "security/partials/authkey_revoke_dialog.html",
         {"scope": scope, "key": key, "form": form, "revoke_url": scope.revoke_url(key.key_id)},
+        status=400 if form.errors else 200,
+    )
+
+
+def _sources(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
+    key: AuthKey | None = authkeys.get_live_key(scope.holder, auth_key_id)
+    if key is None:
+        raise Http404("No such AuthKey.")
+    data = request.POST if request.method == "POST" else None
+    form = SourceNetworksForm(data, request=request, key=key)
+    if request.method == "POST" and form.is_valid():
+        if not form.save():
+            raise Http404("No such AuthKey.")
+        networks = key.allowed_networks.split()
+        where = ", ".join(networks) if networks else "anywhere"
+        message = f"AuthKey {key.key_id} now works from {where}."
+        return close_dialog(request, scope.list_url, "authkeysChanged", message=message)
+    return render_dialog(
+        request,
+        "security/partials/authkey_sources_dialog.html",
+        {"scope": scope, "key": key, "form": form, "sources_url": scope.sources_url(key.key_id)},
         status=400 if form.errors else 200,
     )
 
@@ -234,3 +268,17 @@ def user_authkey_generate(request: ConsoleRequest, user_name: str) -> HttpRespon
 @console_action("User:deleteUserAuthKey")
 def user_authkey_revoke(request: ConsoleRequest, user_name: str, auth_key_id: str) -> HttpResponse:
     return _revoke(request, _user_scope(request, user_name), auth_key_id)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Operator:updateOperatorAuthKeySourceNetworks")
+def authkey_sources(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    """Edit where a root AuthKey may be used from."""
+    return _sources(request, _root_scope(request), auth_key_id)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("User:updateUserAuthKeySourceNetworks")
+def user_authkey_sources(request: ConsoleRequest, user_name: str, auth_key_id: str) -> HttpResponse:
+    """Edit where a SAM user's AuthKey may be used from."""
+    return _sources(request, _user_scope(request, user_name), auth_key_id)

@@ -172,6 +172,9 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     ),
     S + "authkeys/generate": twin("POST", OP + "/auth_keys"),
     S + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", OP + "/auth_keys/{auth_key_id}"),
+    S + "authkeys/<keyid:auth_key_id>/sources": twin(
+        "PUT", OP + "/auth_keys/{auth_key_id}/source_networks"
+    ),
     U + "authentication": twin("GET", USER + "/auth_keys"),
     U + "authkeys/new": console_only(
         "the generate dialog's form (no data): part of generating a key",
@@ -179,6 +182,9 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     ),
     U + "authkeys/generate": twin("POST", USER + "/auth_keys"),
     U + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", USER + "/auth_keys/{auth_key_id}"),
+    U + "authkeys/<keyid:auth_key_id>/sources": twin(
+        "PUT", USER + "/auth_keys/{auth_key_id}/source_networks"
+    ),
     # Roles
     S + "roles/": twin("GET", OP + "/roles"),
     S + "roles/new": twin("POST", OP + "/roles/{role_id}"),

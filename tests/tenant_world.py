@@ -121,6 +121,10 @@ CONSOLE_FORMS = {
     "security/account/mfa/revoke": {"password": "root-Password-1234"},
     "security/account/mfa/requirement": {"require_sam": "on"},
     "security/users/<name:user_name>/mfa/verify": {"code": "123456"},
+    "security/authkeys/<keyid:auth_key_id>/sources": {"allowed_networks": "192.0.2.0/24"},
+    "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/sources": {
+        "allowed_networks": "2001:db8::/32"
+    },
 }
 API_BODIES = {
     "User:createUser": {"description": "new"},

@@ -160,12 +160,21 @@ SCENARIOS: dict[str, list[Scenario]] = {
         Scenario("the key limit reached", setup=_second_root_key),
     ],
     S + "authkeys/<keyid:auth_key_id>/revoke": [Scenario("a live key")],
+    S + "authkeys/<keyid:auth_key_id>/sources": [
+        Scenario("a live key"),
+        Scenario(
+            "a bad network",
+            form={"allowed_networks": "192.0.2.1/24"},
+            body={"allowedSourceNetworks": ["192.0.2.1/24"]},
+        ),
+    ],
     U + "authentication": READ,
     U + "authkeys/generate": [
         Scenario("one key"),
         Scenario("the key limit reached", setup=_second_user_key),
     ],
     U + "authkeys/<keyid:auth_key_id>/revoke": [Scenario("a live key")],
+    U + "authkeys/<keyid:auth_key_id>/sources": [Scenario("a live key")],
     S + "roles/": READ,
     S + "roles/new": [
         Scenario("a new role"),
