@@ -171,6 +171,19 @@ def test_it_believes_the_header_from_a_trusted_proxy(root, behind_proxy):
     assert response.status_code == 200
 
 
+def test_it_believes_an_ipv6_client_named_by_a_trusted_proxy(root, behind_proxy):
+    key, secret = limited(root, ["2001:db8:1::/48"])
+    inside = exchange(key.key_id, secret, PROXY, HTTP_X_FORWARDED_FOR="2001:db8:1::9")
+    outside = exchange(key.key_id, secret, PROXY, HTTP_X_FORWARDED_FOR="2001:db8:2::9")
+    assert (inside.status_code, outside.status_code) == (200, 401)
+
+
+def test_a_mapped_address_from_a_trusted_proxy_is_its_ipv4_client(root, behind_proxy):
+    key, secret = limited(root, ["192.0.2.0/24"])
+    response = exchange(key.key_id, secret, PROXY, HTTP_X_FORWARDED_FOR="::ffff:192.0.2.8")
+    assert response.status_code == 200
+
+
 def test_behind_a_proxy_the_proxy_itself_is_not_the_client(root, behind_proxy):
     key, secret = limited(root, ["10.9.9.0/24"])
     response = exchange(key.key_id, secret, PROXY, HTTP_X_FORWARDED_FOR="198.51.100.1")
