@@ -136,7 +136,8 @@ companion_read("listOperatorAuthKeys", authkeys.ROOT_KEYS_JSON, lambda path: [pa
 def generate_operator_auth_key(request: HttpRequest, operator_id: str) -> HttpResponse:
     """Generate a root AuthKey: 201 with its ID and its secret, shown this once.
 
-    An optional JSON body `{"description": "..."}` labels the key (Latchkey's own field).
+    An optional JSON body `{"description": "...", "allowedSourceNetworks": ["CIDR", ...]}`
+    labels the key and limits where it works from (Latchkey's own fields).
     """
     return _generate(request, _root(operator_id), 201)
 
@@ -177,7 +178,8 @@ def list_user_auth_keys(request: HttpRequest, operator_id: str, user_name: str) 
 def generate_user_auth_key(request: HttpRequest, operator_id: str, user_name: str) -> HttpResponse:
     """Generate a SAM user's AuthKey: 200 (not 201, per the contract) with ID and secret.
 
-    An optional JSON body `{"description": "..."}` labels the key (Latchkey's own field).
+    An optional JSON body `{"description": "...", "allowedSourceNetworks": ["CIDR", ...]}`
+    labels the key and limits where it works from (Latchkey's own fields).
     """
     return _generate(request, _user(operator_id, user_name), 200)
 
