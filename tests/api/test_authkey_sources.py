@@ -12,9 +12,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import ApiSession
+from accounts import apisessions
+from accounts.models import ApiSession, Operator, Principal
 from console import net
-from security import authkeys
+from security import authkeys, roles, switching
 from security.models import AuditEntry, AuthKey
 
 PROXY = "10.9.9.9"
@@ -343,3 +344,30 @@ def test_update_of_a_revoked_key_returns_false(root):
     authkeys.revoke(None, root, key)
     assert not authkeys.set_source_networks(None, root, key, ["192.0.2.0/24"])
     assert AuthKey.objects.get(pk=key.pk).allowed_networks == ""
+
+
+# --- a session switched from a limited key's session ----------------------------------------
+
+
+def test_a_session_switched_from_a_limited_key_is_held_to_its_networks(root, alice):
+    roles.set_inline_permission(None, root, alice, '{"statements":[{"effect":"allow","api":"*"}]}')
+    other_root = Principal.objects.create_root(
+        Operator.create(), "root@other.example", "Other-Pass-123"
+    )
+    bob = Principal.objects.create_sam_user(other_root.operator, "bob", "trusts alice")
+    roles.set_inline_permission(
+        None, other_root, bob, '{"statements":[{"effect":"allow","api":"User:listUsers"}]}'
+    )
+    policy = {
+        "statements": [{"effect": "allow", "principal": {"soracom": [apisessions.srn(alice)]}}]
+    }
+    switching.set_trust_policy(None, other_root, bob, json.dumps(policy))
+    key, secret = limited(alice, ["192.0.2.0/24"])
+    source = headers_of(exchange(key.key_id, secret, "192.0.2.1"))
+    body = {"operatorId": bob.operator_id, "userName": "bob"}
+    response = call("POST", "/v1/auth/switch_user", source, body, ip="192.0.2.1")
+    assert response.status_code == 200, response.content
+    switched = headers_of(response)
+    users = f"/v1/operators/{bob.operator_id}/users"
+    assert call("GET", users, switched, ip="192.0.2.1").status_code == 200
+    assert call("GET", users, switched, ip="198.51.100.1").status_code == 401
