@@ -375,13 +375,16 @@ def _strings(name: Token, args: list[Token], at_least: int = 1) -> list[str]:
 def _check_call(name: Token, args: list[Token]) -> object:
     """Validate a call's literal arguments and return what the evaluator needs."""
     fn = name.text
-    try:
-        if fn == "date":
-            return date(*_integers(name, args, 3))
-        if fn == "dateTime":
-            return datetime(*_integers(name, args, 6), tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise ConditionSyntaxError(f"{fn} is not a real calendar value", name.position) from None
+    if fn in ("date", "dateTime"):
+        # The count and kind of the arguments first, outside the try: ConditionSyntaxError
+        # is a ValueError, and the calendar check below must not swallow their reasons.
+        values = _integers(name, args, 3 if fn == "date" else 6)
+        try:
+            return date(*values) if fn == "date" else datetime(*values, tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise ConditionSyntaxError(
+                f"{fn} is not a real calendar value", name.position
+            ) from None
     if fn == "ipAddress":
         networks = []
         for arg, text in zip(args, _strings(name, args), strict=True):

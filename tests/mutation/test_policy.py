@@ -11,7 +11,7 @@ import pytest
 from accounts import policy
 from accounts.context import CallContext
 from accounts.models import Operator, Principal
-from accounts.permissions import parse_document
+from accounts.permissions import InvalidPermission, parse_document
 from security import roles
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
@@ -163,7 +163,9 @@ def test_an_unreadable_document_is_logged_by_source_and_name(root, bob, caplog):
     assert rules[0].statement.condition is None
     (record,) = [r for r in caplog.records if r.name == "latchkey.policy"]
     assert record.levelno == logging.ERROR
-    assert record.getMessage().startswith("unreadable role permission 'ops': ")
+    with pytest.raises(InvalidPermission) as why:
+        parse_document("{broken")
+    assert record.getMessage() == f"unreadable role permission 'ops': {why.value}"
 
 
 def test_load_rules_numbers_statements_from_one_in_document_order(root, bob):
@@ -290,3 +292,24 @@ def test_clear_cache_empties_it(bob):
     policy.compiled(bob, 1)
     policy.clear_cache()
     assert len(policy._cache) == 0
+
+
+def test_a_sam_user_without_an_operator_is_no_tenant(db):
+    # Never stored (the database requires the operator), but the engine must not rely on it.
+    ghost = Principal(kind=Principal.Kind.SAM, user_name="ghost", is_active=True)
+    decision = policy.explain(ctx(ghost, "User:listUsers"))
+    assert (decision.allowed, decision.reason) == (
+        False,
+        "Only the root account and SAM users call operations.",
+    )
+
+
+def test_the_per_api_index_matches_a_name_once(monkeypatch):
+    compiled = policy.CompiledPolicy((policy.Rule("inline", "", 1, _statement(api="User:*")),))
+    calls = []
+    real = policy.matches
+    monkeypatch.setattr(policy, "matches", lambda p, api: calls.append(api) or real(p, api))
+    assert compiled.decide("User:listUsers", None).allowed
+    assert calls == ["User:listUsers"]
+    assert compiled.decide("User:listUsers", None).allowed
+    assert calls == ["User:listUsers"]  # the second decision used the index
