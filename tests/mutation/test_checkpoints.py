@@ -45,7 +45,7 @@ def test_a_checkpoint_carries_exactly_the_documented_fields(signed, settings):
 
 
 def test_the_issue_time_has_microseconds(signed):
-    date, time = signed["issuedAt"].split("T")
+    _date, time = signed["issuedAt"].split("T")
     assert len(time.split("+")[0]) == len("12:00:00.000000")
 
 
@@ -167,9 +167,7 @@ def test_it_names_the_unknown_key(signed):
 
 def test_it_refuses_an_altered_checkpoint(signed):
     signed["issuedAt"] = "2020-01-01T00:00:00.000000+00:00"
-    assert _refusal(signed) == (
-        "its signature does not verify: it was altered or signed elsewhere"
-    )
+    assert _refusal(signed) == ("its signature does not verify: it was altered or signed elsewhere")
 
 
 def test_a_pinned_key_is_tried_after_another_one(signed, settings):
@@ -218,6 +216,8 @@ def test_it_reports_a_dropped_chain(operator, signed):
 
 
 def test_it_reports_a_cut_end_with_where_the_chain_now_ends(operator, root):
+    for _ in range(3):  # entries of another chain first: row IDs are not seq numbers
+        audit.record(None, "Auth:auth", operator=None, outcome="failed")
     _entries(operator, root, 4)
     checkpoint = checkpoints.for_chain(operator.pk)
     raw("DELETE FROM security_auditentry WHERE chain = %s AND seq > 2", [operator.pk])
@@ -252,3 +252,42 @@ def test_it_verifies_each_chain_once_across_calls(operator, root, signed, monkey
     assert checkpoints.check(signed, verified)[0].ok
     assert calls == [operator.pk]
     assert set(verified) == {operator.pk}
+
+
+def test_a_chain_head_without_entries_is_a_cut_end(operator, signed):
+    raw("DELETE FROM security_auditentry WHERE chain = %s", [operator.pk])
+    (finding,) = checkpoints.check(signed)
+    assert finding == checkpoints.Finding(
+        operator.pk,
+        2,
+        False,
+        "its entry is missing and the chain now ends at seq 0: entries were removed after "
+        "the checkpoint (the end of the chain was cut)",
+    )
+
+
+def test_entries_without_their_chain_head_are_checked_against_the_checkpoint(operator, root):
+    _entries(operator, root, 1)
+    checkpoint = checkpoints.for_chain(operator.pk)  # at seq 1
+    _entries(operator, root, 1)
+    audit.seal(operator.pk)
+    AuditChainHead.objects.filter(pk=operator.pk).delete()
+    raw("DELETE FROM security_auditentry WHERE chain = %s AND seq = 1", [operator.pk])
+    (finding,) = checkpoints.check(checkpoint)
+    assert finding == checkpoints.Finding(
+        operator.pk,
+        1,
+        False,
+        "its entry is missing and the chain now ends at seq 2: entries were removed after "
+        "the checkpoint (the end of the chain was cut)",
+    )
+
+
+def test_an_entry_without_its_chain_head_still_proves_the_checkpoint(operator, root):
+    _entries(operator, root, 2)
+    checkpoint = checkpoints.for_chain(operator.pk)  # at seq 2
+    AuditChainHead.objects.filter(pk=operator.pk).delete()
+    (finding,) = checkpoints.check(checkpoint)
+    assert finding == checkpoints.Finding(
+        operator.pk, 2, True, "the log extends the checkpoint (the chain is now at seq 2)"
+    )

@@ -344,3 +344,56 @@ def test_it_never_changes_the_chain_when_handing_out_a_checkpoint(root_client, o
     before = AuditEntry.objects.filter(chain=operator.pk).count()
     root_client.get("/security/audit/checkpoint.json")
     assert AuditEntry.objects.filter(chain=operator.pk).count() == before
+
+
+# The pruned and headless paths, finding by finding (make mutate) -----------------------
+
+
+def _pruned_checkpoint(operator, root) -> dict:
+    """A checkpoint at seq 4 whose four entries a recorded prune then removed."""
+    for entry in _entries(operator, root, 4):
+        age(entry, 400)
+    reseal(operator.pk)
+    checkpoint = checkpoints.for_chain(operator.pk)
+    _entries(operator, root, 1)
+    assert audit.prune_chain(operator.pk, timezone.now() - timedelta(days=365)) == 4
+    return checkpoint
+
+
+def test_it_finds_a_pruned_position_covered_by_the_prune(operator, root):
+    (finding,) = checkpoints.check(_pruned_checkpoint(operator, root))
+    assert finding == checkpoints.Finding(
+        operator.pk,
+        4,
+        True,
+        "removed by a recorded prune through seq 4; the chain verifies from there (a "
+        "checkpoint older than the retention proves no more than that)",
+    )
+
+
+def test_it_finds_a_pruned_position_whose_anchor_differs(operator, root):
+    checkpoint = _pruned_checkpoint(operator, root)
+    checkpoint["chains"][0]["headHash"] = "0" * 64
+    (finding,) = checkpoints.check(checkpoint)
+    assert finding == checkpoints.Finding(
+        operator.pk, 4, False, "the prune anchor at this seq has another hash"
+    )
+
+
+def test_it_finds_a_pruned_position_in_a_chain_that_no_longer_verifies(operator, root):
+    checkpoint = _pruned_checkpoint(operator, root)
+    last = AuditEntry.objects.filter(chain=operator.pk).order_by("-seq").first()
+    raw("UPDATE security_auditentry SET target = 'x' WHERE id = %s", [last.pk])
+    _, broken = audit.verify_chain(operator.pk)
+    (finding,) = checkpoints.check(checkpoint)
+    assert finding == checkpoints.Finding(
+        operator.pk, 4, False, f"the chain no longer verifies: {broken.reason}"
+    )
+
+
+def test_it_finds_a_position_before_the_prune_that_the_prune_covers(operator, root):
+    checkpoint = _pruned_checkpoint(operator, root)
+    checkpoint["chains"][0]["seq"] = 2  # an older position, not the prune anchor
+    (finding,) = checkpoints.check(checkpoint)
+    assert finding.ok is True
+    assert finding.message.startswith("removed by a recorded prune through seq 4;")
