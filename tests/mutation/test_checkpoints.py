@@ -97,8 +97,9 @@ def test_load_reads_only_checkpoints_from_log_lines(signed):
         'INFO other {"format": "something else"}',
         "INFO list [" + json.dumps(signed) + "]",
         "INFO again " + json.dumps(signed),
+        json.dumps(signed),  # a line that is only the checkpoint
     ]
-    assert checkpoints.load("\n".join(lines)) == [signed, signed]
+    assert checkpoints.load("\n".join(lines)) == [signed, signed, signed]
 
 
 def test_load_finds_nothing_in_a_json_scalar():
