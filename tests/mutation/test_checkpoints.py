@@ -292,3 +292,19 @@ def test_an_entry_without_its_chain_head_still_proves_the_checkpoint(operator, r
     assert finding == checkpoints.Finding(
         operator.pk, 2, True, "the log extends the checkpoint (the chain is now at seq 2)"
     )
+
+
+def test_a_chain_checkpoint_first_seals_that_chain_durably(operator, monkeypatch):
+    # seal() works on PostgreSQL only (SQLite seals as it writes), and make mutate runs on
+    # SQLite: the call itself is what can be seen there.
+    seals = []
+    monkeypatch.setattr(audit, "seal", lambda chain, **kw: seals.append((chain, kw)) or 0)
+    checkpoints.for_chain(operator.pk)
+    assert seals == [(operator.pk, {"durable": True})]
+
+
+def test_an_installation_checkpoint_first_seals_every_chain(monkeypatch):
+    calls = []
+    monkeypatch.setattr(audit, "seal_all", lambda *a, **kw: calls.append((a, kw)) or 0)
+    checkpoints.for_installation()
+    assert calls == [((), {})]
