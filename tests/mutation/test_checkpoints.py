@@ -4,6 +4,7 @@ out of files, what `make mutate` found that tests/security/test_audit_checkpoint
 flows through the commands) leaves open."""
 
 import json
+import logging
 
 import pytest
 
@@ -308,3 +309,12 @@ def test_an_installation_checkpoint_first_seals_every_chain(monkeypatch):
     monkeypatch.setattr(audit, "seal_all", lambda *a, **kw: calls.append((a, kw)) or 0)
     checkpoints.for_installation()
     assert calls == [((), {})]
+
+
+def test_the_log_line_names_the_checkpoint_in_its_signed_form(operator, caplog):
+    with caplog.at_level(logging.INFO, logger="latchkey.audit.checkpoint"):
+        checkpoint = checkpoints.for_chain(operator.pk)
+    (record,) = [r for r in caplog.records if r.name == "latchkey.audit.checkpoint"]
+    assert record.levelno == logging.INFO
+    compact = json.dumps(checkpoint, sort_keys=True, separators=(",", ":"))
+    assert record.getMessage() == f"audit checkpoint {compact}"
