@@ -318,3 +318,13 @@ def test_the_log_line_names_the_checkpoint_in_its_signed_form(operator, caplog):
     assert record.levelno == logging.INFO
     compact = json.dumps(checkpoint, sort_keys=True, separators=(",", ":"))
     assert record.getMessage() == f"audit checkpoint {compact}"
+
+
+def test_it_reports_a_chain_broken_after_the_checkpoint(operator, root, signed):
+    (later,) = _entries(operator, root, 1)
+    raw("UPDATE security_auditentry SET target = 'x' WHERE id = %s", [later.pk])
+    _, broken = audit.verify_chain(operator.pk)
+    (finding,) = checkpoints.check(signed)
+    assert finding == checkpoints.Finding(
+        operator.pk, 2, False, f"the chain no longer verifies: {broken}"
+    )
