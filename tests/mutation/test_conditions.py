@@ -2,6 +2,7 @@
 exact reason and position (tests/accounts/test_conditions.py checks fragments), the caps at
 their limits, and evaluation details, which `make mutate` found open."""
 
+import time
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -288,3 +289,20 @@ def test_a_condition_keeps_its_source_and_tree():
     condition = Condition.parse("httpMethod('GET')")
     assert condition.source == "httpMethod('GET')"
     assert condition.tree == parse("httpMethod('GET')")
+
+
+@pytest.fixture
+def tokyo_local_time(monkeypatch):
+    """The process's local time zone set to Asia/Tokyo (UTC+9), then restored."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("tokyo_local_time")
+def test_the_current_date_is_utc_whatever_the_local_time_zone():
+    late = datetime(2026, 3, 15, 23, 30, tzinfo=UTC)  # 08:30 on the 16th in Tokyo
+    assert datetime.fromtimestamp(late.timestamp()).day == 16  # the fixture took effect
+    assert holds("currentDate == date(2026, 3, 15)", now=late)
