@@ -65,7 +65,7 @@ def main() -> int:
         counts["total"] += 1
         if state in CAUGHT:
             counts["killed"] += 1
-        elif name in listed:
+        elif name in listed and state != "not checked":  # a listed one must have run
             counts["equivalent"] += 1
         else:
             counts[state] += 1
