@@ -55,6 +55,8 @@ def _or(*parts: str) -> str:
         ("samUserName and httpMethod('GET')", "'and' needs true/false operands, not a string", 0),
         ("httpMethod('GET') or samUserName", "'or' needs true/false operands, not a string", 21),
         ("not samUserName", "'not' needs true/false operands, not a string", 4),
+        ("1 == 1 or pathVariable('x')", "'or' needs true/false operands, not a string", 10),
+        ("pathVariable('x')", "the condition is a string, not true or false", 0),
         ("pathVariable('x') >= date(2020, 1, 1)", "cannot compare a string with a date", 18),
         (
             "multiFactorAuthPresent < multiFactorAuthPresent",
