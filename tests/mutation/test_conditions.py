@@ -198,6 +198,7 @@ def test_double_quoted_strings_and_keywords():
         ("1 != 1", False),
         ("'a' != 'b'", True),
         ("multiFactorAuthPresent == multiFactorAuthPresent", True),
+        ("multiFactorAuthPresent != multiFactorAuthPresent", False),
         ("not (1 == 1)", False),
         ("1 == 2 or 2 == 2", True),
         ("1 == 2 or 2 == 3", False),
