@@ -57,6 +57,8 @@ def _or(*parts: str) -> str:
         ("not samUserName", "'not' needs true/false operands, not a string", 4),
         ("1 == 1 or pathVariable('x')", "'or' needs true/false operands, not a string", 10),
         ("pathVariable('x')", "the condition is a string, not true or false", 0),
+        ("1 == 1 or 'a'", "'or' needs true/false operands, not a string", 10),
+        ("1 == 1 or 2", "'or' needs true/false operands, not a number", 10),
         ("pathVariable('x') >= date(2020, 1, 1)", "cannot compare a string with a date", 18),
         (
             "multiFactorAuthPresent < multiFactorAuthPresent",
@@ -309,3 +311,16 @@ def test_the_current_date_is_utc_whatever_the_local_time_zone():
     late = datetime(2026, 3, 15, 23, 30, tzinfo=UTC)  # 08:30 on the 16th in Tokyo
     assert datetime.fromtimestamp(late.timestamp()).day == 16  # the fixture took effect
     assert holds("currentDate == date(2026, 3, 15)", now=late)
+
+
+def test_closing_a_parenthesis_gives_its_level_back():
+    assert holds(" and ".join(["(1 == 1)"] * 40))  # 40 groups, each one level deep
+
+
+def test_the_depth_counts_what_is_still_open():
+    # Three levels open, one closed: two still open, then 31 more make 33.
+    source = "(((1 == 1) and " + "(" * 31 + "1 == 1" + ")" * 31 + "))"
+    with pytest.raises(ConditionSyntaxError) as refused:
+        parse(source)
+    assert refused.value.reason == "nested more than 32 levels deep"
+    assert holds("(((1 == 1) and " + "(" * 30 + "1 == 1" + ")" * 30 + "))")
