@@ -324,3 +324,14 @@ def test_the_depth_counts_what_is_still_open():
         parse(source)
     assert refused.value.reason == "nested more than 32 levels deep"
     assert holds("(((1 == 1) and " + "(" * 30 + "1 == 1" + ")" * 30 + "))")
+
+
+def test_the_size_cap_names_the_node_past_it():
+    # Nodes are counted depth-first from the last operand: the 129th is the comparison of
+    # the first operand, at the position of its operator.
+    with pytest.raises(ConditionSyntaxError) as refused:
+        parse(_or("not 1==1", *["1==1"] * 42))
+    assert (refused.value.reason, refused.value.position) == (
+        "more than 128 operands and operators",
+        5,
+    )
