@@ -59,6 +59,8 @@ def _or(*parts: str) -> str:
         ("pathVariable('x')", "the condition is a string, not true or false", 0),
         ("1 == 1 or 'a'", "'or' needs true/false operands, not a string", 10),
         ("1 == 1 or 2", "'or' needs true/false operands, not a number", 10),
+        ("and 1 == 1", "unexpected 'and'", 0),
+        ("not " * 33 + "1 == 1", "nested more than 32 levels deep", 128),
         ("pathVariable('x') >= date(2020, 1, 1)", "cannot compare a string with a date", 18),
         (
             "multiFactorAuthPresent < multiFactorAuthPresent",
@@ -335,3 +337,14 @@ def test_the_size_cap_names_the_node_past_it():
         "more than 128 operands and operators",
         5,
     )
+
+
+def test_a_not_gives_its_level_back():
+    assert holds(" and ".join(["not 1 == 2"] * 40))
+
+
+def test_the_depth_counts_the_levels_still_open_around_a_not():
+    source = "((not 1 == 2 and " + "(" * 31 + "1 == 1" + ")" * 31 + "))"
+    with pytest.raises(ConditionSyntaxError) as refused:
+        parse(source)
+    assert refused.value.reason == "nested more than 32 levels deep"
