@@ -340,7 +340,7 @@ def test_the_size_cap_names_the_node_past_it():
 
 
 def test_a_not_gives_its_level_back():
-    assert holds(" and ".join(["not multiFactorAuthPresent"] * 40), second_factor=False)
+    assert holds(" and ".join(["not multiFactorAuthPresent"] * 20), second_factor=False)
 
 
 def test_the_depth_counts_the_levels_still_open_around_a_not():
