@@ -248,7 +248,13 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.seco
        s.id, sp.kind, sp.user_name, sp.operator_id,
        (SELECT k3.allowed_networks FROM security_authkey k3
         WHERE k3.key_id = COALESCE(NULLIF(s.auth_key_id, ''), ss.auth_key_id)
-          AND k3.slot IS NOT NULL) AS key_networks
+          AND k3.slot IS NOT NULL) AS key_networks,
+       (SELECT CASE WHEN k4.deactivated_at IS NOT NULL THEN k4.deactivated_at
+                    WHEN k4.expires_at IS NULL THEN k4.revoke_at
+                    WHEN k4.revoke_at IS NULL OR k4.expires_at < k4.revoke_at THEN k4.expires_at
+                    ELSE k4.revoke_at END
+        FROM security_authkey k4 WHERE k4.key_id = s.auth_key_id AND s.auth_key_id <> ''
+       ) AS key_deadline
        {companion}
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
@@ -281,6 +287,7 @@ LOOKUP_FIELDS = (
     "source_user_name",
     "source_operator_id",
     "key_networks",
+    "key_deadline",
 )
 
 
@@ -368,6 +375,7 @@ def authenticate_request(
         source_user_name,
         source_operator_id,
         key_networks,
+        key_deadline,
     ) = row
     # A session made from an AuthKey lives only as long as the key, and every session only
     # as long as the epochs it was opened under: both end it here even if the revocation
@@ -376,6 +384,11 @@ def authenticate_request(
         return None
     expires_at = hotsql.aware(expires_at)
     if expires_at <= now:
+        return None
+    # The key's own end (deactivated, expired, or a roll's revocation) ends its sessions from
+    # that exact second, before the cron or the next exchange tombstones it
+    # (security/authkeys.py): read in the same row, no extra query.
+    if key_deadline is not None and hotsql.aware(key_deadline) <= now:
         return None
     # The token is bound to its apiKey: when the client sends one, it must match.
     if api_key and not tokens.same(api_key, session_key):

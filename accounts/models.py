@@ -38,6 +38,9 @@ class Operator(models.Model):
     record_reads = models.BooleanField(default=False)
     # Root's setting: SAM users sign in to the console only with a second factor.
     require_sam_console_mfa = models.BooleanField(default=False)
+    # Root's setting: the longest lifetime, in days, of a newly generated AuthKey (None: no
+    # limit). A generate that asks for longer, or for no expiry, is refused.
+    authkey_max_lifetime_days = models.PositiveIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.id

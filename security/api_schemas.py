@@ -32,11 +32,30 @@ class AuthKeyResponse(BaseModel):
     allowedSourceNetworks: list[str] | None = Field(
         None, description="Latchkey's own: the CIDRs the key works from; omitted when anywhere."
     )
+    description: str | None = Field(None, description="Latchkey's own; omitted when unset.")
+    status: str | None = Field(
+        None,
+        description="Latchkey's own: `active` or `inactive` (deactivated).",
+        examples=["active"],
+    )
+    expiryDateTime: int | None = Field(
+        None, description="Latchkey's own: UNIX time in seconds; omitted for no expiry."
+    )
+    revokeDateTime: int | None = Field(
+        None, description="Latchkey's own: a roll's scheduled revocation (UNIX time in seconds)."
+    )
 
 
 class GenerateAuthKeyResponse(BaseModel):
     authKeyId: str
     authKey: str = Field(description="The secret: returned by this call only, never again.")
+
+
+class RollAuthKeyResponse(GenerateAuthKeyResponse):
+    rolledAuthKey: str = Field(description="The ID of the key this one replaces.")
+    revokeDateTime: int | None = Field(
+        None, description="When the old key is revoked; omitted when it was revoked at once."
+    )
 
 
 class ListRolesResponse(BaseModel):
@@ -192,6 +211,10 @@ SUCCESS: dict[str, Success] = {
     "Operator:deleteOperatorAuthKey": Success(204),
     "Operator:updateOperatorAuthKeySourceNetworks": Success(200, AuthKeyResponse),
     "Operator:revokeOperatorAuthTokens": Success(204),
+    "Operator:deactivateOperatorAuthKey": Success(200, AuthKeyResponse),
+    "Operator:activateOperatorAuthKey": Success(200, AuthKeyResponse),
+    "Operator:rollOperatorAuthKey": Success(201, RollAuthKeyResponse),
+    "Operator:cancelOperatorAuthKeyRoll": Success(200, AuthKeyResponse),
     "Operator:getOperator": Success(200, GetOperatorResponse),
     "Operator:updateOperatorPassword": Success(200),
     "User:listUsers": Success(200, UserDetailResponse, many=True, headers=PAGED),
@@ -209,6 +232,10 @@ SUCCESS: dict[str, Success] = {
     "User:getUserAuthKey": Success(200, AuthKeyResponse),
     "User:deleteUserAuthKey": Success(204),
     "User:updateUserAuthKeySourceNetworks": Success(200, AuthKeyResponse),
+    "User:deactivateUserAuthKey": Success(200, AuthKeyResponse),
+    "User:activateUserAuthKey": Success(200, AuthKeyResponse),
+    "User:rollUserAuthKey": Success(201, RollAuthKeyResponse),
+    "User:cancelUserAuthKeyRoll": Success(200, AuthKeyResponse),
     "User:getUserPermission": Success(200, GetUserPermissionResponse),
     "User:updateUserPermission": Success(200, headers=WARNS),
     "User:deleteUserPermission": Success(204),

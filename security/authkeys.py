@@ -29,14 +29,14 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts import apisessions, rowlocks, throttle
 from accounts.identifiers import KEY_ID_RE, is_valid_name, refuse_secret
-from accounts.models import Principal
+from accounts.models import Operator, Principal
 from console import hotsql, net, secretscan
 from console.net import client_ip, throttle_source
 from security import audit, failures, notifications
@@ -220,7 +220,8 @@ def find_holder(operator_id: str, user_name: str | None = None) -> Principal | N
 
 
 _ROOT_KEYS = """
-SELECT k.key_id, k.created_at, k.last_used_at, k.description, k.allowed_networks
+SELECT k.key_id, k.created_at, k.last_used_at, k.description, k.allowed_networks,
+       k.deactivated_at IS NOT NULL, k.expires_at, k.revoke_at
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
 WHERE k.operator_id = %s AND p.kind = 'root' AND k.slot IS NOT NULL
@@ -230,14 +231,18 @@ ORDER BY k.created_at, k.id
 
 # The same read as one text value, for the session lookup's round trip (PostgreSQL;
 # security/api_access.companion_read):
-# [[key_id, created epoch s, last used epoch s|null, description, allowed networks]].
+# [[key_id, created epoch s, last used epoch s|null, description, allowed networks, inactive,
+#   expiry epoch s|null, scheduled revocation epoch s|null]].
 ROOT_KEYS_JSON = """
 SELECT coalesce(json_agg(json_build_array(
            k.key_id,
            floor(extract(epoch FROM k.created_at))::bigint,
            floor(extract(epoch FROM k.last_used_at))::bigint,
            k.description,
-           k.allowed_networks
+           k.allowed_networks,
+           k.deactivated_at IS NOT NULL,
+           floor(extract(epoch FROM k.expires_at))::bigint,
+           floor(extract(epoch FROM k.revoke_at))::bigint
        ) ORDER BY k.created_at, k.id), '[]')::text
 FROM security_authkey k
 JOIN accounts_principal rp ON rp.id = k.principal_id
@@ -252,7 +257,9 @@ def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[
     """
     if prefetched is not None:
         responses = []
-        for key_id, created, used, description, networks in json.loads(prefetched):
+        for key_id, created, used, description, networks, inactive, expiry, revoke in json.loads(
+            prefetched
+        ):
             response = {"authKeyId": key_id, "createDateTime": created}
             if used is not None:
                 response["lastUsedDateTime"] = used
@@ -260,13 +267,25 @@ def root_key_responses(operator_id: str, prefetched: str | None = None) -> list[
                 response["description"] = description  # Latchkey's own, only when set
             if networks:
                 response["allowedSourceNetworks"] = net.source_networks(networks)
+            response["status"] = "inactive" if inactive else "active"
+            if expiry is not None:
+                response["expiryDateTime"] = expiry
+            if revoke is not None:
+                response["revokeDateTime"] = revoke
             responses.append(response)
         return responses
     return [
         _key_response(
-            key_id, hotsql.aware(created_at), hotsql.aware(last_used_at), description, networks
+            key_id,
+            hotsql.aware(created),
+            hotsql.aware(used),
+            description,
+            networks,
+            inactive=bool(inactive),
+            expires_at=hotsql.aware(expiry),
+            revoke_at=hotsql.aware(revoke),
         )
-        for key_id, created_at, last_used_at, description, networks in hotsql.rows(
+        for key_id, created, used, description, networks, inactive, expiry, revoke in hotsql.rows(
             _ROOT_KEYS, [operator_id]
         )
     ]
@@ -332,29 +351,34 @@ def generate(
     via_key: str = "",
     description: str = "",
     allowed_networks: list[str] | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[AuthKey, str]:
     """Create a live key for holder; return it with its secret (shown once, never stored).
 
     Raise AuthKeyLimitReached when holder already has two live keys: the unique
     (principal, slot) constraint decides, so concurrent requests cannot exceed it. Raise
     GenerateRateLimited past LATCHKEY_AUTHKEY_GENERATES_PER_HOUR for the holder. Raise
-    ValidationError for a description that validate_description refuses, or allowed source
-    networks that validate_source_networks refuses (nothing written).
+    ValidationError for a description that validate_description refuses, allowed source
+    networks that validate_source_networks refuses, or an expiry that validate_expiry
+    refuses (nothing written).
     """
     if holder.kind not in (Principal.Kind.ROOT, Principal.Kind.SAM) or not holder.operator_id:
         raise NotAKeyHolder("Only a root account or a SAM user holds AuthKeys.")
     description = validate_description(description)
     networks = validate_source_networks(allowed_networks or [])
+    expires_at = validate_expiry(holder.operator_id, expires_at)
     api = _generate_api(holder)
     _check_generate_rate(request, actor, holder, api, via_key)
     try:
         with transaction.atomic():
-            key, secret = _insert(holder, description, networks)
+            key, secret = _insert(holder, description, networks, expires_at)
             details = {"authKeyId": key.key_id}
             if description:
                 details["description"] = description
             if networks:
                 details["allowedSourceNetworks"] = net.source_networks(networks)
+            if expires_at is not None:
+                details["expiryDateTime"] = int(expires_at.timestamp())
             audit.record(
                 request,
                 api,
@@ -411,7 +435,12 @@ def _check_generate_rate(
 
 
 @transaction.atomic
-def _insert(holder: Principal, description: str = "", networks: str = "") -> tuple[AuthKey, str]:
+def _insert(
+    holder: Principal,
+    description: str = "",
+    networks: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[AuthKey, str]:
     # The holder's row first (accounts/rowlocks.py): a delete of the holder either waits
     # for this key and revokes it, or has happened and this answers HolderGone. The lock
     # also serializes generates for one holder on PostgreSQL (the unique slot constraint is
@@ -434,6 +463,7 @@ def _insert(holder: Principal, description: str = "", networks: str = "") -> tup
             slot=free[0],
             description=description,
             allowed_networks=networks,
+            expires_at=expires_at,
         )
         try:
             with transaction.atomic():
@@ -520,19 +550,25 @@ def revoke(
     api: str = "",
     by: tuple[str, str] | None = None,
     details: dict | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Revoke a live key and end every API session made from it; False if it was not live.
 
     `actor` may be the holder, its operator's root, a SAM user with the permission, or a
     member of the support staff (who then names the `api`, e.g. a support operation).
     `by`: (kind, name) of an actor that is not a principal (leak intake: ("leak", "github"));
-    `details`: more facts for the audit entry (never a secret).
+    `details`: more facts for the audit entry (never a secret). A lapse (expiry, a roll's
+    revocation) passes the time it lapsed as `at`, so that the tombstone says the same
+    whichever way it fired.
     """
-    now = _now()
+    now = at or _now()
     reason = reason.strip()[:400]
     # A reason is shown on the Authentication tab, to auditors and to staff: never a secret.
     secretscan.refuse(reason, "reason")
-    who = f"{by[0]}:{by[1]}" if by is not None else _who(actor, via_key)
+    if by is not None:
+        who = f"{by[0]}:{by[1]}" if by[1] else by[0]
+    else:
+        who = _who(actor, via_key)
     revoked = AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
         slot=None, revoked_at=now, revoked_by=who[:400], revoke_reason=reason
     )
@@ -560,6 +596,306 @@ def revoke(
     return True
 
 
+# --- lifecycle: deactivate, expiry, roll (docs/authkeys.md) ------------------------------
+
+EXPIRING_SOON = timedelta(days=14)
+MAX_EXPIRY = timedelta(days=3650)
+MAX_ROLL_DELAY = timedelta(days=7)
+ROLL_LIMIT_MESSAGE = (
+    "Both AuthKey slots are in use: rolling needs a free slot for the replacement. "
+    "Revoke the other key first (or wait for its scheduled revocation)."
+)
+LAPSED_BY = ("lifecycle", "")  # the audit actor and the tombstone's revoked_by
+
+
+class RollNeedsFreeSlot(AuthKeyLimitReached):
+    """A roll's replacement needs the holder's second slot, and both are in use."""
+
+    def __init__(self) -> None:
+        Exception.__init__(self, ROLL_LIMIT_MESSAGE)
+
+
+class LifecycleConflict(Exception):
+    """The key's state does not allow the action (e.g. rolling an inactive key)."""
+
+
+def max_lifetime_days(operator_id: str) -> int | None:
+    """Return the operator's longest allowed lifetime of a new AuthKey, in days, or None."""
+    return (
+        Operator.objects.filter(pk=operator_id)
+        .values_list("authkey_max_lifetime_days", flat=True)
+        .first()
+    )
+
+
+def validate_expiry(operator_id: str, expires_at: datetime | None) -> datetime | None:
+    """Return a new key's expiry (whole seconds), or raise ValidationError (nothing written).
+
+    In the future, at most MAX_EXPIRY away, and within the operator's longest allowed
+    lifetime when root has set one (then a key without an expiry is refused too).
+    """
+    now = _now()
+    limit = max_lifetime_days(operator_id)
+    if expires_at is None:
+        if limit is not None:
+            raise ValidationError(
+                f"This account allows AuthKeys of at most {limit} days: choose an expiry."
+            )
+        return None
+    expires_at = expires_at.replace(microsecond=0)
+    if expires_at <= now:
+        raise ValidationError("The expiry must be in the future.")
+    if expires_at > now + MAX_EXPIRY:
+        raise ValidationError("The expiry must be within ten years.")
+    if limit is not None and expires_at > now + timedelta(days=limit):
+        raise ValidationError(
+            f"This account allows AuthKeys of at most {limit} days: choose an earlier expiry."
+        )
+    return expires_at
+
+
+def expires_soon(key: AuthKey, now: datetime | None = None) -> bool:
+    """Return whether the key lapses (expiry or scheduled revocation) within 14 days."""
+    deadline = key.deadline
+    return deadline is not None and deadline - (now or _now()) <= EXPIRING_SOON
+
+
+def _lifecycle_api(key: AuthKey, action: str) -> str:
+    holder = key.principal
+    if holder is not None and holder.is_root:
+        return {
+            "deactivate": "Operator:deactivateOperatorAuthKey",
+            "activate": "Operator:activateOperatorAuthKey",
+            "roll": "Operator:rollOperatorAuthKey",
+            "cancel": "Operator:cancelOperatorAuthKeyRoll",
+        }[action]
+    return {
+        "deactivate": "User:deactivateUserAuthKey",
+        "activate": "User:activateUserAuthKey",
+        "roll": "User:rollUserAuthKey",
+        "cancel": "User:cancelUserAuthKeyRoll",
+    }[action]
+
+
+def _lock_live(key: AuthKey) -> AuthKey | None:
+    # FOR UPDATE conflicts with an exchange's FOR KEY SHARE (hold_live): an exchange that
+    # holds the key finishes first and its session is ended here, or it comes second and
+    # sees the change.
+    return AuthKey.objects.select_for_update().filter(pk=key.pk, slot__isnull=False).first()
+
+
+@transaction.atomic
+def set_active(
+    request: HttpRequest | None,
+    actor: Principal,
+    key: AuthKey,
+    active: bool,
+    *,
+    via_key: str = "",
+) -> bool:
+    """Deactivate (ending its sessions) or reactivate a live key; False if it is not live.
+
+    Deactivating an inactive key, or activating an active one, changes nothing and writes
+    no audit entry. A deactivated key keeps its slot: it still counts toward the two.
+    """
+    locked = _lock_live(key)
+    if locked is None:
+        return False
+    if (locked.deactivated_at is None) == active:
+        key.refresh_from_db()
+        return True
+    locked.deactivated_at = None if active else _now()
+    locked.save(update_fields=["deactivated_at"])
+    details: dict = {"authKeyId": key.key_id}
+    if not active:
+        details["sessionsEnded"] = apisessions.revoke_for_auth_key(key.key_id)
+    audit.record(
+        request,
+        _lifecycle_api(key, "activate" if active else "deactivate"),
+        operator=key.operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        target=key.holder,
+        details=details,
+    )
+    key.refresh_from_db()
+    return True
+
+
+def lapse(key_id: str, now: datetime | None = None, request: HttpRequest | None = None) -> bool:
+    """Tombstone a live key past its expiry or scheduled revocation; True if this call did.
+
+    Exactly once whoever calls it (an exchange, a session's key, the cron): the row lock
+    and the conditional update in revoke() let one caller win. The tombstone's time is the
+    deadline itself, so it reads the same whichever way it fired.
+    """
+    now = now or _now()
+    with transaction.atomic():
+        key = (
+            AuthKey.objects.select_for_update(of=("self",))
+            .select_related("principal")
+            .filter(key_id=key_id, slot__isnull=False)
+            .first()
+        )
+        if key is None or key.deadline is None or key.deadline > now:
+            return False
+        rolled = key.revoke_at is not None and key.revoke_at == key.deadline
+        return revoke(
+            request,
+            None,
+            key,
+            reason="rolled" if rolled else "expired",
+            at=key.deadline,
+            by=LAPSED_BY,
+        )
+
+
+def lapse_due(now: datetime | None = None) -> int:
+    """Tombstone every live key past its expiry or scheduled revocation; return how many."""
+    now = now or _now()
+    due = AuthKey.objects.filter(slot__isnull=False).filter(
+        models.Q(expires_at__lte=now) | models.Q(revoke_at__lte=now)
+    )
+    return sum(lapse(key_id, now) for key_id in list(due.values_list("key_id", flat=True)))
+
+
+def roll(
+    request: HttpRequest | None,
+    actor: Principal,
+    key: AuthKey,
+    *,
+    delay: timedelta,
+    via_key: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[AuthKey, str]:
+    """Generate the replacement of a live key and schedule the old one's revocation.
+
+    Return the new key and its secret (shown once). Both keys work until `delay` has
+    passed (0: the old key is revoked now). Raise RollNeedsFreeSlot when both slots are in
+    use, LifecycleConflict for an inactive or already-rolled key, ValidationError for a
+    delay or expiry out of range, HolderGone, GenerateRateLimited.
+    """
+    if not timedelta(0) <= delay <= MAX_ROLL_DELAY:
+        raise ValidationError("The delay must be between 0 seconds and 7 days.")
+    holder = key.principal
+    if holder is None:
+        raise HolderGone()
+    expires_at = validate_expiry(holder.operator_id, expires_at)
+    api = _lifecycle_api(key, "roll")
+    _check_generate_rate(request, actor, holder, api, via_key)
+    try:
+        with transaction.atomic():
+            # The holder first, then the key (accounts/rowlocks.py), as _insert does.
+            if not rowlocks.claim(holder.pk):
+                raise HolderGone()
+            old = _lock_live(key)
+            if old is None:
+                raise LifecycleConflict("The AuthKey is no longer live.")
+            if old.deactivated_at is not None:
+                raise LifecycleConflict("Activate the AuthKey before rolling it.")
+            if old.deadline is not None and old.deadline <= _now():
+                raise LifecycleConflict("The AuthKey has expired: generate a new one.")
+            if old.revoke_at is not None:
+                raise LifecycleConflict(
+                    "This AuthKey is already being rolled: cancel its scheduled revocation first."
+                )
+            try:
+                new, secret = _insert(holder, old.description, expires_at)
+            except AuthKeyLimitReached:
+                raise RollNeedsFreeSlot() from None
+            now = _now()
+            revoke_at = now + delay
+            AuthKey.objects.filter(pk=old.pk).update(revoke_at=revoke_at, rolled_to=new.key_id)
+            audit.record(
+                request,
+                api,
+                operator=holder.operator_id,
+                principal=actor,
+                auth_key_id=via_key,
+                target=key.holder,
+                details={
+                    "authKeyId": old.key_id,
+                    "newAuthKeyId": new.key_id,
+                    "revokeDateTime": int(revoke_at.timestamp()),
+                },
+            )
+            if not delay:
+                lapse(old.key_id, revoke_at, request)
+            if holder.is_root:
+                source = client_ip(request) if request is not None else ""
+                notifications.root_authkey_generated(holder.operator_id, new.key_id, source)
+    except RollNeedsFreeSlot:
+        audit.record(
+            request,
+            api,
+            operator=holder.operator_id,
+            principal=actor,
+            auth_key_id=via_key,
+            outcome=AuditEntry.Outcome.FAILED,
+            target=holder_name(holder),
+            details={"authKeyId": key.key_id, "reason": "limit", "limit": MAX_LIVE_KEYS},
+        )
+        raise
+    key.refresh_from_db()
+    return new, secret
+
+
+@transaction.atomic
+def cancel_roll(
+    request: HttpRequest | None, actor: Principal, key: AuthKey, *, via_key: str = ""
+) -> bool:
+    """Cancel a live key's scheduled revocation; False if none is scheduled (or it is due).
+
+    A schedule already due is applied instead (the key is tombstoned, reason "rolled").
+    """
+    locked = _lock_live(key)
+    if locked is None or locked.revoke_at is None:
+        return False
+    now = _now()
+    if locked.revoke_at <= now:
+        lapse(key.key_id, now, request)
+        return False
+    AuthKey.objects.filter(pk=key.pk).update(revoke_at=None, rolled_to="")
+    audit.record(
+        request,
+        _lifecycle_api(key, "cancel"),
+        operator=key.operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        target=key.holder,
+        details={"authKeyId": key.key_id, "revokeDateTime": int(locked.revoke_at.timestamp())},
+    )
+    key.refresh_from_db()
+    return True
+
+
+MAX_LIFETIME_API = "Operator:updateAuthKeyLifetimePolicy"
+
+
+@transaction.atomic
+def set_max_lifetime(
+    request: HttpRequest | None, actor: Principal, operator_id: str, days: int | None
+) -> bool:
+    """Set the operator's longest lifetime of new AuthKeys (None: no limit); False if unchanged.
+
+    Existing keys keep their expiry: the setting decides what a generate or a roll accepts.
+    """
+    if days is not None and not 1 <= days <= MAX_EXPIRY.days:
+        raise ValidationError(f"The longest lifetime must be 1 to {MAX_EXPIRY.days} days.")
+    operator = Operator.objects.select_for_update().filter(pk=operator_id).first()
+    changed = operator is not None and operator.authkey_max_lifetime_days != days
+    if changed:
+        Operator.objects.filter(pk=operator_id).update(authkey_max_lifetime_days=days)
+        audit.record(
+            request,
+            MAX_LIFETIME_API,
+            operator=operator_id,
+            principal=actor,
+            details={"maxLifetimeDays": days},
+        )
+    return bool(changed)
+
+
 def revoke_all(
     holder: Principal,
     *,
@@ -584,11 +920,16 @@ def _key_response(
     last_used_at: datetime | None,
     description: str = "",
     networks: str = "",
+    *,
+    inactive: bool = False,
+    expires_at: datetime | None = None,
+    revoke_at: datetime | None = None,
 ) -> dict:
     """Return the contract's AuthKeyResponse: epoch seconds, lastUsedDateTime only if used.
 
-    `description` is Latchkey's own, additive field, present only when the key has one
-    (Soracom clients ignore unknown keys and refuse nulls: soracom-api.md §9).
+    Latchkey's own, additive fields (Soracom clients ignore unknown keys and refuse nulls:
+    soracom-api.md §9): `status` always, `description`, `expiryDateTime` and
+    `revokeDateTime` (a roll's scheduled revocation) only when set.
     """
     response = {"authKeyId": key_id, "createDateTime": int(created_at.timestamp())}
     if last_used_at is not None:
@@ -597,12 +938,24 @@ def _key_response(
         response["description"] = description
     if networks:  # Latchkey's own, only when the key is limited
         response["allowedSourceNetworks"] = net.source_networks(networks)
+    response["status"] = "inactive" if inactive else "active"
+    if expires_at is not None:
+        response["expiryDateTime"] = int(expires_at.timestamp())
+    if revoke_at is not None:
+        response["revokeDateTime"] = int(revoke_at.timestamp())
     return response
 
 
 def as_response(key: AuthKey) -> dict:
     return _key_response(
-        key.key_id, key.created_at, key.last_used_at, key.description, key.allowed_networks
+        key.key_id,
+        key.created_at,
+        key.last_used_at,
+        key.description,
+        key.allowed_networks,
+        inactive=key.deactivated_at is not None,
+        expires_at=key.expires_at,
+        revoke_at=key.revoke_at,
     )
 
 
@@ -623,7 +976,7 @@ def _buckets(key_id: str, ip: str) -> tuple[list[throttle.Bucket], throttle.Buck
 
 _LIVE_KEY = """
 SELECT k.id, k.secret_hash, k.last_used_at, k.last_used_ip, k.allowed_networks,
-       k.secret_lookup,
+       k.secret_lookup, k.deactivated_at, k.expires_at, k.revoke_at,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, p.session_epoch
 FROM security_authkey k
 JOIN accounts_principal p ON p.id = k.principal_id
@@ -636,8 +989,8 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
     found = hotsql.rows(_LIVE_KEY, [key_id])
     if not found:
         return None, None
-    (pk, secret_hash, used_at, used_ip, networks, lookup, pid, kind, user_name, email,
-     active, operator_id, epoch) = found[0]  # fmt: skip
+    (pk, secret_hash, used_at, used_ip, networks, lookup, deactivated, expires, revoke_at,
+     pid, kind, user_name, email, active, operator_id, epoch) = found[0]  # fmt: skip
     key = AuthKey(
         id=pk,
         key_id=key_id,
@@ -646,6 +999,9 @@ def _live_key_and_holder(key_id: str) -> tuple[AuthKey | None, Principal | None]
         last_used_ip=used_ip or "",
         allowed_networks=networks or "",
         secret_lookup=lookup or "",
+        deactivated_at=hotsql.aware(deactivated),
+        expires_at=hotsql.aware(expires),
+        revoke_at=hotsql.aware(revoke_at),
     )
     key._state.adding = False
     holder = Principal.partial(
@@ -710,9 +1066,18 @@ def exchange(
         return None, key_id, wait
     key, principal = _live_key_and_holder(key_id)
     match = _matching_pepper(key_id, auth_key, key.secret_hash if key else _UNKNOWN_HASH)
+    now = _now()
+    if key is not None and key.deadline is not None and key.deadline <= now:
+        # Expired or rolled: tombstoned now if the cron has not yet, and refused from the
+        # exact second (hold_live checks it again under the lock).
+        lapse(key_id, now)
+        key = None
+    # A deactivated key answers exactly like a wrong secret: an unauthenticated caller
+    # learns nothing about the key from it (docs/authkeys.md).
     if (
         match is not None
         and key is not None
+        and key.deactivated_at is None
         and principal is not None
         and principal.is_active
         and principal.operator_id
@@ -726,7 +1091,7 @@ def exchange(
             AuthKey.objects.filter(pk=key.pk, slot__isnull=False).update(
                 secret_hash=hash_secret(key_id, auth_key), secret_lookup=lookup_hash(auth_key)
             )
-        _note_use(key, _now(), ip[:45])
+        _note_use(key, now, ip[:45])
         if counted[1]:  # the owner succeeded from this place: forget its failures there
             throttle.clear(before[1])
         return principal, key_id, 0
@@ -791,7 +1156,8 @@ def _note_use(key: AuthKey, now: datetime, ip: str) -> None:
 # (accounts/rowlocks.py).
 _HOLD_LIVE = """
 SELECT 1 FROM accounts_principal p JOIN security_authkey k ON k.principal_id = p.id
-WHERE p.id = %s AND k.key_id = %s AND k.slot IS NOT NULL
+WHERE p.id = %s AND k.key_id = %s AND k.slot IS NOT NULL AND k.deactivated_at IS NULL
+  AND (k.expires_at IS NULL OR k.expires_at > %s) AND (k.revoke_at IS NULL OR k.revoke_at > %s)
 FOR KEY SHARE OF p, k
 """
 
@@ -799,16 +1165,26 @@ FOR KEY SHARE OF p, k
 def hold_live(holder_id: int, key_id: str) -> bool:
     """Hold the holder and its live key until commit; False if either is gone or revoked.
 
+    The key must also be active and before its deadline (expiry, a roll's revocation) at
+    this moment: checked under the lock, so that no session opens past the deadline even if
+    the exchange's first read came before it.
+
     FOR KEY SHARE on both: exchanges of one key hold them side by side, and the last-use
     update (which changes no key column) passes; deleting the holder, and revoking the key
     (it clears `slot`, a column of a unique constraint), wait for them, and they for it. An
     exchange that comes second sees the key revoked; a revoke or delete that comes second
     ends the session the exchange opened.
     """
+    now = _now()
     if connection.vendor != "postgresql":
-        return AuthKey.objects.filter(
-            key_id=key_id, slot__isnull=False, principal_id=holder_id
-        ).exists()
+        return (
+            AuthKey.objects.filter(
+                key_id=key_id, slot__isnull=False, principal_id=holder_id, deactivated_at=None
+            )
+            .exclude(expires_at__lte=now)
+            .exclude(revoke_at__lte=now)
+            .exists()
+        )
     with connection.cursor() as cursor:
-        cursor.execute(_HOLD_LIVE, [holder_id, key_id])
+        cursor.execute(_HOLD_LIVE, [holder_id, key_id, now, now])
         return cursor.fetchone() is not None

@@ -1,14 +1,24 @@
 """Console forms for AuthKeys: each validates its input and owns the action it performs."""
 
 import re
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from console.fields import FreeTextField
 from security import authkeys
 from security.access import ConsoleRequest
 from security.models import AuthKey
+
+EXPIRY_CHOICES = [
+    ("", "Never"),
+    ("30", "In 30 days"),
+    ("90", "In 90 days"),
+    ("365", "In 365 days"),
+    ("date", "On a date"),
+]
 
 
 class SourceNetworksField(FreeTextField):
@@ -34,9 +44,39 @@ def _clean_networks(field: SourceNetworksField, value: str) -> list[str]:
     return values
 
 
-class GenerateAuthKeyForm(forms.Form):
+class ExpiryMixin(forms.Form):
+    """An optional expiry: a number of days or a date (UTC end of that day)."""
+
+    expiry = forms.ChoiceField(label="Expires", choices=EXPIRY_CHOICES, required=False, initial="")
+    expiry_date = forms.DateField(
+        label="Expiry date (UTC)",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Used when “On a date” is chosen: the key stops at the start of that day.",
+    )
+
+    def expires_at(self) -> datetime | None:
+        """Return the chosen expiry as an aware datetime, or None for never."""
+        choice = self.cleaned_data.get("expiry") or ""
+        if choice == "date":
+            day = self.cleaned_data.get("expiry_date")
+            return datetime.combine(day, time.min, tzinfo=UTC) if day else None
+        if choice:
+            return timezone.now().replace(microsecond=0) + timedelta(days=int(choice))
+        return None
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("expiry") == "date" and not data.get("expiry_date"):
+            self.add_error("expiry_date", "Choose the expiry date.")
+        return data
+
+
+class GenerateAuthKeyForm(ExpiryMixin):
     """The generate dialog: an optional description that tells this key from the other,
-    and optional allowed source networks."""
+    optional allowed source networks and an optional expiry."""
+
+    field_order = ["description", "allowed_networks", "expiry", "expiry_date"]
 
     description = FreeTextField(
         secret_label="description",
@@ -105,3 +145,38 @@ class RevokeAuthKeyForm(forms.Form):
         return authkeys.revoke(
             self.request, self.request.user, self.key, reason=self.cleaned_data["reason"]
         )
+
+
+ROLL_DELAYS = [
+    ("0", "Now"),
+    ("3600", "In 1 hour"),
+    ("86400", "In 24 hours"),
+    ("604800", "In 7 days"),
+]
+
+
+class RollAuthKeyForm(ExpiryMixin):
+    """Roll a key: when the old one is revoked, and the replacement's optional expiry."""
+
+    delay = forms.TypedChoiceField(
+        label="Revoke the old key",
+        choices=ROLL_DELAYS,
+        coerce=int,
+        initial="86400",
+        help_text="Both keys work until then: deploy the new one first.",
+    )
+
+    def delay_timedelta(self) -> timedelta:
+        return timedelta(seconds=self.cleaned_data["delay"])
+
+
+class MaxLifetimeForm(forms.Form):
+    """Root's setting: the longest lifetime of a new AuthKey (empty: no limit)."""
+
+    max_lifetime_days = forms.IntegerField(
+        label="Longest lifetime of new AuthKeys (days)",
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="Empty for no limit. New keys must then expire within this many days.",
+    )

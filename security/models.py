@@ -263,6 +263,14 @@ class AuthKey(models.Model):
     # (console/net.parse_source_networks; checked at the exchange and on every call made
     # with its sessions, docs/authkeys.md "Source limits").
     allowed_networks = models.TextField(blank=True, default="")
+    # The lifecycle (docs/authkeys.md). A deactivated key keeps its slot (it counts toward
+    # the two) but cannot be exchanged; an expiring key and a rolled key lapse into a
+    # tombstone (reason "expired" / "rolled") at the first use or cron run past the time,
+    # and the exchange refuses them from that exact second whichever comes first.
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoke_at = models.DateTimeField(null=True, blank=True)  # a roll's scheduled revocation
+    rolled_to = models.CharField(max_length=38, blank=True, default="")  # the replacement
 
     class Meta:
         constraints = [
@@ -277,7 +285,20 @@ class AuthKey(models.Model):
                 name="authkey_live_xor_revoked",
             ),
         ]
-        indexes = [models.Index(fields=["operator", "holder"])]
+        indexes = [
+            models.Index(fields=["operator", "holder"]),
+            # The cron's sweep reads only live keys with a deadline.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(slot__isnull=False, expires_at__isnull=False),
+                name="authkey_expiry_due",
+            ),
+            models.Index(
+                fields=["revoke_at"],
+                condition=models.Q(slot__isnull=False, revoke_at__isnull=False),
+                name="authkey_roll_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key_id
@@ -288,6 +309,16 @@ class AuthKey(models.Model):
     @property
     def is_live(self) -> bool:
         return self.slot is not None
+
+    @property
+    def is_active(self) -> bool:
+        return self.slot is not None and self.deactivated_at is None
+
+    @property
+    def deadline(self):
+        """Return when the key lapses (expiry or a roll's revocation, the earlier), or None."""
+        times = [t for t in (self.expires_at, self.revoke_at) if t is not None]
+        return min(times) if times else None
 
 
 class PasswordResetToken(models.Model):

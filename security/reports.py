@@ -76,7 +76,16 @@ def auditor_permission_json() -> str:
 
 
 MAX_KEYS = authkeys.MAX_LIVE_KEYS
-KEY_FIELDS = ("id", "created", "last_used", "last_used_from", "age_days", "stale")
+KEY_FIELDS = (
+    "id",
+    "created",
+    "last_used",
+    "last_used_from",
+    "age_days",
+    "stale",
+    "status",  # active or inactive (deactivated)
+    "expires",  # the expiry, or a roll's scheduled revocation if earlier; empty for never
+)
 CSV_COLUMNS = [
     "principal",
     "kind",
@@ -107,7 +116,13 @@ class KeyCells:
             k.last_used_ip,
             str(self.age_days),
             "true" if self.stale else "false",
+            "inactive" if k.deactivated_at is not None else "active",
+            _iso(k.deadline),
         ]
+
+    @property
+    def expiring_soon(self) -> bool:
+        return authkeys.expires_soon(self.key)
 
 
 @dataclass(frozen=True)

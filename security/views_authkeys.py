@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -19,7 +21,13 @@ from accounts.models import Principal
 from console.htmx import announce, close_dialog, render_dialog
 from security import api_examples, authkeys
 from security.access import ConsoleRequest, WriteControls, console_action
-from security.forms_authkeys import GenerateAuthKeyForm, RevokeAuthKeyForm, SourceNetworksForm
+from security.forms_authkeys import (
+    GenerateAuthKeyForm,
+    MaxLifetimeForm,
+    RevokeAuthKeyForm,
+    RollAuthKeyForm,
+    SourceNetworksForm,
+)
 from security.models import AuthKey
 
 LIST_TEMPLATE = "security/partials/authkey_list.html"
@@ -39,12 +47,19 @@ class KeyScope:
     revoke_route: str
     path_vars: dict
     sources_route: str = ""
+    prefix: str = ""  # of the lifecycle routes: "" (root's) or "user-"
 
     def revoke_url(self, key_id: str) -> str:
         return reverse(self.revoke_route, kwargs={**self.path_vars, "auth_key_id": key_id})
 
     def sources_url(self, key_id: str) -> str:
         return reverse(self.sources_route, kwargs={**self.path_vars, "auth_key_id": key_id})
+
+    def route(self, action: str) -> str:
+        return f"{self.prefix}authkey-{action}"
+
+    def url(self, action: str, key_id: str) -> str:
+        return reverse(self.route(action), kwargs={**self.path_vars, "auth_key_id": key_id})
 
 
 def _root_scope(request: ConsoleRequest) -> KeyScope:
@@ -79,6 +94,7 @@ def _user_scope(request: ConsoleRequest, user_name: str) -> KeyScope:
         revoke_route="user-authkey-revoke",
         sources_route="user-authkey-sources",
         path_vars={"user_name": user.user_name},
+        prefix="user-",
     )
 
 
@@ -95,12 +111,26 @@ def _list_context(request: ConsoleRequest, scope: KeyScope) -> dict:
         refused = controls.reason(scope.sources_route, **scope.path_vars, auth_key_id=key.key_id)
         key.sources_url = "" if refused else scope.sources_url(key.key_id)
         key.networks = key.allowed_networks.split()
+        key.expiring_soon = authkeys.expires_soon(key, now)
+        key.actions = {}
+        for action in ("deactivate", "activate", "roll", "cancel-roll"):
+            route = scope.route(action)
+            if not controls.reason(route, **scope.path_vars, auth_key_id=key.key_id):
+                key.actions[action.replace("-", "_")] = scope.url(action, key.key_id)
+        if len(keys) >= authkeys.MAX_LIVE_KEYS:
+            key.roll_blocked = authkeys.ROLL_LIMIT_MESSAGE
     blocked = ""
     if len(keys) >= authkeys.MAX_LIVE_KEYS:
         blocked = "Two AuthKeys is the limit: revoke one to generate a new one."
     else:
         blocked = controls.reason(scope.generate_route, **scope.path_vars)
+    lifetime = authkeys.max_lifetime_days(scope.holder.operator_id)
+    lifetime_form = None
+    if scope.holder.is_root and not controls.reason("authkey-lifetime"):
+        lifetime_form = MaxLifetimeForm(initial={"max_lifetime_days": lifetime})
     return {
+        "max_lifetime_days": lifetime,
+        "lifetime_form": lifetime_form,
         "scope": scope,
         "keys": keys,
         "revoked": authkeys.recently_revoked(scope.holder),
@@ -151,7 +181,11 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
             scope.holder,
             description=description,
             allowed_networks=form.cleaned_data["allowed_networks"],
+            expires_at=form.expires_at(),
         )
+    except ValidationError as exc:  # the expiry (e.g. longer than the account allows)
+        form.add_error("expiry", exc)
+        return _generate_dialog(request, scope, form, status=400)
     except authkeys.HolderGone:
         raise Http404("No such user.") from None
     except (authkeys.AuthKeyLimitReached, authkeys.GenerateRateLimited) as exc:
@@ -165,6 +199,10 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
         if limited:
             response["Retry-After"] = str(exc.retry_after)
         return response
+    return _secret_dialog(request, scope, key, secret, f"AuthKey {key.key_id} generated")
+
+
+def _secret_dialog(request: ConsoleRequest, scope: KeyScope, key, secret: str, what: str):
     # The secret goes into this one response and nowhere else: no session, message,
     # cache or log. The dialog offers copy buttons and a CSV built in the browser.
     response = render_dialog(
@@ -177,7 +215,77 @@ def _generate(request: ConsoleRequest, scope: KeyScope) -> HttpResponse:
             "calls": api_examples.for_holder(request, scope.holder),
         },
     )
-    return announce(request, response, f"AuthKey {key.key_id} generated for {scope.label}.")
+    return announce(request, response, f"{what} for {scope.label}.")
+
+
+def _live_or_404(scope: KeyScope, auth_key_id: str) -> AuthKey:
+    key = authkeys.get_live_key(scope.holder, auth_key_id)
+    if key is None:
+        raise Http404("No such AuthKey.")
+    return key
+
+
+def _set_active(
+    request: ConsoleRequest, scope: KeyScope, auth_key_id: str, active: bool
+) -> HttpResponse:
+    """Deactivate or reactivate (a POST from the key's row), as the API's PUT does."""
+    key = _live_or_404(scope, auth_key_id)
+    if not authkeys.set_active(request, request.user, key, active):
+        raise Http404("No such AuthKey.")
+    state = "reactivated" if active else "deactivated: its sessions have ended"
+    message = f"AuthKey {key.key_id} {state}."
+    return close_dialog(request, scope.list_url, "authkeysChanged", message=message)
+
+
+def _roll_dialog(request, scope: KeyScope, key: AuthKey, form, status: int = 200):
+    return render_dialog(
+        request,
+        "security/partials/authkey_roll_dialog.html",
+        {"scope": scope, "key": key, "form": form, "roll_url": scope.url("roll", key.key_id)},
+        status=status,
+    )
+
+
+def _roll(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
+    key = _live_or_404(scope, auth_key_id)
+    if request.method != "POST":
+        return _roll_dialog(request, scope, key, RollAuthKeyForm())
+    form = RollAuthKeyForm(request.POST)
+    if not form.is_valid():
+        return _roll_dialog(request, scope, key, form, status=400)
+    try:
+        new, secret = authkeys.roll(
+            request,
+            request.user,
+            key,
+            delay=form.delay_timedelta(),
+            expires_at=form.expires_at(),
+        )
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return _roll_dialog(request, scope, key, form, status=400)
+    except (authkeys.AuthKeyLimitReached, authkeys.LifecycleConflict) as exc:
+        form.add_error(None, str(exc))
+        return _roll_dialog(request, scope, key, form, status=409)
+    except authkeys.GenerateRateLimited as exc:
+        form.add_error(None, str(exc))
+        response = _roll_dialog(request, scope, key, form, status=429)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    except authkeys.HolderGone:
+        raise Http404("No such user.") from None
+    return _secret_dialog(
+        request, scope, new, secret, f"AuthKey {key.key_id} rolled to {new.key_id}"
+    )
+
+
+def _cancel_roll(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
+    key = _live_or_404(scope, auth_key_id)
+    if authkeys.cancel_roll(request, request.user, key):
+        message = f"The scheduled revocation of {key.key_id} is cancelled."
+    else:
+        message = f"No revocation of {key.key_id} was scheduled."
+    return close_dialog(request, scope.list_url, "authkeysChanged", message=message)
 
 
 def _revoke(request: ConsoleRequest, scope: KeyScope, auth_key_id: str) -> HttpResponse:
@@ -282,3 +390,67 @@ def authkey_sources(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
 def user_authkey_sources(request: ConsoleRequest, user_name: str, auth_key_id: str) -> HttpResponse:
     """Edit where a SAM user's AuthKey may be used from."""
     return _sources(request, _user_scope(request, user_name), auth_key_id)
+
+
+@require_POST
+@console_action("Operator:deactivateOperatorAuthKey", method="PUT")
+def authkey_deactivate(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    return _set_active(request, _root_scope(request), auth_key_id, False)
+
+
+@require_POST
+@console_action("Operator:activateOperatorAuthKey", method="PUT")
+def authkey_activate(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    return _set_active(request, _root_scope(request), auth_key_id, True)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("Operator:rollOperatorAuthKey", method="POST")
+def authkey_roll(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    return _roll(request, _root_scope(request), auth_key_id)
+
+
+@require_POST
+@console_action("Operator:cancelOperatorAuthKeyRoll", method="DELETE")
+def authkey_cancel_roll(request: ConsoleRequest, auth_key_id: str) -> HttpResponse:
+    return _cancel_roll(request, _root_scope(request), auth_key_id)
+
+
+@require_POST
+@console_action(authkeys.MAX_LIFETIME_API, method="PUT")
+def authkey_lifetime(request: ConsoleRequest) -> HttpResponse:
+    """Set the longest lifetime of new AuthKeys (root's setting; empty: no limit)."""
+    scope = _root_scope(request)
+    form = MaxLifetimeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.errors["max_lifetime_days"]))
+        return redirect(scope.list_url)
+    days = form.cleaned_data["max_lifetime_days"]
+    authkeys.set_max_lifetime(request, request.user, scope.holder.operator_id, days)
+    limit = f"at most {days} days" if days else "no limit"
+    messages.success(request, f"New AuthKeys: {limit}.")
+    return redirect(scope.list_url)
+
+
+@require_POST
+@console_action("User:deactivateUserAuthKey", method="PUT")
+def user_authkey_deactivate(request: ConsoleRequest, user_name: str, auth_key_id: str):
+    return _set_active(request, _user_scope(request, user_name), auth_key_id, False)
+
+
+@require_POST
+@console_action("User:activateUserAuthKey", method="PUT")
+def user_authkey_activate(request: ConsoleRequest, user_name: str, auth_key_id: str):
+    return _set_active(request, _user_scope(request, user_name), auth_key_id, True)
+
+
+@require_http_methods(["GET", "POST"])
+@console_action("User:rollUserAuthKey", method="POST")
+def user_authkey_roll(request: ConsoleRequest, user_name: str, auth_key_id: str):
+    return _roll(request, _user_scope(request, user_name), auth_key_id)
+
+
+@require_POST
+@console_action("User:cancelUserAuthKeyRoll", method="DELETE")
+def user_authkey_cancel_roll(request: ConsoleRequest, user_name: str, auth_key_id: str):
+    return _cancel_roll(request, _user_scope(request, user_name), auth_key_id)

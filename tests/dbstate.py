@@ -92,7 +92,16 @@ def meaning(known_passwords: tuple[str, ...], audit_after: int) -> dict[str, obj
             (a.role.role_id, a.principal.user_name) for a in RoleAttachment.objects.all()
         ),
         "authkeys": sorted(
-            (k.principal_id or 0, k.holder, k.slot is not None, k.revoke_reason)
+            (
+                k.principal_id or 0,
+                k.holder,
+                k.slot is not None,
+                k.revoke_reason,
+                k.deactivated_at is not None,
+                k.expires_at is not None,
+                k.revoke_at is not None,
+                bool(k.rolled_to),
+            )
             for k in AuthKey.objects.all()
         ),
         "sessions": sorted(

@@ -25,6 +25,11 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("PUT", OP + "/auth_keys/{auth_key_id}/source_networks"): (
         "Operator:updateOperatorAuthKeySourceNetworks"
     ),
+    # Latchkey's own AuthKey lifecycle (docs/authkeys.md): root-only like the other root keys
+    ("PUT", OP + "/auth_keys/{auth_key_id}/deactivate"): "Operator:deactivateOperatorAuthKey",
+    ("PUT", OP + "/auth_keys/{auth_key_id}/activate"): "Operator:activateOperatorAuthKey",
+    ("POST", OP + "/auth_keys/{auth_key_id}/roll"): "Operator:rollOperatorAuthKey",
+    ("DELETE", OP + "/auth_keys/{auth_key_id}/roll"): "Operator:cancelOperatorAuthKeyRoll",
     ("DELETE", OP + "/tokens"): "Operator:revokeOperatorAuthTokens",
     ("POST", OP + "/token"): "Operator:generateAuthToken",
     ("GET", OP): "Operator:getOperator",
@@ -49,6 +54,11 @@ API_OPERATIONS: dict[tuple[str, str], str] = {
     ("PUT", USER + "/auth_keys/{auth_key_id}/source_networks"): (
         "User:updateUserAuthKeySourceNetworks"
     ),
+    # Latchkey's own AuthKey lifecycle (docs/authkeys.md)
+    ("PUT", USER + "/auth_keys/{auth_key_id}/deactivate"): "User:deactivateUserAuthKey",
+    ("PUT", USER + "/auth_keys/{auth_key_id}/activate"): "User:activateUserAuthKey",
+    ("POST", USER + "/auth_keys/{auth_key_id}/roll"): "User:rollUserAuthKey",
+    ("DELETE", USER + "/auth_keys/{auth_key_id}/roll"): "User:cancelUserAuthKeyRoll",
     # §4.6 inline and default permissions
     ("GET", USER + "/permission"): "User:getUserPermission",
     ("PUT", USER + "/permission"): "User:updateUserPermission",
@@ -112,6 +122,11 @@ ROOT_ONLY_OPERATIONS = frozenset(
         "Operator:generateOperatorAuthKey",
         "Operator:deleteOperatorAuthKey",
         "Operator:updateOperatorAuthKeySourceNetworks",
+        "Operator:deactivateOperatorAuthKey",
+        "Operator:activateOperatorAuthKey",
+        "Operator:rollOperatorAuthKey",
+        "Operator:cancelOperatorAuthKeyRoll",
+        "Operator:updateAuthKeyLifetimePolicy",
         "Operator:revokeOperatorAuthTokens",
         "Operator:updateOperatorPassword",
         "Operator:enableMFA",
@@ -175,6 +190,20 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     S + "authkeys/<keyid:auth_key_id>/sources": twin(
         "PUT", OP + "/auth_keys/{auth_key_id}/source_networks"
     ),
+    S + "authkeys/<keyid:auth_key_id>/deactivate": twin(
+        "PUT", OP + "/auth_keys/{auth_key_id}/deactivate"
+    ),
+    S + "authkeys/<keyid:auth_key_id>/activate": twin(
+        "PUT", OP + "/auth_keys/{auth_key_id}/activate"
+    ),
+    S + "authkeys/<keyid:auth_key_id>/roll": twin("POST", OP + "/auth_keys/{auth_key_id}/roll"),
+    S + "authkeys/<keyid:auth_key_id>/cancel-roll": twin(
+        "DELETE", OP + "/auth_keys/{auth_key_id}/roll"
+    ),
+    S + "authkeys/lifetime": console_only(
+        "the operator setting 'longest lifetime of new AuthKeys' has no API (root only)",
+        "Operator:updateAuthKeyLifetimePolicy",
+    ),
     U + "authentication": twin("GET", USER + "/auth_keys"),
     U + "authkeys/new": console_only(
         "the generate dialog's form (no data): part of generating a key",
@@ -184,6 +213,16 @@ CONSOLE_ACTIONS: dict[str, ConsoleAction] = {
     U + "authkeys/<keyid:auth_key_id>/revoke": twin("DELETE", USER + "/auth_keys/{auth_key_id}"),
     U + "authkeys/<keyid:auth_key_id>/sources": twin(
         "PUT", USER + "/auth_keys/{auth_key_id}/source_networks"
+    ),
+    U + "authkeys/<keyid:auth_key_id>/deactivate": twin(
+        "PUT", USER + "/auth_keys/{auth_key_id}/deactivate"
+    ),
+    U + "authkeys/<keyid:auth_key_id>/activate": twin(
+        "PUT", USER + "/auth_keys/{auth_key_id}/activate"
+    ),
+    U + "authkeys/<keyid:auth_key_id>/roll": twin("POST", USER + "/auth_keys/{auth_key_id}/roll"),
+    U + "authkeys/<keyid:auth_key_id>/cancel-roll": twin(
+        "DELETE", USER + "/auth_keys/{auth_key_id}/roll"
     ),
     # Roles
     S + "roles/": twin("GET", OP + "/roles"),

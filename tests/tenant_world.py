@@ -125,6 +125,8 @@ CONSOLE_FORMS = {
     "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/sources": {
         "allowed_networks": "2001:db8::/32"
     },
+    "security/authkeys/<keyid:auth_key_id>/roll": {"delay": "3600"},
+    "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/roll": {"delay": "3600"},
 }
 API_BODIES = {
     "User:createUser": {"description": "new"},
@@ -150,6 +152,8 @@ API_BODIES = {
     "User:verifyUserMFA": {"mfaOTPCode": "123456"},
     "Operator:updateOperatorAuthKeySourceNetworks": {"allowedSourceNetworks": ["192.0.2.0/24"]},
     "User:updateUserAuthKeySourceNetworks": {"allowedSourceNetworks": ["2001:db8::/32"]},
+    "Operator:rollOperatorAuthKey": {"revokeAfterSeconds": 3600},
+    "User:rollUserAuthKey": {"revokeAfterSeconds": 3600},
 }
 # Operations on a user that must not have a password yet, or on a role that is attached.
 ON_ROBOT = {"User:createUserPassword"}

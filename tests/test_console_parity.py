@@ -12,6 +12,7 @@ in the table with its reason; a console route without a table entry fails the ma
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -19,7 +20,7 @@ from django.db import transaction
 from accounts import apisessions, policy
 from accounts.models import Operator, Principal
 from security import authkeys, groups, mfa, reports, roles, switching
-from security.models import AuditEntry, TotpDevice
+from security.models import AuditEntry, AuthKey, TotpDevice
 from tests import dbstate
 from tests.operations_table import CONSOLE_ACTIONS
 from tests.routes import Route, all_routes, contract_path
@@ -59,6 +60,26 @@ def _second_user_key(world) -> None:
 
 def _second_root_key(world) -> None:
     authkeys.generate(None, _home(world)["root"], _home(world)["root"])
+
+
+def _world_key(world, user: bool):
+    values = _home(world)["values"]
+    return AuthKey.objects.get(key_id=values["user_key" if user else "root_key"])
+
+
+def _deactivated(user: bool):
+    def setup(world) -> None:
+        authkeys.set_active(None, _home(world)["root"], _world_key(world, user), False)
+
+    return setup
+
+
+def _rolled(user: bool):
+    def setup(world) -> None:
+        key = _world_key(world, user)
+        authkeys.roll(None, _home(world)["root"], key, delay=timedelta(hours=1))
+
+    return setup
 
 
 def _set_in_use(world) -> None:
@@ -168,6 +189,19 @@ SCENARIOS: dict[str, list[Scenario]] = {
             body={"allowedSourceNetworks": ["192.0.2.1/24"]},
         ),
     ],
+    S + "authkeys/<keyid:auth_key_id>/deactivate": [Scenario("a live key")],
+    S + "authkeys/<keyid:auth_key_id>/activate": [
+        Scenario("a deactivated key", setup=_deactivated(False)),
+        Scenario("an active key"),
+    ],
+    S + "authkeys/<keyid:auth_key_id>/roll": [
+        Scenario("a free slot"),
+        Scenario("both slots used", setup=_second_root_key),
+    ],
+    S + "authkeys/<keyid:auth_key_id>/cancel-roll": [
+        Scenario("a scheduled revocation", setup=_rolled(False)),
+        Scenario("nothing scheduled"),
+    ],
     U + "authentication": READ,
     U + "authkeys/generate": [
         Scenario("one key"),
@@ -175,6 +209,17 @@ SCENARIOS: dict[str, list[Scenario]] = {
     ],
     U + "authkeys/<keyid:auth_key_id>/revoke": [Scenario("a live key")],
     U + "authkeys/<keyid:auth_key_id>/sources": [Scenario("a live key")],
+    U + "authkeys/<keyid:auth_key_id>/deactivate": [Scenario("a live key")],
+    U + "authkeys/<keyid:auth_key_id>/activate": [
+        Scenario("a deactivated key", setup=_deactivated(True))
+    ],
+    U + "authkeys/<keyid:auth_key_id>/roll": [
+        Scenario("a free slot"),
+        Scenario("both slots used", setup=_second_user_key),
+    ],
+    U + "authkeys/<keyid:auth_key_id>/cancel-roll": [
+        Scenario("a scheduled revocation", setup=_rolled(True))
+    ],
     S + "roles/": READ,
     S + "roles/new": [
         Scenario("a new role"),

@@ -135,7 +135,11 @@ def test_it_lists_operator_keys_without_nulls_or_secrets(root, alice, root_api):
     response = call("GET", f"{ops(root)}/auth_keys", root_api)
     assert response.status_code == 200
     assert response.json() == [
-        {"authKeyId": key.key_id, "createDateTime": int(key.created_at.timestamp())}
+        {
+            "authKeyId": key.key_id,
+            "createDateTime": int(key.created_at.timestamp()),
+            "status": "active",  # Latchkey's own, additive (docs/authkeys.md)
+        }
     ]
 
 
@@ -199,6 +203,7 @@ def test_it_gets_one_user_key(root, alice, root_api):
     assert response.json() == {
         "authKeyId": key.key_id,
         "createDateTime": int(key.created_at.timestamp()),
+        "status": "active",
     }
 
 

@@ -394,7 +394,11 @@ def test_it_lists_a_users_live_authkeys_without_secrets(root, alice, root_api):
     key, secret = authkeys.generate(None, root, alice)
     body = call("GET", users_path(root, "alice"), root_api).json()
     assert body["authKeyList"] == [
-        {"authKeyId": key.key_id, "createDateTime": int(key.created_at.timestamp())}
+        {
+            "authKeyId": key.key_id,
+            "createDateTime": int(key.created_at.timestamp()),
+            "status": "active",  # Latchkey's own, additive (docs/authkeys.md)
+        }
     ]
     assert secret not in json.dumps(call("GET", users_path(root), root_api).json())
 

@@ -204,3 +204,36 @@ def test_it_generates_and_revokes_without_javascript(browser, live_server, root)
         assert AuthKey.objects.get(key_id=key_id).slot is None
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width,height", [(1280, 900), (390, 844)])
+def test_it_deactivates_reactivates_and_rolls_a_key(keys_page, root, width, height):
+    page = keys_page
+    page.set_viewport_size({"width": width, "height": height})
+    page.on("dialog", lambda dialog: dialog.accept())  # the hx-confirm of Deactivate
+    key, _ = authkeys.generate(None, root, root)
+    page.reload()
+    row = f"[data-authkey={key.key_id}]"
+    page.click(f"{row} >> text=Deactivate")
+    page.wait_for_selector(f"{row} [data-badge-inactive]")
+    assert AuthKey.objects.get(pk=key.pk).deactivated_at is not None
+    shot(page, f"inactive-{width}")
+    page.click(f"{row} >> text=Activate")
+    page.wait_for_selector(f"{row} [data-badge-inactive]", state="detached")
+    assert AuthKey.objects.get(pk=key.pk).deactivated_at is None
+
+    page.click(f"{row} >> text=Roll")
+    page.wait_for_selector("dialog[open] [data-roll-submit]")
+    page.select_option("dialog #id_delay", "86400")
+    shot(page, f"roll-dialog-{width}")
+    page.click("dialog [data-roll-submit]")
+    page.wait_for_selector("dialog[open] #new-key-secret")
+    new_id = page.inner_text("dialog #new-key-id").strip()
+    close_unsaved(page)
+    page.wait_for_selector(f"{row} [data-roll-schedule]")
+    assert new_id in page.inner_text(f"{row} [data-roll-schedule]")
+    page.wait_for_selector(f"[data-authkey={new_id}]")
+    shot(page, f"roll-scheduled-{width}")
+    page.click(f"{row} >> text=Cancel revocation")
+    page.wait_for_selector(f"{row} [data-roll-schedule]", state="detached")
+    assert AuthKey.objects.get(pk=key.pk).revoke_at is None

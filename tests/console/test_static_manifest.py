@@ -47,6 +47,18 @@ ANSWERS = {
     "security/users/<name:user_name>/update": ("POST", 200, True),
     "security/authkeys/generate": ("POST", 200, True),
     "security/users/<name:user_name>/authkeys/generate": ("POST", 200, True),
+    # The AuthKey lifecycle's one-button actions redirect to the tab without JavaScript.
+    "security/authkeys/lifetime": ("POST", 302, False),
+    "security/authkeys/<keyid:auth_key_id>/deactivate": ("POST", 302, False),
+    "security/authkeys/<keyid:auth_key_id>/activate": ("POST", 302, False),
+    "security/authkeys/<keyid:auth_key_id>/cancel-roll": ("POST", 302, False),
+    "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/deactivate": ("POST", 302, False),
+    "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/activate": ("POST", 302, False),
+    "security/users/<name:user_name>/authkeys/<keyid:auth_key_id>/cancel-roll": (
+        "POST",
+        302,
+        False,
+    ),
     "security/roles/<name:role_id>/update": ("POST", 400, True),
     "security/default-permissions/update": ("POST", 400, True),
     "security/users/<name:user_name>/permissions/update": ("POST", 400, True),

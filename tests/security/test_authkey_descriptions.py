@@ -136,7 +136,8 @@ def test_the_api_generate_without_a_body_answers_the_contracts_shape(root, root_
     assert response.status_code == 201
     assert set(response.json()) == {"authKeyId", "authKey"}
     (item,) = call("GET", f"/v1/operators/{root.operator_id}/auth_keys", root_api).json()
-    assert set(item) == {"authKeyId", "createDateTime"}  # no description, and no null
+    # no description, and no null (status is Latchkey's own, always present)
+    assert set(item) == {"authKeyId", "createDateTime", "status"}
 
 
 def test_the_api_stores_a_root_keys_description_and_lists_it(root, root_api):

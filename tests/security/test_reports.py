@@ -407,3 +407,15 @@ def test_it_shows_a_reader_the_keys_of_the_users_it_may_list(alice, alice_client
     sheet = _csv(alice_client)
     assert sheet["alice"]["key_1_id"] == keys["alice"].key_id
     assert sheet["robot"]["key_1_id"] == reports.WITHHELD
+
+
+def test_it_shows_a_keys_expiry_status_and_the_14_day_flag(root, alice, root_client):
+    soon, _ = authkeys.generate(None, root, alice, expires_at=timezone.now() + timedelta(days=3))
+    authkeys.set_active(None, root, soon, False)
+    row = _csv(root_client)["alice"]
+    assert row["key_1_status"] == "inactive"
+    assert row["key_1_expires"].startswith(soon.expires_at.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert _page(root_client)["alice"]["key_1_expires"] == row["key_1_expires"]
+    assert (
+        "data-expiring-soon" in root_client.get("/security/reports/credentials/").content.decode()
+    )
