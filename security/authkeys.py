@@ -800,7 +800,7 @@ def roll(
                     "This AuthKey is already being rolled: cancel its scheduled revocation first."
                 )
             try:
-                new, secret = _insert(holder, old.description, expires_at)
+                new, secret = _insert(holder, old.description, old.allowed_networks, expires_at)
             except AuthKeyLimitReached:
                 raise RollNeedsFreeSlot() from None
             now = _now()
