@@ -37,7 +37,7 @@ from security import (
     views_audit,
     views_support,
 )
-from security.models import AuditEntry, Group
+from security.models import AuditEntry, AuthKey, Group
 from tests.api.harness import call
 from tests.routes import all_routes
 from tests.security.credential_samples import sample_fields
@@ -191,6 +191,21 @@ REFUSED: dict[str, list[Case]] = {
     "GenerateAuthKeyForm.description": [
         _console("/security/users/alice/authkeys/generate", lambda s: {"description": f"ci {s}"})
     ],
+    "GenerateAuthKeyForm.allowed_networks": [
+        _console(
+            "/security/users/alice/authkeys/generate",
+            lambda s: {"allowed_networks": f"10.0.0.0/8\n{s}"},
+        )
+    ],
+    "SourceNetworksForm.allowed_networks": [
+        Case(
+            lambda c, s: c["console"].post(
+                f"/security/users/alice/authkeys/{c['alice_key']}/sources",
+                {"allowed_networks": s},
+                **HX,
+            )
+        ),
+    ],
     "TrustPolicyForm.trust_policy": [
         _console(
             "/security/users/alice/trust-policy/update", lambda s: {"trust_policy": _trust_doc(s)}
@@ -244,6 +259,28 @@ REFUSED: dict[str, list[Case]] = {
     ],
     # API schemas -------------------------------------------------------------------------
     "User:createUser path.user_name": [_api_path("POST", "/v1/operators/{op}/users/{s}", {})],
+    "Operator:updateOperatorAuthKeySourceNetworks body.allowedSourceNetworks": [
+        Case(
+            lambda c, s: call(
+                "PUT",
+                f"/v1/operators/{c['op']}/auth_keys/{c['root_key']}/source_networks",
+                c["api"],
+                {"allowedSourceNetworks": ["10.0.0.0/8", s]},
+            ),
+            api=True,
+        )
+    ],
+    "User:updateUserAuthKeySourceNetworks body.allowedSourceNetworks": [
+        Case(
+            lambda c, s: call(
+                "PUT",
+                f"/v1/operators/{c['op']}/users/alice/auth_keys/{c['alice_key']}/source_networks",
+                c["api"],
+                {"allowedSourceNetworks": [s]},
+            ),
+            api=True,
+        )
+    ],
     "User:createUser body.description": [
         _api("POST", "/v1/operators/{op}/users/bob", lambda s: {"description": s})
     ],
@@ -550,6 +587,7 @@ def _bound_fields(cls, root, alice) -> dict:
         forms_roles.RoleCreateForm: {"actor": root},
         forms_roles.AttachForm: {"subject": alice},
         forms_authkeys.RevokeAuthKeyForm: {"request": None, "key": None},
+        forms_authkeys.SourceNetworksForm: {"request": None, "key": AuthKey(allowed_networks="")},
         forms_credentials.CredentialCreateForm: {"actor": root, "kind": "psk"},
     }
     if cls is forms_credentials.CredentialUpdateForm:

@@ -35,6 +35,7 @@ ANSWERS = {
     "v1/": ("GET", 404, False),  # the API index (docs disabled)
     ".well-known/jwks.json": ("GET", 200, False),  # JSON
     "v1/openapi.json": ("GET", 200, False),  # JSON
+    "v1/leaks/github": ("POST", 401, False),  # GitHub's leak reports: JSON, signed
     "security/audit/export.csv": ("GET", 200, False),
     "security/audit/checkpoint.json": ("GET", 200, False),  # a signed checkpoint (JSON)
     "security/reports/credentials.csv": ("GET", 200, False),
