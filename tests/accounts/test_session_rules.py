@@ -33,6 +33,8 @@ ADMIN_PASSWORD = "admin-Password-3456"
 HX = {"HTTP_HX_REQUEST": "true"}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sessions.md"
 
+pytestmark = pytest.mark.django_db  # every cell also runs alone (-k, mutmut's selection)
+
 CONSOLE, PASSWORD, AUTHKEY = "console", "password", "authkey"
 KINDS = (CONSOLE, PASSWORD, AUTHKEY)
 ENDS, SURVIVES, ONLY_IT = "ends", "survives", "ends (only that session)"
