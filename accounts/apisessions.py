@@ -53,6 +53,8 @@ class ApiCaller:
     switched_from: str = ""
     # Opened with a second factor (the condition variable multiFactorAuthPresent).
     second_factor: bool = False
+    # The OAuth scope that narrows the session (API names or globs); () narrows nothing.
+    scope: tuple[str, ...] = ()
 
     @property
     def switched(self) -> bool:
@@ -83,12 +85,15 @@ def create_session(
     source_ip: str = "",
     held: bool = False,
     second_factor: bool = False,
+    scope: tuple[str, ...] = (),
 ) -> tuple[str, str]:
     """Open an API session and return (apiKey, token).
 
     `principal` must be the object the credential was checked against (its epochs were
     read with its password hash or its key): the session is bound to those epochs.
     `held`: the caller's transaction holds the principal already (rowlocks.hold).
+    `scope`: API names or globs (permissions.parse_scope) that every call of the session
+    must also match; () for no narrowing.
     """
     if not held and not rowlocks.hold(principal.pk):
         raise PrincipalGone()
@@ -109,6 +114,7 @@ def create_session(
         expires_at=expires,
         source_ip=source_ip,
         second_factor=second_factor and by_password,
+        scope=" ".join(scope),
     )
     return api_key, _token(principal, jti, now, expires)
 
@@ -254,7 +260,8 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.seco
                     WHEN k4.revoke_at IS NULL OR k4.expires_at < k4.revoke_at THEN k4.expires_at
                     ELSE k4.revoke_at END
         FROM security_authkey k4 WHERE k4.key_id = s.auth_key_id AND s.auth_key_id <> ''
-       ) AS key_deadline
+       ) AS key_deadline,
+       s.scope
        {companion}
 FROM accounts_apisession s
 JOIN accounts_principal p ON p.id = s.principal_id
@@ -288,6 +295,7 @@ LOOKUP_FIELDS = (
     "source_operator_id",
     "key_networks",
     "key_deadline",
+    "scope",
 )
 
 
@@ -344,6 +352,39 @@ def authenticate_request(
     if creds is None:
         return None
     token, api_key = creds
+    found = _live_caller(token, api_key, companion, net.client_ip(request))
+    if found is None:
+        return None
+    caller, extra = found
+    if extra:
+        request.companion = extra[0]  # type: ignore[attr-defined]
+    return caller
+
+
+def caller_of_token(token: object) -> tuple[ApiCaller, dict] | None:
+    """Return the caller of a token's live session and the token's claims, or None.
+
+    The API's own rule (signature, issuer, audience, times, the session row, the key, the
+    epochs), for RFC 7662 introspection and RFC 7009 revocation: None for anything that
+    would not authenticate a call now, whatever the reason. A key's source networks are not
+    checked: the introspecting service, not the token's holder, is the one calling here.
+    """
+    if not isinstance(token, str) or not token:
+        return None
+    found = _live_caller(token, "", None, None, with_claims=True)
+    if found is None:
+        return None
+    caller, claims = found
+    return caller, claims
+
+
+def _live_caller(
+    token: str,
+    api_key: str,
+    companion: Companion | None,
+    source_ip: str | None,
+    with_claims: bool = False,
+):
     now = _now()
     try:
         claims = tokens.verify(token, int(now.timestamp()))
@@ -376,6 +417,7 @@ def authenticate_request(
         source_operator_id,
         key_networks,
         key_deadline,
+        scope,
     ) = row
     # A session made from an AuthKey lives only as long as the key, and every session only
     # as long as the epochs it was opened under: both end it here even if the revocation
@@ -395,7 +437,7 @@ def authenticate_request(
         return None
     # A key limited to some networks works only from them, on every call of its sessions
     # (the same trusted-proxy rule as the throttles: console/net.client_ip).
-    if key_networks and not net.source_allowed(net.client_ip(request), key_networks):
+    if key_networks and source_ip is not None and not net.source_allowed(source_ip, key_networks):
         return None
     principal = Principal.partial(
         id=pid,
@@ -405,9 +447,7 @@ def authenticate_request(
         is_active=is_active,
         operator_id=operator_id,
     )
-    if extra:
-        request.companion = extra[0]  # type: ignore[attr-defined]
-    return ApiCaller(
+    caller = ApiCaller(
         principal,
         operator_id,
         session_key,
@@ -421,7 +461,9 @@ def authenticate_request(
             _srn_of(source_kind, source_user_name, source_operator_id) if source_kind else ""
         ),
         second_factor=bool(second_factor),
+        scope=tuple(scope.split()) if scope else (),
     )
+    return caller, (claims if with_claims else extra)
 
 
 def _srn_of(kind: str, user_name: str, operator_id: str) -> str:

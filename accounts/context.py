@@ -32,6 +32,9 @@ class CallContext:
     policy_version: int | None = None
     # The session was opened with a second factor (condition `multiFactorAuthPresent`).
     second_factor: bool = False
+    # The session's OAuth scope (accounts/permissions.parse_scope): a call outside it is
+    # refused whatever the statements say; () narrows nothing (every other session).
+    scope: tuple[str, ...] = ()
 
     @classmethod
     def from_request(
@@ -42,7 +45,12 @@ class CallContext:
         path_vars: dict[str, str],
         policy_version: int | None = None,
         second_factor: bool | None = None,
+        scope: tuple[str, ...] | None = None,
     ) -> "CallContext":
+        if scope is None:
+            # Every decision made for an API call is narrowed by its session's scope, the
+            # handlers' second checks (security/groups.py, reports.py) included.
+            scope = getattr(getattr(request, "auth", None), "scope", ()) or ()
         return cls(
             principal=principal,
             api=api,
@@ -53,4 +61,5 @@ class CallContext:
             second_factor=(
                 console_second_factor(request) if second_factor is None else second_factor
             ),
+            scope=scope,
         )

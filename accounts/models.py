@@ -391,6 +391,10 @@ class ApiSession(models.Model):
     # Opened with a second factor (a TOTP code): the condition variable
     # multiFactorAuthPresent (accounts/conditions.py). Never for an AuthKey exchange.
     second_factor = models.BooleanField(default=False)
+    # OAuth client credentials' `scope` (security/oauth.py): space-separated API names or
+    # globs that narrow what the session may call; "" for every other session (no narrowing).
+    # A call needs both the principal's permission and a match here (accounts/policy.py).
+    scope = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["principal", "revoked_at"])]

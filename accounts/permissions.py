@@ -363,3 +363,44 @@ def review(text: str) -> Review:
                     suggestions += 1
         rows.append(row)
     return Review(first, "", rows)
+
+
+# --- OAuth scopes ----------------------------------------------------------------------
+
+# A scope narrows a session to some API names (security/oauth.py). Bounded so that a
+# decision costs at most MAX_SCOPE_ENTRIES linear-time glob matches (SECURITY.md §6).
+MAX_SCOPE_ENTRIES = 20
+MAX_SCOPE_LENGTH = 1000
+
+
+class InvalidScope(ValueError):
+    """A scope that cannot be granted: says why (never quoting more than a short entry)."""
+
+
+def parse_scope(text: str) -> tuple[str, ...]:
+    """Return a scope's entries (API names or globs, each matching a known API), deduplicated.
+
+    Entries are separated by single spaces (RFC 6749 §3.3); each must be a well-formed API
+    name or glob that matches at least one known operation.
+    """
+    if len(text) > MAX_SCOPE_LENGTH:
+        raise InvalidScope(f"The scope is longer than {MAX_SCOPE_LENGTH} characters.")
+    entries = text.split(" ")
+    if not text or "" in entries:
+        raise InvalidScope("The scope is a list of API names separated by single spaces.")
+    entries = list(dict.fromkeys(entries))
+    if len(entries) > MAX_SCOPE_ENTRIES:
+        raise InvalidScope(f"The scope names more than {MAX_SCOPE_ENTRIES} APIs.")
+    known = known_operations()
+    for entry in entries:
+        problem = pattern_problem(entry)
+        if problem:
+            raise InvalidScope(problem)
+        if not any(matches(entry, name) for name in known):
+            raise InvalidScope(f"{entry[:60]!r} matches no known API operation.")
+    return tuple(entries)
+
+
+def in_scope(scope: tuple[str, ...], api: str) -> bool:
+    """Return whether a session's scope lets it call `api` (an empty scope: everything)."""
+    return not scope or any(matches(entry, api) for entry in scope)

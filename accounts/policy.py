@@ -28,6 +28,7 @@ from accounts.permissions import (
     Document,
     InvalidPermission,
     Statement,
+    in_scope,
     matches,
     parse_document,
 )
@@ -106,6 +107,7 @@ _NOT_TENANT = Decision(False, "Only the root account and SAM users call operatio
 _ROOT_ONLY = Decision(False, "Only the root account may call this operation.")
 _ALWAYS = Decision(True, "Every user may end its own session.")
 _NOTHING = Decision(False, "No statement allowed it.")
+_OUT_OF_SCOPE = Decision(False, "The session's scope does not include this operation.")
 
 
 class CompiledPolicy:
@@ -248,6 +250,10 @@ def facts_of(ctx: CallContext) -> Facts:
 def explain(ctx: CallContext) -> Decision:
     """Return the decision for ctx with the statement (rule) that made it, if any."""
     principal = ctx.principal
+    # A scoped session (OAuth client credentials) needs both: the scope and, below, the
+    # principal's own permission. Ending one's own session stays always allowed.
+    if ctx.scope and ctx.api not in ALWAYS_ALLOWED and not in_scope(ctx.scope, ctx.api):
+        return _OUT_OF_SCOPE
     if principal.is_root:
         return _ROOT
     if not principal.is_sam or not principal.operator_id or not principal.is_active:
@@ -260,6 +266,25 @@ def explain(ctx: CallContext) -> Decision:
     if version is None:
         version = current_version(principal.operator_id)
     return compiled(principal, version).decide(ctx.api, facts_of(ctx))
+
+
+def may_ever_call(principal: Principal, api: str) -> bool:
+    """Return whether some statement could allow `api` to the principal (conditions aside).
+
+    For refusing an OAuth scope that names nothing the key may do: a statement whose
+    condition might hold counts, an unconditional deny does not.
+    """
+    if principal.is_root:
+        return True
+    if not principal.is_sam or not principal.operator_id or is_root_only(api):
+        return False
+    if api in ALWAYS_ALLOWED:
+        return True
+    version = current_version(principal.operator_id)
+    denies, allows = compiled(principal, version)._rules_for(api)
+    if any(rule.statement.condition is None for rule in denies):
+        return False
+    return bool(allows)
 
 
 def is_allowed(ctx: CallContext) -> bool:

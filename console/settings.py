@@ -1,6 +1,7 @@
 """Latchkey settings: read from the environment once, safe defaults only in development."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -20,6 +21,20 @@ if DEBUG:
     from console import devkeys
 
     _dev_keys = devkeys.load(BASE_DIR / ".latchkey-dev-secrets.json")
+
+
+def _is_issuer_url(value: str) -> bool:
+    """Return whether value is an absolute http(s) URL with a host, no query or fragment."""
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "?" not in value
+        and "#" not in value
+        and not any(c.isspace() for c in value)
+    )
 
 
 def _secret(name: str) -> str:
@@ -52,8 +67,15 @@ if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("Set ALLOWED_HOSTS (comma-separated host names).")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-# Who issues tokens and who they are for (JWT iss/aud).
-LATCHKEY_ISSUER = env.str("LATCHKEY_ISSUER", default="latchkey")
+# Who issues tokens and who they are for (JWT iss/aud). The issuer is the installation's
+# public base URL: the OAuth discovery documents (RFC 8414) name it, derive every endpoint
+# from it, and gateways configured with it accept the tokens whose `iss` it is.
+LATCHKEY_ISSUER = env.str("LATCHKEY_ISSUER", default="http://localhost:8000").rstrip("/")
+if not _is_issuer_url(LATCHKEY_ISSUER):
+    raise ImproperlyConfigured(
+        "LATCHKEY_ISSUER must be an absolute http(s) URL without query or fragment "
+        "(the console's public base URL, e.g. https://latchkey.example.com)."
+    )
 LATCHKEY_AUDIENCE = env.str("LATCHKEY_AUDIENCE", default="latchkey-api")
 
 INSTALLED_APPS = [
@@ -303,6 +325,10 @@ if LATCHKEY_PEPPER in LATCHKEY_PEPPER_FALLBACKS:
     raise ImproperlyConfigured("LATCHKEY_PEPPER_FALLBACKS must not repeat LATCHKEY_PEPPER.")
 # At most this many AuthKeys generated per principal per rolling hour (429 beyond it).
 LATCHKEY_AUTHKEY_GENERATES_PER_HOUR = env.int("LATCHKEY_AUTHKEY_GENERATES_PER_HOUR", default=20)
+# Lifetime of an OAuth client-credentials access token (/oauth/token's expires_in).
+LATCHKEY_OAUTH_TOKEN_SECONDS = env.int("LATCHKEY_OAUTH_TOKEN_SECONDS", default=3600)
+if not 180 <= LATCHKEY_OAUTH_TOKEN_SECONDS <= 172800:
+    raise ImproperlyConfigured("LATCHKEY_OAUTH_TOKEN_SECONDS must be between 180 and 172800.")
 # At most this many credential-set writes (create, update, delete) attempted per principal
 # per rolling hour (429 beyond it): each attempt may parse key material (docs/credentials.md).
 LATCHKEY_CREDENTIAL_WRITES_PER_HOUR = env.int("LATCHKEY_CREDENTIAL_WRITES_PER_HOUR", default=200)

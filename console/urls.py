@@ -5,7 +5,14 @@ from django.urls import include, path
 
 from console import views
 from console.urls_api import api
-from security import views_apiref, views_leaks, views_passkeys, views_password_reset, views_signin
+from security import (
+    views_apiref,
+    views_leaks,
+    views_oauth,
+    views_passkeys,
+    views_password_reset,
+    views_signin,
+)
 
 urlpatterns = [
     path("", views_signin.home, name="home"),
@@ -30,6 +37,15 @@ urlpatterns = [
     path("v1/leaks/github", views_leaks.github, name="leaks-github"),
     path("v1/", api.urls),
     path(".well-known/jwks.json", views_signin.jwks, name="jwks"),
+    path(
+        ".well-known/oauth-authorization-server",
+        views_oauth.metadata,
+        name="oauth-authorization-server",
+    ),
+    path(".well-known/openid-configuration", views_oauth.metadata, name="openid-configuration"),
+    path("oauth/token", views_oauth.token, name="oauth-token"),
+    path("oauth/introspect", views_oauth.introspect, name="oauth-introspect"),
+    path("oauth/revoke", views_oauth.revoke, name="oauth-revoke"),
     path("staff/", include("security.urls_staff")),
     path("admin/", admin.site.urls),
 ]

@@ -134,6 +134,7 @@ def operation(api_name: str) -> Callable:
                 path_vars,
                 caller.policy_version,
                 second_factor=caller.second_factor,
+                scope=caller.scope,
             )
             other_operator = path_vars.get("operator_id", caller.operator_id)
             # A call on another operator's path is recorded in the caller's own chain, never

@@ -9,8 +9,7 @@ from accounts import apisessions, signin
 from accounts.models import Principal
 from accounts.passwords import MAX_PASSWORD_LENGTH
 from console.api import ApiError, StrictSchema, empty
-from console.net import client_ip
-from security import audit, authkeys, failures, mfa, password_reset, switching
+from security import audit, auth_exchange, failures, mfa, password_reset, switching
 from security.api_access import caller_of, operation, unauthenticated
 
 router = Router(tags=["Auth"])
@@ -74,28 +73,11 @@ def _succeed(
     second_factor: bool = False,
 ) -> dict:
     """Open the API session and record it; call inside the caller's transaction."""
-    if key_id:
-        # The holder first, then its key, as everywhere (accounts/rowlocks.py); shared
-        # locks both: exchanges run side by side, a delete or a revoke takes turns.
-        if not authkeys.hold_live(principal.pk, key_id):
-            raise apisessions.PrincipalGone()
-    api_key, token = apisessions.create_session(
-        principal,
-        timeout=timeout,
-        auth_key_id=key_id,
-        source_ip=client_ip(request),
-        held=bool(key_id),
-        second_factor=second_factor,
-    )
-    audit.record(
-        request,
-        "Auth:auth",
-        operator=principal.operator_id,
-        principal=principal,
-        auth_key_id=key_id,
-        target=principal.user_name or "root",
-        details={"secondFactor": "totp"} if second_factor else None,
-    )
+    api_key, token = auth_exchange.succeed(request, principal, timeout, key_id, second_factor)
+    return _response(principal, api_key, token)
+
+
+def _response(principal: Principal, api_key: str, token: str) -> dict:
     response = {"apiKey": api_key, "operatorId": principal.operator_id, "token": token}
     if principal.is_sam:
         response["userName"] = principal.user_name
@@ -114,18 +96,14 @@ def auth(request: HttpRequest, body: AuthRequest) -> dict:
     if body.authKeyId is not None or body.authKey is not None:
         if any(v is not None for v in (body.email, body.password, body.operatorId, body.userName)):
             raise ApiError(400, "LKY0400", "Send authKeyId + authKey alone, without a password.")
-        # The checks and the last-use update take no lock past their own statement; the
-        # session and its audit entry then commit in one transaction that holds the key
-        # (shared) against a concurrent revoke: the revoke either ends this session too or
-        # makes the exchange fail (security/authkeys.hold_live).
-        principal, key_id, retry_after = authkeys.exchange(request, body.authKeyId, body.authKey)
-        if principal is not None:
-            try:
-                with transaction.atomic():
-                    return _succeed(request, principal, timeout, key_id)
-            except apisessions.PrincipalGone:  # revoked or deleted since the check
-                raise AUTH_FAILED from None
-        authkeys.record_failure(request, key_id, body.authKey, retry_after)
+        # One exchange for /v1/auth and /oauth/token (security/auth_exchange.py).
+        try:
+            principal, _, api_key, token = auth_exchange.exchange_authkey(
+                request, body.authKeyId, body.authKey, timeout
+            )
+        except auth_exchange.ExchangeFailed as failed:
+            raise _throttled(failed.retry_after) if failed.retry_after else AUTH_FAILED from None
+        return _response(principal, api_key, token)
     elif body.email is not None and body.password is not None and body.userName is None:
         result = signin.sign_in(
             request, password=body.password, email=body.email, second_factor=code_check

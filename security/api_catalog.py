@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 
 from accounts import policy
 from accounts.permissions import known_operations
-from security import api_openapi
+from security import api_openapi, oauth
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z]|$)|[A-Z]?[a-z0-9]+|[A-Z]+")
 # Doc markers around the generated table in docs/permissions.md.
@@ -89,6 +89,10 @@ def catalog(api: NinjaAPI) -> list[ApiName]:
         item = entry(name)
         item.console = True
         item.description = item.description or doc
+    for name, (description, where) in oauth.OPERATIONS.items():
+        item = entry(name)  # served outside /v1, by the OAuth endpoints
+        item.api.append(where)
+        item.description = item.description or description
     for name in known_operations():
         entry(name)
     for item in by_name.values():

@@ -21,6 +21,17 @@ UNAUTHORIZED_ROUTES = {
     "login/passkey": "signing in with a passkey establishes who the caller is",
     "logout/": "signing out ends the caller's own session and needs no permission",
     ".well-known/jwks.json": "public keys, public by design",
+    ".well-known/oauth-authorization-server": "OAuth metadata (RFC 8414): public by design",
+    ".well-known/openid-configuration": "the same OAuth metadata under OpenID's name",
+    "oauth/token": "client credentials: the AuthKey exchange of POST /auth, OAuth's way",
+    "oauth/introspect": (
+        "the AuthKey in the request is the credential; OAuth:introspectToken is decided "
+        "inside by accounts.policy (tests/api/test_oauth_introspect.py)"
+    ),
+    "oauth/revoke": (
+        "the AuthKey in the request is the credential; OAuth:revokeToken is decided inside "
+        "by accounts.policy (tests/api/test_oauth_introspect.py)"
+    ),
     "v1/auth": "POST /auth is the credential exchange itself",
     "v1/leaks/github": "GitHub secret scanning: the ECDSA signature of the body is the credential",
     "v1/auth/password_reset_token/issue": "a forgotten password: the caller has no credential",

@@ -5,6 +5,7 @@ rules are in tests/accounts/test_session_rules.py and tests/api/test_tokens.py."
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -62,7 +63,7 @@ def test_it_signs_the_root_claims(root, clock):
     claims = tokens.verify(token, int(clock.now.timestamp()))
     row = ApiSession.objects.get(api_key=api_key)
     assert claims == {
-        "iss": "latchkey",
+        "iss": settings.LATCHKEY_ISSUER,
         "aud": "latchkey-api",
         "sub": f"srn:soracom:{root.operator_id}::Operator:{root.operator_id}",
         "iat": int(clock.now.timestamp()),

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 
 from accounts import tokens
 
@@ -17,7 +18,7 @@ NOW = 1_900_000_000
 
 def claims(**changes) -> dict:
     base = {
-        "iss": "latchkey",
+        "iss": settings.LATCHKEY_ISSUER,
         "aud": "latchkey-api",
         "sub": "srn:soracom:OP1::Operator:OP1",
         "iat": NOW,

@@ -1,0 +1,15 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0008_mfa"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="apisession",
+            name="scope",
+            field=models.CharField(blank=True, default="", max_length=1000),
+        ),
+    ]
