@@ -280,3 +280,9 @@ def test_it_never_lets_the_client_secret_out(canary, root):
     assert post("/oauth/token", {**body, "scope": "No:such"}).status_code == 400
     assert post("/oauth/token", body, headers=basic(key.key_id, secret)).status_code == 400
     canary.assert_nowhere(revisit=root)
+
+
+def test_it_lets_a_narrowed_token_end_its_own_session(root, lister_key):
+    access = token(*lister_key, scope="User:listUsers").json()["access_token"]
+    assert call("POST", "/v1/auth/logout", bearer(access)).status_code == 204
+    assert ApiSession.objects.get().revoked_at is not None
