@@ -110,6 +110,13 @@ UNAUTHENTICATED_OPERATIONS: dict[tuple[str, str], str] = {
     ("POST", "/auth/password_reset_token/issue"): "Auth:issuePasswordResetToken",
     ("POST", "/auth/password_reset_token/verify"): "Auth:verifyPasswordResetToken",
 }
+# The OAuth endpoints outside /v1 (issue 15; tests/routes.py exempts their routes because
+# the AuthKey in the request is the credential): what the calling key's principal must be
+# allowed, checked by tests/api/test_oauth_introspect.py against this table.
+OAUTH_OPERATIONS: dict[tuple[str, str], str] = {
+    ("POST", "/oauth/introspect"): "OAuth:introspectToken",
+    ("POST", "/oauth/revoke"): "OAuth:revokeToken",
+}
 UNAUTHENTICATED_CONSOLE_TWINS: dict[str, tuple[str, str]] = {
     "login/forgot/": ("POST", "/auth/password_reset_token/issue"),
     "login/reset/": ("POST", "/auth/password_reset_token/verify"),

@@ -11,6 +11,8 @@ from security import authkeys
 from security.models import AuditEntry, AuthKey
 from tests.api.harness import call
 from tests.api.oauth_client import assert_oauth_error, basic, bearer, key_for, post, token
+from tests.operations_table import OAUTH_OPERATIONS
+from tests.routes import UNAUTHORIZED_ROUTES
 
 INTROSPECTOR = [{"effect": "allow", "api": ["OAuth:introspectToken", "OAuth:revokeToken"]}]
 
@@ -168,3 +170,38 @@ def test_it_leaves_another_operators_token_alone(outsider, gateway):
 def test_it_answers_an_introspection_of_the_revoked_token_inactive(robot_token, gateway):
     revoke(gateway, robot_token[0])
     assert introspect(gateway, robot_token[0]).json() == {"active": False}
+
+
+# --- the oracle table (tests/operations_table.py) ------------------------------------------
+
+ORACLE = sorted(OAUTH_OPERATIONS.items())
+
+
+@pytest.mark.parametrize(("route", "api"), ORACLE, ids=[a for _, a in ORACLE])
+def test_it_allows_a_key_allowed_only_the_tables_name(root, robot, route, api):
+    client = key_for(root, robot, [{"effect": "allow", "api": api}])
+    assert post(route[1], {"token": "x"}, headers=basic(*client)).status_code == 200
+
+
+@pytest.mark.parametrize(("route", "api"), ORACLE, ids=[a for _, a in ORACLE])
+def test_it_refuses_a_key_allowed_everything_but_the_tables_name(root, robot, route, api):
+    statements = [{"effect": "allow", "api": "*"}, {"effect": "deny", "api": api}]
+    client = key_for(root, robot, statements)
+    response = post(route[1], {"token": "x"}, headers=basic(*client))
+    assert_oauth_error(response, 403, "access_denied")
+
+
+@pytest.mark.parametrize(("route", "api"), ORACLE, ids=[a for _, a in ORACLE])
+def test_it_refuses_a_key_of_a_user_with_nothing(root, robot, route, api):
+    client = key_for(root, robot)
+    assert_oauth_error(post(route[1], {"token": "x"}, headers=basic(*client)), 403, "access_denied")
+
+
+def test_it_lets_root_keys_call_both(root):
+    client = key_for(root, root)
+    for route, _ in ORACLE:
+        assert post(route[1], {"token": "x"}, headers=basic(*client)).status_code == 200
+
+
+def test_it_keeps_the_table_to_routes_that_exist():
+    assert {path.lstrip("/") for _, path in OAUTH_OPERATIONS} <= set(UNAUTHORIZED_ROUTES)
