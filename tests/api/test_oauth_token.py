@@ -5,7 +5,7 @@ from django.test import Client
 
 from accounts import tokens
 from accounts.models import ApiSession
-from security import authkeys
+from security import authkeys, mfa
 from security.models import AuditEntry, AuthKey
 from tests.api.harness import call
 from tests.api.oauth_client import (
@@ -16,6 +16,7 @@ from tests.api.oauth_client import (
     post,
     token,
 )
+from tests.api.test_mfa_api import clock, root_enrolled  # noqa: F401 (fixtures)
 
 GRANT = {"grant_type": "client_credentials"}
 
@@ -286,3 +287,16 @@ def test_it_lets_a_narrowed_token_end_its_own_session(root, lister_key):
     access = token(*lister_key, scope="User:listUsers").json()["access_token"]
     assert call("POST", "/v1/auth/logout", bearer(access)).status_code == 204
     assert ApiSession.objects.get().revoked_at is not None
+
+
+# --- MFA: as at /v1/auth, an AuthKey exchange needs no second factor ---------------------------
+
+
+@pytest.mark.usefixtures("root_enrolled")
+def test_it_issues_a_token_to_a_key_of_a_root_with_mfa_active_like_v1_auth(root):
+    assert mfa.is_active(root)
+    key_id, secret = key_for(root, root)
+    body = {"authKeyId": key_id, "authKey": secret}
+    assert Client().post("/v1/auth", body, content_type="application/json").status_code == 200
+    assert token(key_id, secret).status_code == 200
+    assert not ApiSession.objects.filter(auth_key_id=key_id, second_factor=True).exists()
