@@ -5,7 +5,8 @@ Root may call everything. Staff principals belong to no operator and are refused
 permission allows it: the operator's default permissions + every attached role + its
 inline permission. An explicit deny wins; then an allow whose condition holds; otherwise
 the call is denied. Operations in the root-only list are refused to every SAM user,
-whatever its statements say.
+whatever its statements say. A session narrowed by an OAuth scope (security/oauth.py) is
+refused, root's included, every operation its scope does not match, before any of this.
 
 The effective statements are compiled once per (principal, operator policy version) and
 kept in this process; every change that can alter a decision bumps the operator's
