@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0008_mfa"),
+        ("accounts", "0009_authkey_max_lifetime"),
     ]
 
     operations = [
