@@ -36,6 +36,12 @@ ANSWERS = {
     ".well-known/jwks.json": ("GET", 200, False),  # JSON
     "v1/openapi.json": ("GET", 200, False),  # JSON
     "v1/leaks/github": ("POST", 401, False),  # GitHub's leak reports: JSON, signed
+    # OAuth 2.0 (docs/oauth.md): JSON documents and form-posting endpoints, no pages.
+    ".well-known/oauth-authorization-server": ("GET", 200, False),
+    ".well-known/openid-configuration": ("GET", 200, False),
+    "oauth/token": ("POST", 400, False),  # no grant_type: invalid_request
+    "oauth/introspect": ("POST", 400, False),  # an empty form: invalid_request
+    "oauth/revoke": ("POST", 400, False),
     "security/audit/export.csv": ("GET", 200, False),
     "security/audit/checkpoint.json": ("GET", 200, False),  # a signed checkpoint (JSON)
     "security/reports/credentials.csv": ("GET", 200, False),
