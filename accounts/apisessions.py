@@ -196,6 +196,8 @@ def create_switched_session(
         source_session_epoch=source_epoch,
         source_password_epoch=source_password_epoch,
         trust_epoch=target.trust_epoch,
+        # A scope only ever narrows: the switched session keeps its source session's.
+        scope=" ".join(source_session.scope) if source_session is not None else "",
     )
     return api_key, _token(target, jti, now, expires)
 
@@ -234,6 +236,8 @@ def live_switched_sessions(target: Principal):
 # find nothing for every other session. `key_networks`: the allowed source networks of the
 # key the session (or, switched, its source session) was opened with, read live from the
 # key's row in this same round trip, so that editing them applies to open sessions at once.
+# `key_deadline`: when that same key stops (deactivated, expired, a roll's revocation): a
+# session switched from a key's session ends with the key, as the key's own sessions do.
 _LOOKUP = """
 SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.second_factor,
        p.id, p.kind, p.user_name, p.email, p.is_active, p.operator_id, o.policy_version,
@@ -259,7 +263,8 @@ SELECT s.api_key, s.expires_at, s.revoked_at, s.auth_key_id, s.opened_by, s.seco
                     WHEN k4.expires_at IS NULL THEN k4.revoke_at
                     WHEN k4.revoke_at IS NULL OR k4.expires_at < k4.revoke_at THEN k4.expires_at
                     ELSE k4.revoke_at END
-        FROM security_authkey k4 WHERE k4.key_id = s.auth_key_id AND s.auth_key_id <> ''
+        FROM security_authkey k4
+        WHERE k4.key_id = COALESCE(NULLIF(s.auth_key_id, ''), ss.auth_key_id)
        ) AS key_deadline,
        s.scope
        {companion}
@@ -521,7 +526,11 @@ def is_live(jti: str) -> bool:
         return False
     if not found["key_live"] or not found["epochs_live"]:
         return False
-    return hotsql.aware(found["expires_at"]) > _now()
+    now = _now()
+    deadline = found["key_deadline"]
+    if deadline is not None and hotsql.aware(deadline) <= now:
+        return False
+    return hotsql.aware(found["expires_at"]) > now
 
 
 def revoke_for_principal(principal: Principal) -> int:

@@ -116,7 +116,7 @@ def _attempt(
 ) -> SignInResult:
     # Counted before the password is checked, so that attempts made at once cannot pass a
     # full bucket together (accounts/throttle.py reserve); a right password gives it back.
-    wait, full = throttle.reserve(buckets)
+    wait, full, slots = throttle.reserve(buckets)
     if wait:
         return SignInResult(None, retry_after=wait, throttled_by=full)
     principal = None
@@ -127,7 +127,7 @@ def _attempt(
     verdict = second_factor(principal) if second_factor is not None else PASSED
     if verdict == FAILED:
         return SignInResult(None, second_factor_failed=True)
-    throttle.refund(buckets)
+    throttle.refund(slots)
     if verdict == PENDING:
         # Not cleared: the second step counts its attempts in the same buckets.
         return SignInResult(principal, pending=True)
@@ -144,12 +144,12 @@ def second_step(
     password. Returns no principal: the caller knows whom it is signing in.
     """
     buckets = _buckets(account, throttle_source(client_ip(request)), trusted_device)
-    wait, full = throttle.reserve(buckets)  # counted before the code is checked, as above
+    wait, full, slots = throttle.reserve(buckets)  # counted before the code is checked, as above
     if wait:
         return SignInResult(None, retry_after=wait, throttled_by=full)
     if not check():
         return SignInResult(None, second_factor_failed=True)
-    throttle.refund(buckets)
+    throttle.refund(slots)
     throttle.clear(buckets[1])
     return SignInResult(None)
 

@@ -117,14 +117,13 @@ def _wait() -> int:
     return max(1, window - int(_now().timestamp()) % window)
 
 
-def _take_one(bucket: Bucket, expires: datetime) -> bool:
+def _take_one(bucket: Bucket, digest: str, expires: datetime) -> bool:
     """Count one attempt in `bucket` unless it is full; return whether it was counted.
 
     One conditional UPDATE: on PostgreSQL a concurrent UPDATE of the row waits and then
     re-checks `count < limit` on the committed row, so no more than `limit` attempts are
     ever counted in a window, however many arrive at once.
     """
-    digest = _slot(bucket.key)
     if Throttle.objects.filter(key=digest, count__lt=bucket.limit).update(
         count=models.F("count") + 1
     ):
@@ -143,31 +142,38 @@ def _take_one(bucket: Bucket, expires: datetime) -> bool:
         )
 
 
-def reserve(buckets: list[Bucket]) -> tuple[int, str]:
+def reserve(buckets: list[Bucket]) -> tuple[int, str, list[str]]:
     """Count this attempt in every bucket before it is verified, or refuse it.
 
-    Returns (0, "") when counted, else (seconds until the full bucket reopens, its key) with
-    nothing counted. Checking first and counting the failure after the verification let
-    every attempt that arrived together through (N at once got N guesses at a 6-digit code);
-    counted first, at most `limit` attempts per window are ever verified. A success gives
-    its attempt back (`refund`).
+    Returns (0, "", the slots counted in) when counted, else (seconds until the full bucket
+    reopens, its key, []) with nothing counted. Checking first and counting the failure
+    after the verification let every attempt that arrived together through (N at once got
+    N guesses at a 6-digit code); counted first, at most `limit` attempts per window are
+    ever verified. A success gives its attempt back: `refund(slots)`.
     """
     expires = _now() + timedelta(seconds=_window())
-    taken: list[Bucket] = []
+    taken: list[str] = []
     for bucket in buckets:
-        if not _take_one(bucket, expires):
-            refund(taken)
-            return _wait(), bucket.key
-        taken.append(bucket)
-    return 0, ""
+        digest = _slot(bucket.key)
+        if not _take_one(bucket, digest, expires):
+            _give_back(taken)
+            return _wait(), bucket.key, []
+        taken.append(digest)
+    return 0, "", taken
 
 
-def refund(buckets: list[Bucket]) -> None:
-    """Give back one attempt counted by `reserve` in each bucket (the attempt succeeded)."""
-    for bucket in buckets:
-        Throttle.objects.filter(key=_slot(bucket.key), count__gt=0).update(
-            count=models.F("count") - 1
-        )
+def _give_back(slots: list[str]) -> None:
+    for digest in slots:
+        Throttle.objects.filter(key=digest, count__gt=0).update(count=models.F("count") - 1)
+
+
+def refund(slots: list[str]) -> None:
+    """Give back the attempt `reserve` counted in these slots (the attempt succeeded).
+
+    The slots are the ones `reserve` counted in, not the current window's: a success that
+    crosses a window boundary gives back what it took, never a failure of the next window.
+    """
+    _give_back(slots)
 
 
 def failures(bucket: Bucket) -> int:

@@ -151,7 +151,10 @@ def _report_one(request: HttpRequest, item: Item, intake: str) -> bool:
                     details={**facts, "authKeyId": key.key_id, "alreadyRevoked": True},
                     actor=("leak", intake),
                 )
-            notifications.authkey_leaked(key.operator_id, key.key_id, key.holder, item.url, revoked)
+            if revoked:  # mailed once, when revoked: a report of a dead key is only audited
+                notifications.authkey_leaked(
+                    key.operator_id, key.key_id, key.holder, item.url, revoked
+                )
     return bool(keys)
 
 

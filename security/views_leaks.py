@@ -64,6 +64,8 @@ def github(request: HttpRequest) -> HttpResponse:
         return _error(401, "LKY0401", "The signature is missing, unknown or not valid.")
     try:
         items = leaks.parse_report(json.loads(body))
+    except RecursionError:  # a signed body nested thousands deep: refused, never a 500
+        return _error(400, "LKY0400", "The body is nested too deeply.")
     except (ValueError, leaks.BadReport) as exc:
         message = str(exc) if isinstance(exc, leaks.BadReport) else "The body is not JSON."
         return _error(400, "LKY0400", message)

@@ -4,7 +4,7 @@ and counting the failure afterwards let N simultaneous guesses at a password or 
 code all be verified. A success gives its attempt back."""
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection, connections
@@ -25,16 +25,17 @@ def clock(monkeypatch):
 
 def test_reserve_counts_the_attempt_in_every_bucket():
     buckets = [throttle.Bucket("a", 3), throttle.Bucket("b", 3)]
-    assert throttle.reserve(buckets) == (0, "")
+    wait, full, slots = throttle.reserve(buckets)
+    assert (wait, full, len(slots)) == (0, "", 2)
     assert [throttle.failures(b) for b in buckets] == [1, 1]
 
 
 def test_reserve_refuses_a_full_bucket_and_counts_nothing_anywhere():
     roomy, full = throttle.Bucket("roomy", 5), throttle.Bucket("full", 1)
     throttle.reserve([full])
-    wait, key = throttle.reserve([roomy, full])
+    wait, key, slots = throttle.reserve([roomy, full])
     assert 0 < wait <= WINDOW
-    assert key == "full"
+    assert (key, slots) == ("full", [])
     assert [throttle.failures(roomy), throttle.failures(full)] == [0, 1]
 
 
@@ -48,12 +49,23 @@ def test_reserve_lets_exactly_the_limit_through_one_by_one():
 def test_refund_gives_one_attempt_back_and_never_goes_below_zero():
     bucket = throttle.Bucket("k", 3)
     throttle.reserve([bucket])
-    throttle.reserve([bucket])
-    throttle.refund([bucket])
+    _, _, slots = throttle.reserve([bucket])
+    throttle.refund(slots)
     assert throttle.failures(bucket) == 1
-    throttle.refund([bucket])
-    throttle.refund([bucket])
+    throttle.refund(slots)
+    throttle.refund(slots)
     assert throttle.failures(bucket) == 0
+
+
+def test_a_refund_after_the_window_turned_gives_back_to_the_window_it_took_from(monkeypatch):
+    bucket = throttle.Bucket("k", 5)
+    throttle.reserve([bucket])  # a failure of this window
+    _, _, slots = throttle.reserve([bucket])  # a slow success begins here
+    later = throttle._now() + timedelta(seconds=WINDOW)
+    monkeypatch.setattr(throttle, "_now", lambda: later)
+    throttle.reserve([bucket])  # a failure of the next window
+    throttle.refund(slots)  # the slow success ends
+    assert throttle.failures(bucket) == 1  # the next window keeps its failure
 
 
 def test_a_right_password_does_not_count_as_an_attempt(root):

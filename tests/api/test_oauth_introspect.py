@@ -167,6 +167,21 @@ def test_it_leaves_another_operators_token_alone(outsider, gateway):
     assert call("GET", f"{ops(outsider)}/auth_keys", bearer(foreign)).status_code == 200
 
 
+def test_a_sam_users_key_cannot_end_roots_tokens(root, gateway):
+    root_key = key_for(root, root)
+    roots_token = token(*root_key).json()["access_token"]
+    assert revoke(gateway, roots_token).status_code == 200
+    assert call("GET", f"{ops(root)}/auth_keys", bearer(roots_token)).status_code == 200
+    assert not AuditEntry.objects.filter(action="OAuth:revokeToken").exists()
+
+
+def test_roots_key_ends_roots_token(root):
+    root_key = key_for(root, root)
+    roots_token = token(*root_key).json()["access_token"]
+    assert revoke(root_key, roots_token).status_code == 200
+    assert call("GET", f"{ops(root)}/auth_keys", bearer(roots_token)).status_code == 401
+
+
 def test_it_answers_an_introspection_of_the_revoked_token_inactive(robot_token, gateway):
     revoke(gateway, robot_token[0])
     assert introspect(gateway, robot_token[0]).json() == {"active": False}

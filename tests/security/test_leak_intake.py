@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,25 @@ def test_it_mails_root(root, signer, smtp_server, committed):
     assert key.key_id in text
     assert FOUND_AT in text
     assert secret not in text
+
+
+def test_a_report_of_a_dead_key_is_audited_but_not_mailed(root, signer, smtp_server, committed):
+    _, secret = authkeys.generate(None, root, root)
+    with committed():
+        send(signer, [secret])
+    smtp_server.wait_for(1)
+    with committed():
+        assert send(signer, [secret]).json()[0]["label"] == "true_positive"
+    time.sleep(0.5)  # a second mail would have arrived by now (it did, before the fix)
+    assert len(smtp_server.messages) == 1
+    assert AuditEntry.objects.filter(action=leaks.REPORT_ACTION).count() == 2
+
+
+def test_a_signed_body_nested_too_deeply_is_refused_not_a_500(signer):
+    body = b"[" * 30000 + b"]" * 30000
+    response = post(body, sign(signer, body))
+    assert response.status_code == 400
+    assert not AuditEntry.objects.filter(action=leaks.REPORT_ACTION).exists()
 
 
 def test_a_sam_user_key_is_revoked_in_its_tenant(root, alice, signer):
