@@ -157,8 +157,9 @@ def test_roles_list_costs_the_same_statements_for_few_and_many_roles(root_client
         root_client, "/security/roles/", {"q": "r"}
     )  # the first request's one-off work is not per row
     few = _statements(root_client, "/security/roles/", {"q": "r"})
-    for n in range(1, 30):
-        roles.attach_role(None, root, alice, roles.create_role(None, root, f"r{n}", EMPTY))
+    for n in range(1, 30):  # each role held by a user (a user holds at most 10 roles)
+        holder = Principal.objects.create_sam_user(root.operator, f"holder-{n}")
+        roles.attach_role(None, root, holder, roles.create_role(None, root, f"r{n}", EMPTY))
     # Attaching roles changed the permissions: the next request re-reads them once.
     _statements(root_client, "/security/roles/", {"q": "r"})
     assert _statements(root_client, "/security/roles/", {"q": "r"}) == few
