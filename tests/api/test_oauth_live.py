@@ -1,7 +1,7 @@
 """A real OAuth client (authlib) against a live server: client credentials, discovery, revoke.
 
 The issue's "done when": a standard library gets a token with both client authentication
-methods, calls the API with it, and is refused once the key is revoked.
+methods, calls the API with it, and is refused once the key is revoked or deactivated.
 """
 
 import pytest
@@ -44,6 +44,19 @@ def test_it_refuses_the_token_after_the_key_is_revoked(issuer, root, method):
     client = _session(key_id, secret, method)
     client.fetch_token(f"{issuer}/oauth/token", grant_type="client_credentials")
     authkeys.revoke(None, root, AuthKey.objects.get(key_id=key_id))
+    response = client.get(f"{issuer}/v1/operators/{root.operator_id}/auth_keys")
+    assert response.status_code == 401
+    with pytest.raises(OAuthError) as refused:
+        client.fetch_token(f"{issuer}/oauth/token", grant_type="client_credentials")
+    assert refused.value.error == "invalid_client"
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+def test_it_refuses_the_token_after_the_key_is_deactivated(issuer, root, method):
+    key_id, secret = key_for(root, root)
+    client = _session(key_id, secret, method)
+    client.fetch_token(f"{issuer}/oauth/token", grant_type="client_credentials")
+    authkeys.set_active(None, root, AuthKey.objects.get(key_id=key_id), False)
     response = client.get(f"{issuer}/v1/operators/{root.operator_id}/auth_keys")
     assert response.status_code == 401
     with pytest.raises(OAuthError) as refused:
