@@ -122,24 +122,23 @@ def _take_one(bucket: Bucket, digest: str, expires: datetime) -> bool:
 
     One conditional UPDATE: on PostgreSQL a concurrent UPDATE of the row waits and then
     re-checks `count < limit` on the committed row, so no more than `limit` attempts are
-    ever counted in a window, however many arrive at once.
+    ever counted in a window, however many arrive at once. The window's first attempt
+    creates the row; when attempts race to create it, the losers count in the winner's row
+    (a row that exists is full only if the conditional UPDATE finds it so).
     """
-    if Throttle.objects.filter(key=digest, count__lt=bucket.limit).update(
-        count=models.F("count") + 1
-    ):
+    room = Throttle.objects.filter(key=digest, count__lt=bucket.limit)
+    if room.update(count=models.F("count") + 1):
         return True
-    if bucket.limit < 1 or Throttle.objects.filter(key=digest).exists():
-        return False  # full
-    try:
-        with transaction.atomic():
-            Throttle.objects.create(key=digest, count=1, expires_at=expires)
-        return True
-    except IntegrityError:  # created meanwhile by a concurrent attempt: count in it
-        return bool(
-            Throttle.objects.filter(key=digest, count__lt=bucket.limit).update(
-                count=models.F("count") + 1
-            )
-        )
+    if bucket.limit < 1:
+        return False
+    if not Throttle.objects.filter(key=digest).exists():
+        try:
+            with transaction.atomic():
+                Throttle.objects.create(key=digest, count=1, expires_at=expires)
+            return True
+        except IntegrityError:
+            pass  # created meanwhile by a concurrent attempt
+    return bool(room.update(count=models.F("count") + 1))
 
 
 def reserve(buckets: list[Bucket]) -> tuple[int, str, list[str]]:

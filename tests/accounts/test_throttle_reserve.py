@@ -113,3 +113,28 @@ def test_simultaneous_guesses_never_verify_more_than_the_limit(settings, root):
     assert len(verified) == 3
     bucket = signin._buckets(signin.account_key(email=root.email), "203.0.113.50", False)[1]
     assert throttle.failures(bucket) == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
+def test_attempts_racing_to_open_a_window_are_all_counted_below_the_limit():
+    bucket = throttle.Bucket("fresh", 100)
+    attempts = 12
+    answers: list[int] = []
+    barrier = threading.Barrier(attempts)
+
+    def attempt() -> None:
+        try:
+            barrier.wait()
+            answers.append(throttle.reserve([bucket])[0])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [0] * attempts  # none refused: the bucket has room for 100
+    assert throttle.failures(bucket) == attempts
