@@ -181,6 +181,27 @@ _UNKNOWN_HASH = "0" * 64
 # --- queries ---------------------------------------------------------------------------
 
 
+def _record_refused(
+    request: HttpRequest | None,
+    api: str,
+    holder: Principal,
+    actor: Principal | None,
+    via_key: str,
+    **details: object,
+) -> None:
+    """Record a refused generate or roll of `holder`'s keys (the limit, the hourly rate)."""
+    audit.record(
+        request,
+        api,
+        operator=holder.operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        outcome=AuditEntry.Outcome.FAILED,
+        target=holder_name(holder),
+        details=details,
+    )
+
+
 def holder_name(principal: Principal) -> str:
     return "root" if principal.is_root else principal.user_name
 
@@ -392,16 +413,7 @@ def generate(
                 source = client_ip(request) if request is not None else ""
                 notifications.root_authkey_generated(holder.operator_id, key.key_id, source)
     except AuthKeyLimitReached:
-        audit.record(
-            request,
-            api,
-            operator=holder.operator_id,
-            principal=actor,
-            auth_key_id=via_key,
-            outcome=AuditEntry.Outcome.FAILED,
-            target=holder_name(holder),
-            details={"reason": "limit", "limit": MAX_LIVE_KEYS},
-        )
+        _record_refused(request, api, holder, actor, via_key, reason="limit", limit=MAX_LIVE_KEYS)
         raise
     return key, secret
 
@@ -421,16 +433,7 @@ def _check_generate_rate(
     if len(recent) < limit:
         return
     retry_after = max(1, int((recent[-1] - since).total_seconds()) + 1)
-    audit.record(
-        request,
-        api,
-        operator=holder.operator_id,
-        principal=actor,
-        auth_key_id=via_key,
-        outcome=AuditEntry.Outcome.FAILED,
-        target=holder_name(holder),
-        details={"reason": "rate", "perHour": limit},
-    )
+    _record_refused(request, api, holder, actor, via_key, reason="rate", perHour=limit)
     raise GenerateRateLimited(retry_after)
 
 
@@ -825,15 +828,15 @@ def roll(
                 source = client_ip(request) if request is not None else ""
                 notifications.root_authkey_generated(holder.operator_id, new.key_id, source)
     except RollNeedsFreeSlot:
-        audit.record(
+        _record_refused(
             request,
             api,
-            operator=holder.operator_id,
-            principal=actor,
-            auth_key_id=via_key,
-            outcome=AuditEntry.Outcome.FAILED,
-            target=holder_name(holder),
-            details={"authKeyId": key.key_id, "reason": "limit", "limit": MAX_LIVE_KEYS},
+            holder,
+            actor,
+            via_key,
+            authKeyId=key.key_id,
+            reason="limit",
+            limit=MAX_LIVE_KEYS,
         )
         raise
     key.refresh_from_db()
