@@ -181,6 +181,29 @@ _UNKNOWN_HASH = "0" * 64
 # --- queries ---------------------------------------------------------------------------
 
 
+def _record(
+    request: HttpRequest | None,
+    api: str,
+    actor: Principal | None,
+    via_key: str,
+    operator_id: str,
+    target: str,
+    details: dict,
+    outcome: str = AuditEntry.Outcome.ALLOWED,
+) -> None:
+    """Record a write of AuthKeys by `actor` (through the AuthKey `via_key`, if any)."""
+    audit.record(
+        request,
+        api,
+        operator=operator_id,
+        principal=actor,
+        auth_key_id=via_key,
+        outcome=outcome,
+        target=target,
+        details=details,
+    )
+
+
 def _record_refused(
     request: HttpRequest | None,
     api: str,
@@ -190,15 +213,15 @@ def _record_refused(
     **details: object,
 ) -> None:
     """Record a refused generate or roll of `holder`'s keys (the limit, the hourly rate)."""
-    audit.record(
+    _record(
         request,
         api,
-        operator=holder.operator_id,
-        principal=actor,
-        auth_key_id=via_key,
+        actor,
+        via_key,
+        holder.operator_id,
+        holder_name(holder),
+        details,
         outcome=AuditEntry.Outcome.FAILED,
-        target=holder_name(holder),
-        details=details,
     )
 
 
@@ -400,15 +423,7 @@ def generate(
                 details["allowedSourceNetworks"] = net.source_networks(networks)
             if expires_at is not None:
                 details["expiryDateTime"] = int(expires_at.timestamp())
-            audit.record(
-                request,
-                api,
-                operator=holder.operator_id,
-                principal=actor,
-                auth_key_id=via_key,
-                target=key.holder,
-                details=details,
-            )
+            _record(request, api, actor, via_key, holder.operator_id, key.holder, details)
             if holder.is_root:  # mailed after commit: a rolled-back key is never announced
                 source = client_ip(request) if request is not None else ""
                 notifications.root_authkey_generated(holder.operator_id, key.key_id, source)
@@ -517,14 +532,14 @@ def set_source_networks(
         )
         if not updated:
             return False
-        audit.record(
+        _record(
             request,
             _update_networks_api(key),
-            operator=key.operator_id,
-            principal=actor,
-            auth_key_id=via_key,
-            target=key.holder,
-            details={
+            actor,
+            via_key,
+            key.operator_id,
+            key.holder,
+            {
                 "authKeyId": key.key_id,
                 "allowedSourceNetworks": net.source_networks(networks),
                 "before": net.source_networks(key.allowed_networks),
@@ -593,7 +608,7 @@ def revoke(
             "reason": reason,
             "sessionsEnded": sessions,
         },
-        actor=by,
+        actor=by,  # a leak report or a lapse: not a principal of the tenant
     )
     key.refresh_from_db()
     return True
@@ -712,14 +727,14 @@ def set_active(
     details: dict = {"authKeyId": key.key_id}
     if not active:
         details["sessionsEnded"] = apisessions.revoke_for_auth_key(key.key_id)
-    audit.record(
+    _record(
         request,
         _lifecycle_api(key, "activate" if active else "deactivate"),
-        operator=key.operator_id,
-        principal=actor,
-        auth_key_id=via_key,
-        target=key.holder,
-        details=details,
+        actor,
+        via_key,
+        key.operator_id,
+        key.holder,
+        details,
     )
     key.refresh_from_db()
     return True
@@ -809,14 +824,14 @@ def roll(
             now = _now()
             revoke_at = now + delay
             AuthKey.objects.filter(pk=old.pk).update(revoke_at=revoke_at, rolled_to=new.key_id)
-            audit.record(
+            _record(
                 request,
                 api,
-                operator=holder.operator_id,
-                principal=actor,
-                auth_key_id=via_key,
-                target=key.holder,
-                details={
+                actor,
+                via_key,
+                holder.operator_id,
+                key.holder,
+                {
                     "authKeyId": old.key_id,
                     "newAuthKeyId": new.key_id,
                     "revokeDateTime": int(revoke_at.timestamp()),
@@ -859,14 +874,14 @@ def cancel_roll(
         lapse(key.key_id, now, request)
         return False
     AuthKey.objects.filter(pk=key.pk).update(revoke_at=None, rolled_to="")
-    audit.record(
+    _record(
         request,
         _lifecycle_api(key, "cancel"),
-        operator=key.operator_id,
-        principal=actor,
-        auth_key_id=via_key,
-        target=key.holder,
-        details={"authKeyId": key.key_id, "revokeDateTime": int(locked.revoke_at.timestamp())},
+        actor,
+        via_key,
+        key.operator_id,
+        key.holder,
+        {"authKeyId": key.key_id, "revokeDateTime": int(locked.revoke_at.timestamp())},
     )
     key.refresh_from_db()
     return True
