@@ -12,22 +12,10 @@ from accounts.conditions import (
     Condition,
     ConditionSyntaxError,
     EvaluationError,
-    Facts,
     parse,
     tokenize,
 )
-
-NOW = datetime(2026, 3, 15, 12, 30, 0, tzinfo=UTC)
-
-
-def facts(**kw) -> Facts:
-    base = {"now": NOW, "source_ip": "10.0.0.5", "method": "GET", "path_vars": {}}
-    base.update(kw)
-    return Facts(**base)
-
-
-def holds(source: str, **kw) -> bool:
-    return Condition.parse(source).holds(facts(**kw))
+from tests.accounts.test_conditions import NOW, facts, holds  # the same facts, one place
 
 
 def _or(*parts: str) -> str:
